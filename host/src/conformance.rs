@@ -1,0 +1,125 @@
+//! Conformance of an engine plugin against its real chart: the checks behind
+//! `storeplane plugin check` and behind every activation in the registry.
+//!
+//! For each sample spec (and any spec the caller adds) the plan is rendered with `helm
+//! template` and every object is checked: allowed kind, namespaced and in the store's
+//! namespace, parses as its k8s-openapi type, secrets only by reference to requested keys of
+//! the credentials Secret, no literal secret-looking values, workloads with resources and
+//! non-overlapping selectors, Services that select something, Ingress on the store host,
+//! ready-when workloads and setup-step targets that exist. It sits above `plugins` and `k8s`
+//! (like `lifecycle`) because it needs both.
+
+mod check;
+mod manifests;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use crate::k8s::{BundledCharts, HelmRenderer, Manifest};
+use crate::plugins::model::ChartSource;
+use crate::plugins::{DeploymentPlan, EngineInfo, PlanValidator, StoreSpec};
+
+pub use check::{CheckReport, SpecReport, check_plugin};
+pub use manifests::check_manifests;
+
+/// The outcome of rendering and checking one plan.
+#[derive(Debug)]
+pub struct RenderReport {
+    pub manifests: Vec<Manifest>,
+    pub problems: Vec<String>,
+}
+
+/// Renders plans with the engine's chart and checks the result.
+#[derive(Debug, Clone)]
+pub struct Conformance {
+    helm: HelmRenderer,
+    charts: BundledCharts,
+}
+
+impl Conformance {
+    /// Checks with `helm`, resolving bundled charts from `charts`.
+    pub fn new(helm: HelmRenderer, charts: BundledCharts) -> Self {
+        Self { helm, charts }
+    }
+
+    /// Renders `plan` for `spec` and checks every object.
+    pub async fn render_and_check(
+        &self,
+        info: &EngineInfo,
+        spec: &StoreSpec,
+        plan: &DeploymentPlan,
+    ) -> RenderReport {
+        let fail = |problem: String| RenderReport {
+            manifests: Vec::new(),
+            problems: vec![problem],
+        };
+        // An embedded chart is written to a temp file that lives until rendering is done.
+        let mut _embedded = None;
+        let chart: PathBuf = match &info.chart {
+            ChartSource::Bundled(name) => match self.charts.path(name) {
+                Ok(Some(path)) => path,
+                Ok(None) => {
+                    let known: Vec<_> = BundledCharts::names().collect();
+                    return fail(format!(
+                        "bundled chart {name:?} does not exist (this host ships: {})",
+                        known.join(", ")
+                    ));
+                }
+                Err(err) => return fail(format!("cannot write out bundled chart {name:?}: {err}")),
+            },
+            ChartSource::Embedded(bytes) => {
+                match tempfile::Builder::new()
+                    .suffix(".tgz")
+                    .tempfile()
+                    .and_then(|mut file| {
+                        std::io::Write::write_all(&mut file, bytes)?;
+                        Ok(file)
+                    }) {
+                    Ok(file) => {
+                        let path = file.path().to_path_buf();
+                        _embedded = Some(file);
+                        path
+                    }
+                    Err(err) => return fail(format!("cannot write the embedded chart: {err}")),
+                }
+            }
+        };
+        match self
+            .helm
+            .template(&chart, &spec.namespace, &spec.namespace, &plan.values)
+            .await
+        {
+            Ok(manifests) => {
+                let problems = check_manifests(info, spec, plan, &manifests);
+                RenderReport {
+                    manifests,
+                    problems,
+                }
+            }
+            Err(err) => fail(format!("rendering the chart failed: {err}")),
+        }
+    }
+}
+
+impl PlanValidator for Conformance {
+    fn validate<'a>(
+        &'a self,
+        info: &'a EngineInfo,
+        plans: &'a [(StoreSpec, DeploymentPlan)],
+    ) -> Pin<Box<dyn Future<Output = Vec<String>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut problems = Vec::new();
+            for (spec, plan) in plans {
+                let report = self.render_and_check(info, spec, plan).await;
+                problems.extend(
+                    report
+                        .problems
+                        .into_iter()
+                        .map(|p| format!("sample store {}: {p}", spec.store_id)),
+                );
+            }
+            problems
+        })
+    }
+}

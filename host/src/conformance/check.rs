@@ -1,0 +1,210 @@
+//! `storeplane plugin check`: the full conformance run on one component, with a readable report.
+//! It runs the same steps as registry validation but keeps going after a failure, so the
+//! author sees every problem at once.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::k8s::Manifest;
+use crate::plugins::{EngineInfo, PluginRuntime, StoreSpec, samples, validate};
+
+use super::Conformance;
+
+/// The result for one spec.
+#[derive(Debug)]
+pub struct SpecReport {
+    pub label: String,
+    pub spec: StoreSpec,
+    pub setup_steps: Vec<String>,
+    pub manifests: Vec<Manifest>,
+    pub problems: Vec<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub digest: Option<String>,
+    pub wit_version: Option<String>,
+    pub info: Option<EngineInfo>,
+    /// Problems before any plan could run (loading, describe).
+    pub problems: Vec<String>,
+    pub specs: Vec<SpecReport>,
+}
+
+impl CheckReport {
+    /// `true` when every check passed.
+    pub fn passed(&self) -> bool {
+        self.info.is_some()
+            && self.problems.is_empty()
+            && self.specs.iter().all(|s| s.problems.is_empty())
+    }
+
+    /// Writes each spec's rendered manifests to `dir/<label>.yaml` (for kubernetes-validate).
+    pub fn write_manifests(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for spec in &self.specs {
+            let mut text = String::new();
+            for m in &spec.manifests {
+                text.push_str("---\n");
+                text.push_str(&serde_yaml_ng::to_string(&m.object).map_err(std::io::Error::other)?);
+            }
+            std::fs::write(dir.join(format!("{}.yaml", spec.label)), text)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs every check on `wasm`. `extra` specs (e.g. from `--spec`) run after the samples.
+pub async fn check_plugin(
+    runtime: Arc<PluginRuntime>,
+    conformance: &Conformance,
+    wasm: Vec<u8>,
+    extra: Vec<StoreSpec>,
+) -> CheckReport {
+    let mut report = CheckReport::default();
+    let loaded = {
+        let runtime = Arc::clone(&runtime);
+        tokio::task::spawn_blocking(move || {
+            let component = runtime.load(&wasm)?;
+            let info = component.describe(&runtime)?;
+            Ok::<_, crate::plugins::PluginError>((component, info))
+        })
+        .await
+    };
+    let (component, info) = match loaded {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(err)) => {
+            report.problems.push(err.to_string());
+            return report;
+        }
+        Err(err) => {
+            report.problems.push(format!("plugin task failed: {err}"));
+            return report;
+        }
+    };
+    report.digest = Some(component.digest().to_string());
+    report.wit_version = Some(component.wit_version().to_string());
+    report.problems.extend(validate::check_info(&info));
+
+    let mut specs: Vec<(String, StoreSpec)> = samples::sample_specs(&info)
+        .into_iter()
+        .map(|s| (format!("sample-{}", s.store_id), s))
+        .collect();
+    specs.extend(
+        extra
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (format!("spec-{}", i + 1), s)),
+    );
+
+    let component = Arc::new(component);
+    for (label, spec) in specs {
+        let planned = {
+            let (runtime, component, spec) =
+                (Arc::clone(&runtime), Arc::clone(&component), spec.clone());
+            tokio::task::spawn_blocking(move || component.plan(&runtime, &spec)).await
+        };
+        let mut entry = SpecReport {
+            label,
+            spec,
+            setup_steps: Vec::new(),
+            manifests: Vec::new(),
+            problems: Vec::new(),
+        };
+        match planned {
+            Ok(Ok(plan)) => {
+                entry.setup_steps = plan.setup.iter().map(|s| s.name.clone()).collect();
+                entry
+                    .problems
+                    .extend(validate::check_plan(&info, &entry.spec, &plan));
+                let rendered = conformance
+                    .render_and_check(&info, &entry.spec, &plan)
+                    .await;
+                entry.manifests = rendered.manifests;
+                entry.problems.extend(rendered.problems);
+            }
+            Ok(Err(err)) => entry.problems.push(err.to_string()),
+            Err(err) => entry.problems.push(format!("plugin task failed: {err}")),
+        }
+        report.specs.push(entry);
+    }
+    report.info = Some(info);
+    report
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mark = |ok: bool| if ok { "PASS" } else { "FAIL" };
+        if let Some(info) = &self.info {
+            writeln!(
+                f,
+                "engine      {} ({}) version {}",
+                info.id, info.display_name, info.version
+            )?;
+            writeln!(
+                f,
+                "wit         storeplane:engine@{}",
+                self.wit_version.as_deref().unwrap_or("?")
+            )?;
+            writeln!(
+                f,
+                "digest      sha256:{}",
+                self.digest.as_deref().unwrap_or("?")
+            )?;
+            let secrets: Vec<_> = info.secrets.iter().map(|s| s.key.as_str()).collect();
+            writeln!(f, "secrets     {}", secrets.join(", "))?;
+            let grants: Vec<_> = info
+                .exec
+                .iter()
+                .map(|g| format!("{}: {}", g.container, g.programs.join(" ")))
+                .collect();
+            writeln!(f, "exec        {}", grants.join("; "))?;
+            let chart = match &info.chart {
+                crate::plugins::model::ChartSource::Bundled(name) => format!("bundled {name}"),
+                crate::plugins::model::ChartSource::Embedded(bytes) => {
+                    format!("embedded ({} bytes)", bytes.len())
+                }
+            };
+            writeln!(f, "chart       {chart}")?;
+        }
+        writeln!(
+            f,
+            "[{}] load and describe",
+            mark(self.problems.is_empty() && self.info.is_some())
+        )?;
+        for problem in &self.problems {
+            writeln!(f, "       - {problem}")?;
+        }
+        for spec in &self.specs {
+            let kinds: Vec<_> = spec.manifests.iter().map(Manifest::id).collect();
+            writeln!(
+                f,
+                "[{}] {} (options {}): {} objects, {} setup steps",
+                mark(spec.problems.is_empty()),
+                spec.label,
+                spec.spec.options,
+                spec.manifests.len(),
+                spec.setup_steps.len()
+            )?;
+            if !kinds.is_empty() {
+                writeln!(f, "       objects: {}", kinds.join(", "))?;
+            }
+            if !spec.setup_steps.is_empty() {
+                writeln!(f, "       setup:   {}", spec.setup_steps.join(" -> "))?;
+            }
+            for problem in &spec.problems {
+                writeln!(f, "       - {problem}")?;
+            }
+        }
+        write!(
+            f,
+            "{}",
+            if self.passed() {
+                "result: all checks passed"
+            } else {
+                "result: FAILED"
+            }
+        )
+    }
+}

@@ -1,0 +1,129 @@
+//! Renders a chart with `helm template`: values go in on stdin (`-f -`), never with `--set`,
+//! so they are not in any process's arguments; an operator's overlay file (`HELM_VALUES_FILE`)
+//! comes after them and wins. The run has a timeout and bounded output, and the
+//! multi-document YAML is parsed into [`Manifest`]s.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::process::Command;
+
+use super::manifest::{Manifest, parse_documents};
+
+/// Most output read from helm (a store renders to ~20 KB).
+const MAX_OUTPUT_BYTES: u64 = 8 << 20;
+
+/// Failure to render.
+#[derive(Debug, thiserror::Error)]
+pub enum HelmError {
+    #[error(
+        "could not run helm ({bin}): {source}. Install helm 4 or set HELM_BIN (CI installs it with .ci/install-helm)"
+    )]
+    Spawn { bin: String, source: std::io::Error },
+    #[error("helm template timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("helm template failed: {stderr}")]
+    Failed { stderr: String },
+    #[error("helm output is not valid YAML: {0}")]
+    Output(String),
+    #[error("helm I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the helm binary.
+#[derive(Debug, Clone)]
+pub struct HelmRenderer {
+    bin: PathBuf,
+    timeout: Duration,
+    overlay: Option<PathBuf>,
+}
+
+impl HelmRenderer {
+    /// A renderer using `bin` (e.g. `helm`, looked up on `PATH`), a per-run `timeout`, and an
+    /// optional operator overlay values file applied after the plan's values.
+    pub fn new(bin: impl Into<PathBuf>, timeout: Duration, overlay: Option<PathBuf>) -> Self {
+        Self {
+            bin: bin.into(),
+            timeout,
+            overlay,
+        }
+    }
+
+    /// Renders `chart` (a directory or .tgz) as `release` in `namespace` with `values`.
+    pub async fn template(
+        &self,
+        chart: &Path,
+        release: &str,
+        namespace: &str,
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<Manifest>, HelmError> {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("template")
+            .arg(release)
+            .arg(chart)
+            .args(["--namespace", namespace, "-f", "-"]);
+        if let Some(overlay) = &self.overlay {
+            cmd.arg("-f").arg(overlay);
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|source| HelmError::Spawn {
+            bin: self.bin.display().to_string(),
+            source,
+        })?;
+
+        // JSON is YAML, so the values go in as they are.
+        let input = serde_json::to_vec(values).map_err(|err| HelmError::Output(err.to_string()))?;
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| HelmError::Output("helm stdin unavailable".into()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| HelmError::Output("helm stdout unavailable".into()))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| HelmError::Output("helm stderr unavailable".into()))?;
+
+        let run = async {
+            let write = async {
+                stdin.write_all(&input).await?;
+                drop(stdin); // EOF
+                Ok::<_, std::io::Error>(())
+            };
+            let mut out = Vec::new();
+            let mut err = Vec::new();
+            let mut stdout = stdout.take(MAX_OUTPUT_BYTES);
+            let mut stderr = stderr.take(64 << 10);
+            let read_out = stdout.read_to_end(&mut out);
+            let read_err = stderr.read_to_end(&mut err);
+            let (w, o, e) = tokio::join!(write, read_out, read_err);
+            // A broken pipe on stdin means helm exited early; its stderr says why.
+            if let Err(err) = w
+                && err.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(HelmError::Io(err));
+            }
+            o?;
+            e?;
+            let status = child.wait().await?;
+            Ok::<_, HelmError>((status, out, err))
+        };
+        let (status, out, err) = tokio::time::timeout(self.timeout, run)
+            .await
+            .map_err(|_| HelmError::Timeout(self.timeout))??;
+        if !status.success() {
+            return Err(HelmError::Failed {
+                stderr: String::from_utf8_lossy(&err).trim().to_owned(),
+            });
+        }
+        let text = String::from_utf8(out).map_err(|err| HelmError::Output(err.to_string()))?;
+        parse_documents(&text).map_err(HelmError::Output)
+    }
+}

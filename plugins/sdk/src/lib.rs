@@ -1,0 +1,44 @@
+//! Guest SDK for storeplane engine plugins.
+//!
+//! A plugin is a Rust `cdylib` built for `wasm32-wasip2` that implements [`Engine`] and calls
+//! [`export!`]. This crate holds the generated bindings of the WIT package
+//! `storeplane:engine@1.0.0` (`wit/engine.wit`) and small helpers, so an engine is mostly domain
+//! code: read the tenant's options, build Helm values, list setup steps and endpoints.
+//!
+//! ```ignore
+//! use storeplane_sdk::{Engine, EngineInfo, StoreSpec, DeploymentPlan, PlanError};
+//! struct MyEngine;
+//! impl Engine for MyEngine {
+//!     fn describe() -> EngineInfo { /* ... */ }
+//!     fn plan(spec: StoreSpec) -> Result<DeploymentPlan, PlanError> { /* ... */ }
+//! }
+//! storeplane_sdk::export!(MyEngine);
+//! ```
+//!
+//! Plugins are pure: same input, same output; no network, files, clock or environment.
+
+mod helpers;
+
+// The generated bindings contain the canonical-ABI glue, which is unsafe by nature.
+#[doc(hidden)]
+#[allow(unsafe_code, missing_docs, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "engine-plugin",
+        path: "../../wit",
+        export_macro_name: "export",
+        pub_export_macro: true,
+        default_bindings_module: "storeplane_sdk::bindings",
+    });
+}
+
+pub use bindings::export;
+pub use bindings::exports::storeplane::engine::engine::Guest as Engine;
+pub use bindings::storeplane::engine::types::{
+    AdminLogin, ChartSource, DeploymentPlan, Endpoint, EndpointKind, EngineInfo, ExecGrant,
+    PlanError, SecretRequest, SetupStep, StoreSpec, WorkloadKind, WorkloadRef,
+};
+pub use helpers::{
+    ShellScript, Step, base_url, endpoint, exec_grant, parse_options, secret, shell_quote,
+};
+pub use serde_json;

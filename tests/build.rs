@@ -1,0 +1,27 @@
+//! Builds the purpose-built guest components of the sandbox tests for wasm32-wasip2.
+
+use storeplane_wasm_build::{ComponentCrate, build_components};
+
+fn main() {
+    build_components(
+        &[
+            ComponentCrate {
+                package: "guest-misbehave",
+                dir: "tests/guests/misbehave",
+            },
+            ComponentCrate {
+                package: "guest-swap-v1",
+                dir: "tests/guests/swap-v1",
+            },
+            ComponentCrate {
+                package: "guest-swap-v2",
+                dir: "tests/guests/swap-v2",
+            },
+            ComponentCrate {
+                package: "guest-wit-v2",
+                dir: "tests/guests/wit-v2",
+            },
+        ],
+        &["plugins/sdk", "wit", "tests/guests/swap-common.rs"],
+    );
+}

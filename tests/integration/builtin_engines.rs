@@ -1,0 +1,174 @@
+//! The built-in engines against the real chart and real tools: `plugin check` passes, the
+//! rendered manifests validate strictly against Kubernetes 1.33 schemas, `helm lint` passes
+//! with each engine's values (alone and with the operator overlays), and the registry
+//! validates them with chart rendering on.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use serde_json::json;
+use storeplane::conformance::check_plugin;
+use storeplane::plugins::{Origin, Registry, builtin};
+use storeplane_tests::{conformance, helm_bin, kubernetes_validate, runtime, spec, store_chart};
+
+const ENGINES: [&str; 2] = ["woocommerce", "medusa"];
+
+#[tokio::test]
+async fn builtin_engines_pass_plugin_check_and_strict_schema_validation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conformance = conformance(dir.path());
+    for engine in ENGINES {
+        let wasm = builtin::wasm(engine).expect("built-in").to_vec();
+        let report = check_plugin(runtime(), &conformance, wasm, vec![]).await;
+        assert!(report.passed(), "{engine}:\n{report}");
+        assert!(
+            report.specs.len() >= 3,
+            "{engine}: defaults plus schema examples"
+        );
+        for spec in &report.specs {
+            assert!(
+                spec.manifests.iter().any(|m| m.kind == "Deployment"),
+                "{engine}: no Deployment"
+            );
+            assert!(
+                spec.manifests.iter().any(|m| m.kind == "StatefulSet"),
+                "{engine}: no StatefulSet"
+            );
+            assert!(
+                spec.manifests.iter().any(|m| m.kind == "Ingress"),
+                "{engine}: no Ingress"
+            );
+        }
+        let out = dir.path().join(format!("rendered-{engine}"));
+        report.write_manifests(&out).expect("write manifests");
+        let files: Vec<_> = std::fs::read_dir(&out)
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        let result = Command::new(kubernetes_validate())
+            .args(["-k", "1.33.0", "--strict"])
+            .args(&files)
+            .output()
+            .expect("run kubernetes-validate");
+        assert!(
+            result.status.success(),
+            "{engine}: kubernetes-validate failed:\n{}{}",
+            String::from_utf8_lossy(&result.stdout),
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+}
+
+#[tokio::test]
+async fn helm_lint_passes_for_both_engines_and_overlays() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = runtime();
+    for engine in ENGINES {
+        let component = rt
+            .load(builtin::wasm(engine).expect("built-in"))
+            .expect("load");
+        let plan = component
+            .plan(&rt, &spec("6f708192", json!({})))
+            .expect("plan");
+        let values = dir.path().join(format!("{engine}.json"));
+        std::fs::write(&values, serde_json::to_vec(&plan.values).expect("json"))
+            .expect("write values");
+        for overlay in [None, Some("values-local.yaml"), Some("values-vps.yaml")] {
+            let mut cmd = Command::new(helm_bin());
+            cmd.args(["lint", "--strict"])
+                .arg(store_chart())
+                .arg("-f")
+                .arg(&values);
+            if let Some(overlay) = overlay {
+                cmd.arg("-f").arg(store_chart().join(overlay));
+            }
+            let out = cmd.output().expect("run helm lint");
+            assert!(
+                out.status.success(),
+                "helm lint {engine} {overlay:?}:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn registry_validates_builtins_with_the_chart_and_rejects_chartless_plans() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = Registry::new(runtime(), Arc::new(conformance(dir.path())));
+    for engine in ENGINES {
+        let version = registry
+            .add_and_activate(
+                builtin::wasm(engine).expect("built-in").to_vec(),
+                Origin::Builtin,
+            )
+            .await
+            .unwrap_or_else(|err| panic!("{engine}: {err}"));
+        assert_eq!(version.info.id, engine);
+    }
+    // The swap test engine claims the bundled chart but gives it none of the values it needs:
+    // with chart rendering on, it must not get in.
+    let err = registry
+        .add(
+            storeplane_tests::guests::SWAP_V1.to_vec(),
+            Origin::Upload("admin".into()),
+        )
+        .await
+        .expect_err("plans that do not render are refused");
+    assert_eq!(err.code(), "validation_failed", "{err}");
+    assert!(
+        err.to_string().contains("rendering the chart failed"),
+        "{err}"
+    );
+    assert!(registry.active("swap").is_none());
+}
+
+#[tokio::test]
+async fn plans_carry_no_secret_values_and_read_secrets_from_the_environment() {
+    let rt = runtime();
+    let component = rt
+        .load(builtin::wasm("woocommerce").expect("built-in"))
+        .expect("load");
+    let plan = component
+        .plan(
+            &rt,
+            &spec(
+                "708192a3",
+                json!({ "storeTitle": "Ann's $(reboot) `shop`" }),
+            ),
+        )
+        .expect("plan");
+    let install = plan
+        .setup
+        .iter()
+        .find(|s| s.name == "install-wordpress")
+        .expect("install step");
+    let script = install.command.join(" ");
+    assert!(
+        script.contains("\"$WP_ADMIN_PASSWORD\""),
+        "password comes from the container env: {script}"
+    );
+    assert!(
+        script.contains("--prompt=admin_password"),
+        "and reaches wp-cli on stdin: {script}"
+    );
+    // Tenant text is quoted as one shell word, so it cannot run commands.
+    assert!(
+        script.contains(r"--title='Ann'\''s $(reboot) `shop`'"),
+        "{script}"
+    );
+    for step in &plan.setup {
+        assert_eq!(step.command[..2], ["sh".to_owned(), "-c".to_owned()]);
+        assert!(
+            step.command[2].starts_with("set -eu"),
+            "{}: steps stop at the first error",
+            step.name
+        );
+        assert!(
+            !step.command[2].contains("|| echo"),
+            "{}: no swallowed errors",
+            step.name
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! storeplane's one integration-test binary. Each module covers one user-visible area.
+
+// Tests panic on unexpected results by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod builtin_engines;
+mod hot_swap;
+mod hotload;
+mod plugin_cache;
+mod sandbox;
