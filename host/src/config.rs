@@ -53,7 +53,36 @@ pub struct Config {
     pub plugin_fuel: u64,
 }
 
+/// A configuration value that cannot work; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
 impl Config {
+    /// Checks what parsing cannot: that the files and directories named exist.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(file) = &self.helm_values_file
+            && !file.is_file()
+        {
+            return Err(ConfigError {
+                variable: "HELM_VALUES_FILE",
+                problem: format!("{} is not a file", file.display()),
+            });
+        }
+        if let Some(dir) = &self.plugin_dir
+            && !dir.is_dir()
+        {
+            return Err(ConfigError {
+                variable: "PLUGIN_DIR",
+                problem: format!("{} is not a directory", dir.display()),
+            });
+        }
+        Ok(())
+    }
+
     /// Limits of each plugin call.
     pub fn plugin_limits(&self) -> Limits {
         Limits {
@@ -81,5 +110,52 @@ impl Config {
     /// The bundled charts, written out under the data directory.
     pub fn charts(&self) -> BundledCharts {
         BundledCharts::new(self.data_dir.join("charts"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn missing_overlay_file_names_the_variable() {
+        let cli = Cli::try_parse_from(["x", "--helm-values-file", "/nonexistent/values.yaml"])
+            .map(|c| c.config);
+        let err = cli
+            .map(|c| c.validate())
+            .ok()
+            .and_then(Result::err)
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("HELM_VALUES_FILE"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_limits_are_refused_at_parse_time() {
+        assert!(Cli::try_parse_from(["x", "--plugin-timeout-ms", "5"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--plugin-memory-mb", "1"]).is_err());
+    }
+
+    #[test]
+    fn limits_follow_the_settings() {
+        let config = Cli::try_parse_from([
+            "x",
+            "--plugin-memory-mb",
+            "16",
+            "--plugin-timeout-ms",
+            "250",
+        ])
+        .map(|c| c.config);
+        let limits = config.map(|c| c.plugin_limits()).ok();
+        assert_eq!(limits.as_ref().map(|l| l.memory_bytes), Some(16 << 20));
+        assert_eq!(limits.map(|l| l.deadline), Some(Duration::from_millis(250)));
     }
 }

@@ -84,6 +84,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config;
+    config.validate()?;
     match cli.command {
         Command::PrintConfig => {
             println!("{config:#?}");

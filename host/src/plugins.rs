@@ -11,6 +11,7 @@
 //! | `registry` | versions per engine, validation, atomic activation, rollback |
 //! | `hotload` | activating plugins dropped into `PLUGIN_DIR` |
 //! | `builtin` | the engines embedded in the binary |
+//! | `stderr` | bounded capture of guest stderr |
 //!
 //! Only this module imports wasmtime. It knows nothing of Kubernetes: chart rendering reaches
 //! it as a [`registry::PlanValidator`] supplied by the caller.
@@ -24,6 +25,7 @@ pub mod model;
 pub mod registry;
 pub mod runtime;
 pub mod samples;
+pub mod stderr;
 pub mod validate;
 
 pub use cache::LoadSource;

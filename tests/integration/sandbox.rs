@@ -141,6 +141,15 @@ fn oversized_output_is_rejected() {
 }
 
 #[test]
+fn chatty_stderr_is_bounded_and_does_not_fail_the_call() {
+    let runtime = runtime();
+    assert!(
+        misbehave(&runtime, "chatty").is_ok(),
+        "150 KB of stderr must not fail a plan"
+    );
+}
+
+#[test]
 fn guest_refusal_is_a_plan_error_not_a_trap() {
     let runtime = runtime();
     let err = misbehave(&runtime, "refuse").expect_err("the guest refuses");

@@ -13,7 +13,7 @@ use storeplane::plugins::{Limits, NoExternalChecks, PluginRuntime, Registry};
 
 /// Guest components built by `build.rs`.
 pub mod guests {
-    /// Plans normally with `{}`; `options.behaviour` = loop | memory | panic | oversized | refuse.
+    /// Plans normally with `{}`; `options.behaviour` = loop | memory | panic | oversized | chatty | refuse.
     pub const MISBEHAVE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_misbehave.wasm"));
     /// Engine `swap` version 1.0.0; marks plans with `values.marker = "1.0.0"`.
     pub const SWAP_V1: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_swap_v1.wasm"));

@@ -88,6 +88,22 @@ struct EngineSlot {
     disabled: bool,
 }
 
+impl EngineSlot {
+    /// Swaps the active pointer; the caller holds the registry's write lock.
+    fn activate(&mut self, engine: &str, version: &semver::Version) -> Result<Arc<PluginVersion>> {
+        let target = self.versions.get(version).cloned().ok_or_else(|| {
+            PluginError::Registry(format!("{engine}@{version} is not registered"))
+        })?;
+        if let Some(previous) = self.active.replace(Arc::clone(&target))
+            && previous.info.version != target.info.version
+        {
+            self.history.push(previous.info.version.clone());
+        }
+        tracing::info!(plugin = %target.label(), digest = %target.digest.short(), "plugin version activated");
+        Ok(target)
+    }
+}
+
 /// One engine as listed by [`Registry::list`].
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -242,16 +258,7 @@ impl Registry {
         let slot = engines
             .get_mut(engine)
             .ok_or_else(|| unknown_engine(engine))?;
-        let target = slot.versions.get(version).cloned().ok_or_else(|| {
-            PluginError::Registry(format!("{engine}@{version} is not registered"))
-        })?;
-        if let Some(previous) = slot.active.replace(Arc::clone(&target))
-            && previous.info.version != target.info.version
-        {
-            slot.history.push(previous.info.version.clone());
-        }
-        tracing::info!(plugin = %target.label(), digest = %target.digest.short(), "plugin version activated");
-        Ok(target)
+        slot.activate(engine, version)
     }
 
     /// Re-activates an earlier version: `to`, or else the version active before the current one.
@@ -260,35 +267,27 @@ impl Registry {
         engine: &str,
         to: Option<&semver::Version>,
     ) -> Result<Arc<PluginVersion>> {
-        let target = {
-            let mut engines = self.write();
-            let slot = engines
-                .get_mut(engine)
-                .ok_or_else(|| unknown_engine(engine))?;
-            let current = slot.active.as_ref().map(|a| a.info.version.clone());
-            match to {
-                Some(version) => version.clone(),
-                None => loop {
-                    let Some(previous) = slot.history.pop() else {
-                        return Err(PluginError::Registry(format!(
-                            "{engine} has no earlier version to roll back to"
-                        )));
-                    };
-                    if Some(&previous) != current.as_ref() && slot.versions.contains_key(&previous)
-                    {
-                        break previous;
-                    }
-                },
+        let mut engines = self.write();
+        let slot = engines
+            .get_mut(engine)
+            .ok_or_else(|| unknown_engine(engine))?;
+        if let Some(version) = to {
+            return slot.activate(engine, version);
+        }
+        let current = slot.active.as_ref().map(|a| a.info.version.clone());
+        let previous = loop {
+            let Some(previous) = slot.history.pop() else {
+                return Err(PluginError::Registry(format!(
+                    "{engine} has no earlier version to roll back to"
+                )));
+            };
+            if Some(&previous) != current.as_ref() && slot.versions.contains_key(&previous) {
+                break previous;
             }
         };
-        let activated = self.activate(engine, &target)?;
-        // Rolling back is not a step forward: don't offer the abandoned version as the next
-        // rollback target.
-        if to.is_none()
-            && let Some(slot) = self.write().get_mut(engine)
-        {
-            slot.history.pop();
-        }
+        let activated = slot.activate(engine, &previous)?;
+        // Rolling back is not a step forward: the abandoned version is not the next rollback target.
+        slot.history.pop();
         Ok(activated)
     }
 

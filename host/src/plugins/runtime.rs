@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{self, BindingsVersion, v1};
 use super::cache::{ArtifactCache, LoadSource};
 use super::error::{PluginError, Result, TrapKind};
 use super::model::{DeploymentPlan, EngineInfo, PluginDigest, StoreSpec};
+use super::stderr::CapturedStderr;
 
 /// Interval of the epoch ticker; deadlines are whole ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -252,7 +252,7 @@ impl PluginRuntime {
         call: &'static str,
         f: impl FnOnce(&mut Store<CallState>, &v1::EnginePlugin) -> wasmtime::Result<R>,
     ) -> Result<R> {
-        let stderr = MemoryOutputPipe::new(self.limits.max_stderr_bytes);
+        let stderr = CapturedStderr::new(self.limits.max_stderr_bytes);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
@@ -405,9 +405,9 @@ fn check_header(wasm: &[u8]) -> Result<()> {
 fn classify_trap(
     call: &'static str,
     err: &wasmtime::Error,
-    stderr: &MemoryOutputPipe,
+    stderr: &CapturedStderr,
 ) -> PluginError {
-    let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
+    let stderr = stderr.contents();
     let message = chain(err);
     let kind = match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => TrapKind::OutOfFuel,

@@ -1,4 +1,5 @@
-//! A guest that misbehaves on request: `options.behaviour` selects what `plan` does, so one
+//! A guest that misbehaves on request: `options.behaviour` (loop, memory, panic, oversized,
+//! chatty, refuse) selects what `plan` does, so one
 //! component exercises every sandbox limit. With `{}` it plans normally (so it can load and pass
 //! validation like any engine).
 #![allow(unsafe_code)] // export! emits the ABI glue
@@ -49,6 +50,12 @@ impl Engine for Misbehave {
             }
             "panic" => panic!("the shop is on fire (misbehave guest)"),
             "oversized" => json!({ "blob": "x".repeat(8 << 20) }).to_string(),
+            "chatty" => {
+                for line in 0..2000 {
+                    eprintln!("diagnostic line {line}: {}", "noise ".repeat(10));
+                }
+                json!({ "storeId": spec.store_id }).to_string()
+            }
             "refuse" => return Err(PlanError::InvalidOptions("behaviour=refuse".into())),
             _ => json!({ "storeId": spec.store_id }).to_string(),
         };
