@@ -159,3 +159,186 @@ mod tests {
         assert_eq!(limits.map(|l| l.deadline), Some(Duration::from_millis(250)));
     }
 }
+
+/// A secret configuration value; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Parses `30s`, `15m`, `24h`, `7d` or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s, 15m, 24h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use s, m, h or d)"
+            ));
+        }
+    };
+    if seconds == 0 {
+        return Err("duration must be positive".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+/// Settings of `storeplane serve` (the API server).
+#[derive(Debug, Clone, Args)]
+pub struct ServerConfig {
+    /// Database: `sqlite://PATH` (default, created if missing) or `postgres://…` (required for
+    /// more than one replica).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/storeplane.db"
+    )]
+    pub database_url: String,
+
+    /// HTTP port.
+    #[arg(long, env = "PORT", default_value_t = 3001)]
+    pub port: u16,
+
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: std::net::IpAddr,
+
+    /// `development`, `test` or `production` (also read from NODE_ENV).
+    #[arg(
+        long = "env",
+        env = "STOREPLANE_ENV",
+        value_enum,
+        default_value = "development"
+    )]
+    pub environment: Environment,
+
+    /// The seed's spelling of the environment; `production` here also means production.
+    #[arg(long, env = "NODE_ENV", hide = true)]
+    pub node_env: Option<String>,
+
+    /// HS256 signing secret (≥ 32 characters). Required in production; in development one is
+    /// generated and kept in the database, with a warning.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// Token lifetime (`24h`, `30m`, `7d`, or seconds).
+    #[arg(long, env = "JWT_EXPIRES_IN", default_value = "24h", value_parser = parse_duration)]
+    pub jwt_expires_in: Duration,
+
+    /// Most non-deleted stores per user.
+    #[arg(long, env = "MAX_STORES_PER_USER", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_stores_per_user: u32,
+
+    /// Least time between two store creations of one user, in ms (0 disables).
+    #[arg(long, env = "STORE_CREATION_COOLDOWN_MS", default_value_t = 30_000)]
+    pub store_creation_cooldown_ms: u64,
+
+    /// Requests per client IP per window (0 disables).
+    #[arg(long, env = "RATE_LIMIT_MAX", default_value_t = 600)]
+    pub rate_limit_max: u32,
+    #[arg(long, env = "RATE_LIMIT_WINDOW_MS", default_value_t = 60_000)]
+    pub rate_limit_window_ms: u64,
+
+    /// Login attempts per client IP + e-mail per window (0 disables).
+    #[arg(long, env = "LOGIN_RATE_LIMIT_MAX", default_value_t = 10)]
+    pub login_rate_limit_max: u32,
+    #[arg(long, env = "LOGIN_RATE_LIMIT_WINDOW_MS", default_value_t = 900_000)]
+    pub login_rate_limit_window_ms: u64,
+
+    /// Registrations per client IP per window (0 disables).
+    #[arg(long, env = "REGISTER_RATE_LIMIT_MAX", default_value_t = 5)]
+    pub register_rate_limit_max: u32,
+    #[arg(
+        long,
+        env = "REGISTER_RATE_LIMIT_WINDOW_MS",
+        default_value_t = 3_600_000
+    )]
+    pub register_rate_limit_window_ms: u64,
+
+    /// Allowed browser origins, comma-separated (empty: same-origin only).
+    #[arg(long, env = "CORS_ORIGIN", default_value = "", value_delimiter = ',')]
+    pub cors_origin: Vec<String>,
+
+    /// Proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
+    /// Time limit of one HTTP request, in ms.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub request_timeout_ms: u64,
+
+    /// Largest plugin upload, in MiB.
+    #[arg(long, env = "MAX_PLUGIN_UPLOAD_MB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub max_plugin_upload_mb: u64,
+}
+
+impl ServerConfig {
+    /// STOREPLANE_ENV=production or NODE_ENV=production.
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+            || self.node_env.as_deref() == Some("production")
+    }
+
+    /// Checks what parsing cannot; errors name the variable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let production = self.is_production();
+        match &self.jwt_secret {
+            None if production => {
+                return Err(ConfigError {
+                    variable: "JWT_SECRET",
+                    problem: "required in production".into(),
+                });
+            }
+            Some(secret) if secret.0.len() < 32 => {
+                return Err(ConfigError {
+                    variable: "JWT_SECRET",
+                    problem: "must be at least 32 characters".into(),
+                });
+            }
+            _ => {}
+        }
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+        {
+            return Err(ConfigError {
+                variable: "DATABASE_URL",
+                problem: "must start with sqlite: or postgres://".into(),
+            });
+        }
+        crate::guardrails::parse_trusted_proxies(&self.trusted_proxies).map_err(|problem| {
+            ConfigError {
+                variable: "TRUSTED_PROXIES",
+                problem,
+            }
+        })?;
+        Ok(())
+    }
+}

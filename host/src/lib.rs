@@ -5,19 +5,37 @@
 //!
 //! | module | purpose |
 //! |---|---|
+//! | [`server`] | start-up wiring of `storeplane serve` |
+//! | [`api`] | axum router, extractors, `ApiError`, one file per resource |
+//! | [`lifecycle`] | store operations and the state machine; plugin administration |
 //! | [`conformance`] | checks a plugin's plans against its real chart (`plugin check`, activation) |
 //! | [`plugins`] | wasmtime sandbox, plugin registry, hot-loading, built-in engines |
 //! | [`k8s`] | Helm renderer, manifests, bundled charts |
-//! | [`config`], [`telemetry`] | configuration from the environment, logging |
+//! | [`db`] | `Db` trait, PostgreSQL and SQLite implementations, migrations |
+//! | [`auth`] | argon2id password hashes, JWT |
+//! | [`tenancy`], [`guardrails`] | pure logic: who may do what; rate limits, client IPs |
+//! | [`domain`] | ids, roles, statuses and the transition table, validated names |
+//! | [`config`], [`telemetry`], [`metrics`], [`shutdown`] | cross-cutting |
 //!
-//! `plugins` and `k8s` never import each other; `conformance` wires them.
+//! `plugins` and `k8s` never import each other; `conformance` and `lifecycle` wire them. Only
+//! `api` imports axum, only `db` sqlx, only `plugins` wasmtime, only `k8s` k8s-openapi.
 
 #![deny(unsafe_code)]
 
+pub mod api;
+pub mod auth;
 pub mod config;
 pub mod conformance;
+pub mod db;
+pub mod domain;
+pub mod guardrails;
 pub mod k8s;
+pub mod lifecycle;
+pub mod metrics;
 pub mod plugins;
+pub mod server;
+pub mod shutdown;
 pub mod telemetry;
+pub mod tenancy;
 
 pub use config::Config;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use storeplane::Config;
+use storeplane::config::ServerConfig;
 use storeplane::conformance::{Conformance, check_plugin};
 use storeplane::plugins::hotload::{DirectoryLoader, HotLoadEvent};
 use storeplane::plugins::{Origin, PluginRuntime, Registry, StoreSpec, builtin};
@@ -34,11 +35,43 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the API server (migrates the database first).
+    Serve(ServerConfig),
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "sqlite://data/storeplane.db"
+        )]
+        database_url: String,
+    },
+    /// User administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Engine plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Print the effective configuration.
     PrintConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin account. The password is read from the first line of stdin, so it never
+    /// appears in process arguments or shell history: `printf '%s\n' "$PW" | storeplane admin create ...`
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "sqlite://data/storeplane.db"
+        )]
+        database_url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +119,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config;
     config.validate()?;
     match cli.command {
+        Command::Serve(server) => {
+            server.validate()?;
+            storeplane::server::run(config, server).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { database_url } => {
+            let db = storeplane::db::connect(&database_url).await?;
+            db.migrate().await?;
+            db.close().await;
+            println!(
+                "migrations applied to {}",
+                storeplane::db::redact_url(&database_url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(AdminCommand::Create {
+            email,
+            username,
+            database_url,
+        }) => create_admin(&email, &username, &database_url).await,
         Command::PrintConfig => {
             println!("{config:#?}");
             Ok(ExitCode::SUCCESS)
@@ -165,6 +218,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `storeplane admin create`.
+async fn create_admin(email: &str, username: &str, database_url: &str) -> anyhow::Result<ExitCode> {
+    use storeplane::db::{AuditContext, NewUser};
+    use storeplane::domain::{Email, UserId, Username};
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let username = Username::parse(username).map_err(|e| anyhow::anyhow!("--username: {e}"))?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("reading the password from stdin")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(
+        (8..=128).contains(&password.chars().count()),
+        "the password (stdin) must be 8 to 128 characters"
+    );
+    let hash = storeplane::auth::hash_password(password)?;
+    let db = storeplane::db::connect(database_url).await?;
+    db.migrate().await?;
+    let user = NewUser {
+        id: UserId::generate(),
+        email,
+        username,
+        password_hash: hash,
+    };
+    let created = db.create_user(user, true, AuditContext::default()).await?;
+    db.close().await;
+    println!("admin {} ({}) created", created.username, created.email);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A registry with the built-in engines registered and active.

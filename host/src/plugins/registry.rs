@@ -124,11 +124,44 @@ pub struct VersionListing {
     pub active: bool,
 }
 
+/// Counts of plan calls by outcome and traps by kind since start (for metrics).
+#[derive(Debug, Default)]
+pub struct CallStats {
+    calls: std::sync::Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl CallStats {
+    fn record(&self, outcome: &Result<DeploymentPlan>) {
+        let key = match outcome {
+            Ok(_) => "ok",
+            Err(PluginError::Trap { kind, .. }) => kind.as_str(),
+            Err(err) => err.code(),
+        };
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key)
+            .or_default() += 1;
+    }
+
+    /// `(outcome, count)`: `ok`, a trap kind (`timeout`, `out_of_fuel`, ...) or an error code.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect()
+    }
+}
+
 /// The registry. Cheap to share behind an `Arc`.
 pub struct Registry {
     runtime: Arc<PluginRuntime>,
     validator: Arc<dyn PlanValidator>,
     engines: RwLock<BTreeMap<String, EngineSlot>>,
+    stats: Arc<CallStats>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -146,7 +179,13 @@ impl Registry {
             runtime,
             validator,
             engines: RwLock::new(BTreeMap::new()),
+            stats: Arc::default(),
         }
+    }
+
+    /// Plan-call outcomes since start.
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
     }
 
     /// The sandbox the registry runs plugins in.
@@ -380,7 +419,7 @@ impl Registry {
         spec: StoreSpec,
     ) -> Result<DeploymentPlan> {
         let runtime = Arc::clone(&self.runtime);
-        blocking(move || {
+        let outcome = blocking(move || {
             let plan = version.component.plan(&runtime, &spec)?;
             let problems = validate::check_plan(&version.info, &spec, &plan);
             if problems.is_empty() {
@@ -392,7 +431,9 @@ impl Registry {
                 })
             }
         })
-        .await
+        .await;
+        self.stats.record(&outcome);
+        outcome
     }
 }
 

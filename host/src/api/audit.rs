@@ -1,0 +1,81 @@
+//! `GET /audit` and `GET /audit/logs` (the same handler): admins see every event, tenants the
+//! events they caused or that concern their stores.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::extract::{AppJson, AuthUser, RequestContext};
+use super::openapi::ErrorEnvelope;
+use super::query::{AppQuery, page};
+use super::state::AppState;
+use crate::db::{AuditEvent, AuditFilter};
+use crate::domain::{Role, StoreId};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+    #[serde(rename = "storeId")]
+    pub store_id: Option<String>,
+    /// Action, e.g. `store.create`, `auth.login_failed`, `plugin.activate`.
+    #[serde(rename = "eventType")]
+    pub event_type: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditResponse {
+    pub request_id: String,
+    #[schema(value_type = Vec<Object>)]
+    pub logs: Vec<AuditEvent>,
+    pub total: i64,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// The audit log, newest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = AuditResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    AppQuery(query): AppQuery<AuditQuery>,
+) -> Result<AppJson<AuditResponse>, ApiError> {
+    let (limit, offset) = page(query.limit, query.offset, 100, 500)?;
+    let store_id = match query.store_id.as_deref() {
+        Some(id) => Some(
+            StoreId::parse(id).ok_or_else(|| ApiError::validation("storeId is not a store id"))?,
+        ),
+        None => None,
+    };
+    let filter = AuditFilter {
+        visible_to: (user.0.role != Role::Admin).then(|| user.0.id.clone()),
+        store_id,
+        action: query.event_type,
+        limit,
+        offset,
+    };
+    let found = state.db.list_audit(&filter).await?;
+    Ok(AppJson(AuditResponse {
+        request_id: ctx.request_id,
+        logs: found.items,
+        total: found.total,
+        limit,
+        offset,
+    }))
+}
+
+/// Same as `/audit` (the seed documented this path).
+#[utoipa::path(get, path = "/api/v1/audit/logs", tag = "audit", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = AuditResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+pub async fn list_logs(
+    state: State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    query: AppQuery<AuditQuery>,
+) -> Result<AppJson<AuditResponse>, ApiError> {
+    list(state, user, ctx, query).await
+}

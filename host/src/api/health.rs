@@ -1,0 +1,178 @@
+//! `GET /health`, `GET /metrics` (Prometheus text) and `GET /metrics/json`.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+
+use super::extract::{AppJson, RequestContext};
+use super::state::AppState;
+use crate::metrics::KindLabels;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Check {
+    /// `ok`, `error` or `not_configured`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Checks {
+    pub database: Check,
+    pub kubernetes: Check,
+    pub plugins: Check,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthResponse {
+    pub request_id: String,
+    /// `healthy` or `degraded`.
+    pub status: &'static str,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    pub checks: Checks,
+}
+
+/// Health of the database, the cluster connection and the plugin registry.
+#[utoipa::path(get, path = "/api/v1/health", tag = "operations",
+    responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
+pub async fn health(State(state): State<AppState>, ctx: RequestContext) -> impl IntoResponse {
+    let database = match state.db.ping().await {
+        Ok(()) => Check {
+            status: "ok",
+            detail: None,
+        },
+        Err(err) => {
+            tracing::warn!(error = %err, "health: database unreachable");
+            Check {
+                status: "error",
+                detail: Some("database unreachable".into()),
+            }
+        }
+    };
+    let engines = state.registry.active_engines().len();
+    let plugins = if engines > 0 {
+        Check {
+            status: "ok",
+            detail: Some(format!("{engines} active engines")),
+        }
+    } else {
+        Check {
+            status: "error",
+            detail: Some("no active engine".into()),
+        }
+    };
+    // Provisioning (and with it the cluster client) arrives with the provisioning pipeline.
+    let kubernetes = Check {
+        status: "not_configured",
+        detail: Some("no cluster client in this build".into()),
+    };
+    let healthy = database.status == "ok" && plugins.status == "ok";
+    let body = HealthResponse {
+        request_id: ctx.request_id,
+        status: if healthy { "healthy" } else { "degraded" },
+        timestamp: chrono::Utc::now(),
+        checks: Checks {
+            database,
+            kubernetes,
+            plugins,
+        },
+    };
+    (
+        if healthy {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        AppJson(body),
+    )
+}
+
+/// Refreshes the scrape-time gauges from their sources.
+async fn refresh(state: &AppState) {
+    match state.db.count_stores_by_status().await {
+        Ok(counts) => {
+            for status in crate::domain::StoreStatus::ALL {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| *s == status)
+                    .map_or(0, |(_, n)| *n);
+                state
+                    .metrics
+                    .stores
+                    .get_or_create(&KindLabels {
+                        kind: status.as_str().to_owned(),
+                    })
+                    .set(n);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "metrics: cannot count stores"),
+    }
+    for (outcome, n) in state.registry.stats().snapshot() {
+        let labels = KindLabels {
+            kind: outcome.to_owned(),
+        };
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        state.metrics.plugin_calls.get_or_create(&labels).set(n);
+        if !matches!(
+            outcome,
+            "ok" | "plan_error" | "invalid_output" | "invalid_input" | "registry"
+        ) {
+            state.metrics.plugin_traps.get_or_create(&labels).set(n);
+        }
+    }
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/api/v1/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    refresh(&state).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsJson {
+    pub request_id: String,
+    pub uptime_seconds: f64,
+    #[schema(value_type = Object)]
+    pub stores: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub plugin_calls: serde_json::Value,
+}
+
+/// The main figures as JSON.
+#[utoipa::path(get, path = "/api/v1/metrics/json", tag = "operations", responses((status = 200, body = MetricsJson)))]
+pub async fn metrics_json(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+) -> Result<AppJson<MetricsJson>, super::error::ApiError> {
+    let stores: serde_json::Map<String, serde_json::Value> = state
+        .db
+        .count_stores_by_status()
+        .await?
+        .into_iter()
+        .map(|(status, n)| (status.as_str().to_owned(), n.into()))
+        .collect();
+    let calls: serde_json::Map<String, serde_json::Value> = state
+        .registry
+        .stats()
+        .snapshot()
+        .into_iter()
+        .map(|(k, n)| (k.to_owned(), n.into()))
+        .collect();
+    Ok(AppJson(MetricsJson {
+        request_id: ctx.request_id,
+        uptime_seconds: state.metrics.uptime_seconds(),
+        stores: stores.into(),
+        plugin_calls: calls.into(),
+    }))
+}

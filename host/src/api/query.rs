@@ -1,0 +1,36 @@
+//! Query strings with our error shape, and pagination bounds.
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// `Query` whose rejection is a 400 `VALIDATION_ERROR` envelope.
+#[derive(Debug, Clone)]
+pub struct AppQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| ApiError::validation(rejection.body_text()))
+    }
+}
+
+/// Checks `limit` (1..=max, default `default`) and returns (limit, offset).
+pub fn page(
+    limit: Option<u32>,
+    offset: Option<u32>,
+    default: u32,
+    max: u32,
+) -> Result<(u32, u32), ApiError> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::validation(format!("limit must be 1 to {max}")));
+    }
+    Ok((limit, offset.unwrap_or(0)))
+}

@@ -1,0 +1,37 @@
+//! Shared state of the HTTP layer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::TokenKeys;
+use crate::db::Db;
+use crate::guardrails::{IpNet, SlidingWindow};
+use crate::lifecycle::StoreService;
+use crate::metrics::Metrics;
+use crate::plugins::Registry;
+
+/// The rate limiters of the API.
+#[derive(Debug)]
+pub struct Limiters {
+    /// Every request, per client IP.
+    pub global: SlidingWindow,
+    /// Login attempts, per client IP + e-mail.
+    pub login: SlidingWindow,
+    /// Registrations, per client IP.
+    pub register: SlidingWindow,
+}
+
+/// Everything handlers need. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Arc<dyn Db>,
+    pub registry: Arc<Registry>,
+    pub stores: StoreService,
+    pub keys: Arc<TokenKeys>,
+    pub limiters: Arc<Limiters>,
+    pub trusted_proxies: Arc<[IpNet]>,
+    pub metrics: Arc<Metrics>,
+    /// Largest accepted plugin upload.
+    pub max_plugin_bytes: usize,
+    pub request_timeout: Duration,
+}

@@ -1,0 +1,230 @@
+//! `/stores`: create (202), list, get, delete (202), retry (202), logs.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::extract::{AppJson, AuthUser, RequestContext};
+use super::openapi::ErrorEnvelope;
+use super::query::{AppQuery, page};
+use super::state::AppState;
+use super::views::StoreView;
+use crate::db::{AuditEvent, AuditFilter, StoreFilter};
+use crate::domain::StoreStatus;
+use crate::lifecycle::CreateStore;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreateStoreBody {
+    /// 3–63 characters, lowercase DNS label, no `--`, not reserved.
+    pub name: String,
+    /// An active engine id (`GET /engines`).
+    pub engine: String,
+    /// Engine options, validated against the engine's JSON Schema.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreResponse {
+    pub request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'static str>,
+    pub store: StoreView,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreListResponse {
+    pub request_id: String,
+    pub stores: Vec<StoreView>,
+    pub total: i64,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub status: Option<StoreStatus>,
+    pub engine: Option<String>,
+    /// Admins only: one owner's stores.
+    #[serde(rename = "ownerId")]
+    pub owner_id: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsResponse {
+    pub request_id: String,
+    pub store_id: String,
+    #[schema(value_type = Vec<Object>)]
+    pub logs: Vec<AuditEvent>,
+    pub total: i64,
+}
+
+/// Creates a store and starts provisioning it.
+#[utoipa::path(post, path = "/api/v1/stores", tag = "stores", security(("bearer" = [])), request_body = CreateStoreBody,
+    responses((status = 202, body = StoreResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+              (status = 409, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    AppJson(body): AppJson<CreateStoreBody>,
+) -> Result<(StatusCode, AppJson<StoreResponse>), ApiError> {
+    let request = CreateStore {
+        name: body.name,
+        engine: body.engine,
+        options: body.options,
+    };
+    let store = state
+        .stores
+        .create(&user.caller(), request, ctx.audit(Some(&user.0)))
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        AppJson(StoreResponse {
+            request_id: ctx.request_id,
+            message: Some("Store creation initiated. Provisioning is in progress."),
+            store: StoreView::new(&store, user.0.role),
+        }),
+    ))
+}
+
+/// Lists the caller's stores (admins: every store). Deleted stores only with `status=deleted`.
+#[utoipa::path(get, path = "/api/v1/stores", tag = "stores", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = StoreListResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<AppJson<StoreListResponse>, ApiError> {
+    let (limit, offset) = page(query.limit, query.offset, 50, 100)?;
+    let filter = StoreFilter {
+        owner: query.owner_id.map(crate::domain::UserId),
+        status: query.status,
+        engine: query.engine,
+        limit,
+        offset,
+    };
+    let found = state.stores.list(&user.caller(), filter).await?;
+    Ok(AppJson(StoreListResponse {
+        request_id: ctx.request_id,
+        stores: found
+            .items
+            .iter()
+            .map(|s| StoreView::new(s, user.0.role))
+            .collect(),
+        total: found.total,
+        limit,
+        offset,
+    }))
+}
+
+/// One store.
+#[utoipa::path(get, path = "/api/v1/stores/{id}", tag = "stores", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = StoreResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope)))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<AppJson<StoreResponse>, ApiError> {
+    let store = state.stores.get(&user.caller(), &id).await?;
+    Ok(AppJson(StoreResponse {
+        request_id: ctx.request_id,
+        message: None,
+        store: StoreView::new(&store, user.0.role),
+    }))
+}
+
+/// Starts deleting a store (owner only).
+#[utoipa::path(delete, path = "/api/v1/stores/{id}", tag = "stores", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 202, body = StoreResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, AppJson<StoreResponse>), ApiError> {
+    let store = state
+        .stores
+        .delete(&user.caller(), &id, ctx.audit(Some(&user.0)))
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        AppJson(StoreResponse {
+            request_id: ctx.request_id,
+            message: Some("Store deletion initiated."),
+            store: StoreView::new(&store, user.0.role),
+        }),
+    ))
+}
+
+/// Retries a failed store (owner only).
+#[utoipa::path(post, path = "/api/v1/stores/{id}/retry", tag = "stores", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 202, body = StoreResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn retry(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, AppJson<StoreResponse>), ApiError> {
+    let store = state
+        .stores
+        .retry(&user.caller(), &id, ctx.audit(Some(&user.0)))
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        AppJson(StoreResponse {
+            request_id: ctx.request_id,
+            message: Some("Store retry initiated. Provisioning will restart."),
+            store: StoreView::new(&store, user.0.role),
+        }),
+    ))
+}
+
+/// The store's audit history, newest first.
+#[utoipa::path(get, path = "/api/v1/stores/{id}/logs", tag = "stores", security(("bearer" = [])),
+    params(("id" = String, Path), LogsQuery),
+    responses((status = 200, body = LogsResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope)))]
+pub async fn logs(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    AppQuery(query): AppQuery<LogsQuery>,
+) -> Result<AppJson<LogsResponse>, ApiError> {
+    let (limit, offset) = page(query.limit, query.offset, 100, 500)?;
+    let store = state.stores.get(&user.caller(), &id).await?;
+    let filter = AuditFilter {
+        store_id: Some(store.id.clone()),
+        limit,
+        offset,
+        ..AuditFilter::default()
+    };
+    let found = state.db.list_audit(&filter).await?;
+    Ok(AppJson(LogsResponse {
+        request_id: ctx.request_id,
+        store_id: store.id.to_string(),
+        logs: found.items,
+        total: found.total,
+    }))
+}

@@ -1,0 +1,105 @@
+//! Response shapes (camelCase JSON), built from records. No secrets: password hashes and
+//! plugin bytes never leave through these.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::{Store, User};
+use crate::domain::{Role, StoreStatus};
+
+/// A user as shown to themselves.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub username: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.0.clone(),
+            email: user.email.clone(),
+            username: user.username.clone(),
+            role: user.role,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// Storefront and admin URLs (the seed's `urls`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Urls {
+    pub storefront: Option<String>,
+    pub admin: Option<String>,
+}
+
+/// A store.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreView {
+    pub id: String,
+    pub name: String,
+    pub engine: String,
+    pub status: StoreStatus,
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+    pub namespace: String,
+    pub urls: Urls,
+    #[schema(value_type = Vec<Object>)]
+    pub endpoints: serde_json::Value,
+    pub failure_reason: Option<String>,
+    pub retry_count: i32,
+    pub plugin_version: Option<String>,
+    pub current_step: Option<String>,
+    pub provisioning_duration_ms: Option<i64>,
+    /// Shown to admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl StoreView {
+    /// The view of `store` for a caller with `role`.
+    pub fn new(store: &Store, role: Role) -> Self {
+        let url_of = |kind: &str| {
+            store
+                .endpoints
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|e| {
+                    (e.get("kind").and_then(|k| k.as_str()) == Some(kind))
+                        .then(|| e.get("url").and_then(|u| u.as_str()).map(str::to_owned))
+                        .flatten()
+                })
+        };
+        Self {
+            id: store.id.to_string(),
+            name: store.name.clone(),
+            engine: store.engine.clone(),
+            status: store.status,
+            options: store.options.clone(),
+            namespace: store.id.namespace(),
+            urls: Urls {
+                storefront: url_of("storefront"),
+                admin: url_of("admin"),
+            },
+            endpoints: store.endpoints.clone(),
+            failure_reason: store.failure_reason.clone(),
+            retry_count: store.retry_count,
+            plugin_version: store.plugin_version.clone(),
+            current_step: store.current_step.clone(),
+            provisioning_duration_ms: store
+                .ready_at
+                .map(|ready| (ready - store.created_at).num_milliseconds()),
+            owner_id: (role == Role::Admin).then(|| store.owner_id.0.clone()),
+            created_at: store.created_at,
+            updated_at: store.updated_at,
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Authentication: argon2id password hashes and HS256 JWTs with `exp`, `iat`, `iss` and `sub`.
+//! Pure (no I/O); the API re-checks the user in the database on every request, so a
+//! deactivated user's token stops working at once.
+
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Role, UserId};
+
+/// Issuer written into and required from every token.
+pub const ISSUER: &str = "storeplane";
+
+/// Why authentication failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("token missing")]
+    Missing,
+    #[error("token expired")]
+    Expired,
+    #[error("token invalid")]
+    Invalid,
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// Claims of a storeplane token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// User id.
+    pub sub: String,
+    pub role: Role,
+    pub iss: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Issues and verifies tokens with one HS256 secret.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    lifetime: Duration,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("secret", &"[redacted]")
+            .field("lifetime", &self.lifetime)
+            .finish()
+    }
+}
+
+impl TokenKeys {
+    /// Keys from `secret`, issuing tokens valid for `lifetime`.
+    pub fn new(secret: &[u8], lifetime: Duration) -> Result<Self, AuthError> {
+        let encoding = EncodingKey::from_secret(secret).map_err(|_| AuthError::Invalid)?;
+        let decoding = DecodingKey::from_secret(secret).map_err(|_| AuthError::Invalid)?;
+        Ok(Self {
+            encoding,
+            decoding,
+            lifetime,
+        })
+    }
+
+    /// Lifetime of issued tokens.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// A token for `user` issued at `now` (unix seconds).
+    pub fn issue(&self, user: &UserId, role: Role, now: i64) -> Result<String, AuthError> {
+        let lifetime = i64::try_from(self.lifetime.as_secs()).unwrap_or(i64::MAX);
+        let claims = Claims {
+            sub: user.0.clone(),
+            role,
+            iss: ISSUER.into(),
+            iat: now,
+            exp: now.saturating_add(lifetime),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|_| AuthError::Invalid)
+    }
+
+    /// Verifies signature, algorithm, issuer and expiry (no leeway).
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+        validation.leeway = 0;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                _ => AuthError::Invalid,
+            })
+    }
+}
+
+/// Hashes a password with argon2id (default parameters: 19 MiB, 2 passes).
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    let salt_bytes: [u8; 16] = rand::random();
+    let salt =
+        SaltString::encode_b64(&salt_bytes).map_err(|err| AuthError::Hash(err.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|err| AuthError::Hash(err.to_string()))
+}
+
+/// Checks `password` against a stored hash; a malformed hash never matches.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// A hash of a random password, verified against when the e-mail is unknown, so a failed
+/// login takes the same time whether or not the account exists.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let random: [u8; 16] = rand::random();
+        hash_password(&hex::encode(random)).unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(
+            b"test-secret-test-secret-test-secret",
+            Duration::from_secs(3600),
+        )
+        .unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn tokens_round_trip_and_carry_the_standard_claims() {
+        let now = chrono::Utc::now().timestamp();
+        let token = keys()
+            .issue(&UserId("u1".into()), Role::Admin, now)
+            .unwrap_or_default();
+        let claims = keys().verify(&token);
+        assert_eq!(
+            claims,
+            Ok(Claims {
+                sub: "u1".into(),
+                role: Role::Admin,
+                iss: ISSUER.into(),
+                iat: now,
+                exp: now + 3600
+            })
+        );
+    }
+
+    #[test]
+    fn expired_forged_and_garbage_tokens_are_refused() {
+        let long_ago = chrono::Utc::now().timestamp() - 7200;
+        let expired = keys()
+            .issue(&UserId("u1".into()), Role::Tenant, long_ago)
+            .unwrap_or_default();
+        assert_eq!(keys().verify(&expired), Err(AuthError::Expired));
+        let other = TokenKeys::new(
+            b"another-secret-another-secret-xx",
+            Duration::from_secs(3600),
+        )
+        .unwrap_or_else(|_| unreachable!());
+        let forged = other
+            .issue(
+                &UserId("u1".into()),
+                Role::Admin,
+                chrono::Utc::now().timestamp(),
+            )
+            .unwrap_or_default();
+        assert_eq!(keys().verify(&forged), Err(AuthError::Invalid));
+        assert_eq!(keys().verify("not.a.token"), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("correct horse").unwrap_or_default();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong horse", &hash));
+        assert!(!verify_password("x", "not a hash"));
+    }
+}

@@ -1,0 +1,202 @@
+//! Row shapes shared by both backends (sqlx decodes them from either) and their conversion
+//! into records. A value the schema's CHECK constraints should have made impossible surfaces as
+//! a [`DbError`], never a panic.
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    AuditEvent, DbError, Job, PluginRecord, Role, Store, StoreId, StoreStatus, User, UserId,
+};
+
+fn json(text: &str, column: &str) -> Result<serde_json::Value, DbError> {
+    serde_json::from_str(text)
+        .map_err(|err| DbError(format!("column {column} holds invalid JSON: {err}")))
+}
+
+fn status(text: &str) -> Result<StoreStatus, DbError> {
+    StoreStatus::parse(text).ok_or_else(|| DbError(format!("unknown store status {text:?}")))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = DbError;
+    fn try_from(row: UserRow) -> Result<Self, DbError> {
+        Ok(User {
+            role: Role::parse(&row.role)
+                .ok_or_else(|| DbError(format!("unknown role {:?}", row.role)))?,
+            id: UserId(row.id),
+            email: row.email,
+            username: row.username,
+            password_hash: row.password_hash,
+            active: row.active,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct StoreRow {
+    pub id: String,
+    pub owner_id: String,
+    pub name: String,
+    pub engine: String,
+    pub options: String,
+    pub status: String,
+    pub version: i64,
+    pub plugin_version: Option<String>,
+    pub plugin_digest: Option<String>,
+    pub endpoints: String,
+    pub failure_reason: Option<String>,
+    pub retry_count: i32,
+    pub current_step: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub ready_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<StoreRow> for Store {
+    type Error = DbError;
+    fn try_from(row: StoreRow) -> Result<Self, DbError> {
+        Ok(Store {
+            id: StoreId::parse(&row.id)
+                .ok_or_else(|| DbError(format!("invalid store id {:?}", row.id)))?,
+            owner_id: UserId(row.owner_id),
+            name: row.name,
+            engine: row.engine,
+            options: json(&row.options, "stores.options")?,
+            status: status(&row.status)?,
+            version: row.version,
+            plugin_version: row.plugin_version,
+            plugin_digest: row.plugin_digest,
+            endpoints: json(&row.endpoints, "stores.endpoints")?,
+            failure_reason: row.failure_reason,
+            retry_count: row.retry_count,
+            current_step: row.current_step,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            ready_at: row.ready_at,
+            deleted_at: row.deleted_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub actor_id: Option<String>,
+    pub store_id: Option<String>,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub details: String,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = DbError;
+    fn try_from(row: AuditRow) -> Result<Self, DbError> {
+        Ok(AuditEvent {
+            details: json(&row.details, "audit_events.details")?,
+            id: row.id,
+            created_at: row.created_at,
+            actor_id: row.actor_id,
+            store_id: row.store_id,
+            action: row.action,
+            from_status: row.from_status,
+            to_status: row.to_status,
+            message: row.message,
+            request_id: row.request_id,
+            ip: row.ip,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub store_id: String,
+    pub kind: String,
+    pub state: String,
+    pub step: Option<String>,
+    pub attempt: i32,
+    pub request_id: Option<String>,
+    pub run_after: DateTime<Utc>,
+}
+
+impl From<JobRow> for Job {
+    fn from(row: JobRow) -> Self {
+        Job {
+            id: row.id,
+            store_id: row.store_id,
+            kind: row.kind,
+            state: row.state,
+            step: row.step,
+            attempt: row.attempt,
+            request_id: row.request_id,
+            run_after: row.run_after,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct PluginRow {
+    pub engine: String,
+    pub version: String,
+    pub digest: String,
+    pub wasm: Vec<u8>,
+    pub state: String,
+    pub uploaded_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<PluginRow> for PluginRecord {
+    fn from(row: PluginRow) -> Self {
+        PluginRecord {
+            active: row.state == "active",
+            engine: row.engine,
+            version: row.version,
+            digest: row.digest,
+            wasm: row.wasm,
+            uploaded_by: row.uploaded_by,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Columns of `stores`, in `StoreRow` order.
+pub const STORE_COLUMNS: &str = "id, owner_id, name, engine, options, status, version, plugin_version, plugin_digest, \
+     endpoints, failure_reason, retry_count, current_step, created_at, updated_at, ready_at, deleted_at";
+
+/// Columns of `audit_events`, in `AuditRow` order.
+pub const AUDIT_COLUMNS: &str = "id, created_at, actor_id, store_id, action, from_status, to_status, message, request_id, ip, details";
+
+/// Columns of `jobs`, in `JobRow` order.
+pub const JOB_COLUMNS: &str = "id, store_id, kind, state, step, attempt, request_id, run_after";
+
+/// Columns of `users`, in `UserRow` order.
+pub const USER_COLUMNS: &str = "id, email, username, password_hash, role, active, created_at";
+
+/// How long until `last` + `cooldown` has passed, if it has not yet.
+pub fn cooldown_remaining(
+    last: Option<DateTime<Utc>>,
+    cooldown: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Option<std::time::Duration> {
+    let last = last?;
+    let elapsed = (now - last).to_std().unwrap_or_default();
+    cooldown.checked_sub(elapsed).filter(|left| !left.is_zero())
+}

@@ -1,0 +1,257 @@
+//! Store operations. Each checks who may do it (tenancy), then changes the store in one
+//! database transaction together with its audit event and job.
+
+use std::sync::Arc;
+
+use crate::db::{
+    AuditContext, CreateStoreError, Db, DbError, JobKind, NewAudit, NewStore, Page, Store,
+    StoreFilter, StoreLimits, StorePatch, Transition, TransitionError,
+};
+use crate::domain::{StoreId, StoreName, StoreStatus};
+use crate::plugins::Registry;
+use crate::tenancy::{Caller, StoreAction, allowed};
+
+/// Why a store operation failed; the API maps each to a status and code.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("store not found")]
+    NotFound,
+    #[error("you do not have access to this store")]
+    Forbidden,
+    #[error("{0}")]
+    Validation(String),
+    #[error("options do not match the engine's schema")]
+    InvalidOptions(Vec<String>),
+    #[error("engine {0} is not available")]
+    UnknownEngine(String),
+    #[error("you already have a store named {0}")]
+    NameTaken(String),
+    #[error("store limit of {limit} reached")]
+    LimitExceeded { limit: u32 },
+    #[error("stores can be created again in {} s", retry_after.as_secs().max(1))]
+    Cooldown { retry_after: std::time::Duration },
+    #[error("cannot go from {from} to {to}")]
+    InvalidTransition { from: StoreStatus, to: StoreStatus },
+    #[error("the store changed while you were acting on it (now {current})")]
+    Conflict { current: StoreStatus },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<TransitionError> for LifecycleError {
+    fn from(err: TransitionError) -> Self {
+        match err {
+            TransitionError::NotFound => Self::NotFound,
+            TransitionError::Invalid { from, to } => Self::InvalidTransition { from, to },
+            TransitionError::Conflict { current } => Self::Conflict { current },
+            TransitionError::Db(err) => Self::Db(err),
+        }
+    }
+}
+
+/// A create request, parsed from the API body.
+#[derive(Debug, Clone)]
+pub struct CreateStore {
+    pub name: String,
+    pub engine: String,
+    pub options: serde_json::Value,
+}
+
+/// Store operations over the database and the plugin registry.
+#[derive(Debug, Clone)]
+pub struct StoreService {
+    db: Arc<dyn Db>,
+    registry: Arc<Registry>,
+    limits: StoreLimits,
+}
+
+impl StoreService {
+    pub fn new(db: Arc<dyn Db>, registry: Arc<Registry>, limits: StoreLimits) -> Self {
+        Self {
+            db,
+            registry,
+            limits,
+        }
+    }
+
+    /// Creates a store `requested` and enqueues its provisioning.
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        request: CreateStore,
+        ctx: AuditContext,
+    ) -> Result<Store, LifecycleError> {
+        let name =
+            StoreName::parse(&request.name).map_err(|err| LifecycleError::Validation(err.0))?;
+        let plugin = self
+            .registry
+            .active(&request.engine)
+            .ok_or_else(|| LifecycleError::UnknownEngine(request.engine.clone()))?;
+        let options = if request.options.is_null() {
+            serde_json::json!({})
+        } else {
+            request.options
+        };
+        let problems = validate_options(&plugin.info.options_schema, &options);
+        if !problems.is_empty() {
+            return Err(LifecycleError::InvalidOptions(problems));
+        }
+        let new = NewStore {
+            id: StoreId::generate(),
+            owner_id: caller.id.clone(),
+            name: name.clone(),
+            engine: request.engine,
+            options,
+            plugin_version: Some(plugin.info.version.to_string()),
+            plugin_digest: Some(plugin.digest.to_string()),
+        };
+        self.db
+            .create_store(new, self.limits, ctx)
+            .await
+            .map_err(|err| match err {
+                CreateStoreError::LimitExceeded { limit } => {
+                    LifecycleError::LimitExceeded { limit }
+                }
+                CreateStoreError::Cooldown { retry_after } => {
+                    LifecycleError::Cooldown { retry_after }
+                }
+                CreateStoreError::NameTaken => LifecycleError::NameTaken(name.as_str().to_owned()),
+                CreateStoreError::Db(err) => LifecycleError::Db(err),
+            })
+    }
+
+    /// A store the caller may read.
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<Store, LifecycleError> {
+        self.authorized(caller, id, StoreAction::Read).await
+    }
+
+    /// The caller's stores (all stores for admins, optionally one owner's).
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        mut filter: StoreFilter,
+    ) -> Result<Page<Store>, LifecycleError> {
+        if caller.role != crate::domain::Role::Admin {
+            filter.owner = Some(caller.id.clone());
+        }
+        Ok(self.db.list_stores(&filter).await?)
+    }
+
+    /// Starts deleting a store (owner only); cancels its provisioning job.
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        id: &str,
+        ctx: AuditContext,
+    ) -> Result<Store, LifecycleError> {
+        let store = self.authorized(caller, id, StoreAction::Manage).await?;
+        let audit = NewAudit::new(
+            ctx,
+            "store.delete",
+            format!("deletion of {} requested", store.name),
+        );
+        self.transition(
+            &store,
+            StoreStatus::Deleting,
+            StorePatch::default(),
+            audit,
+            true,
+            Some(JobKind::Delete),
+        )
+        .await
+    }
+
+    /// Retries a failed store (owner only).
+    pub async fn retry(
+        &self,
+        caller: &Caller,
+        id: &str,
+        ctx: AuditContext,
+    ) -> Result<Store, LifecycleError> {
+        let store = self.authorized(caller, id, StoreAction::Manage).await?;
+        let audit = NewAudit::new(
+            ctx,
+            "store.retry",
+            format!("retry of {} requested", store.name),
+        );
+        let patch = StorePatch {
+            failure_reason: Some(None),
+            increment_retry: true,
+            ..StorePatch::default()
+        };
+        self.transition(
+            &store,
+            StoreStatus::Provisioning,
+            patch,
+            audit,
+            false,
+            Some(JobKind::Provision),
+        )
+        .await
+    }
+
+    async fn transition(
+        &self,
+        store: &Store,
+        to: StoreStatus,
+        patch: StorePatch,
+        audit: NewAudit,
+        cancel_open_job: bool,
+        enqueue: Option<JobKind>,
+    ) -> Result<Store, LifecycleError> {
+        // Retry only makes sense from `failed`, even though provisioning → provisioning is not
+        // a transition either: say so precisely.
+        if !store.status.can_become(to)
+            || (to == StoreStatus::Provisioning && store.status != StoreStatus::Failed)
+        {
+            return Err(LifecycleError::InvalidTransition {
+                from: store.status,
+                to,
+            });
+        }
+        let transition = Transition {
+            store_id: store.id.clone(),
+            from: store.status,
+            expected_version: store.version,
+            to,
+            patch,
+            audit,
+            cancel_open_job,
+            enqueue,
+        };
+        Ok(self.db.transition_store(transition).await?)
+    }
+
+    async fn authorized(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: StoreAction,
+    ) -> Result<Store, LifecycleError> {
+        let id = StoreId::parse(id).ok_or(LifecycleError::NotFound)?;
+        let store = self.db.store(&id).await?.ok_or(LifecycleError::NotFound)?;
+        if allowed(caller, &store.owner_id, action) {
+            Ok(store)
+        } else {
+            Err(LifecycleError::Forbidden)
+        }
+    }
+}
+
+/// Problems of `options` against `schema` (JSON Pointer path + message each).
+pub fn validate_options(schema: &serde_json::Value, options: &serde_json::Value) -> Vec<String> {
+    match jsonschema::options().build(schema) {
+        Ok(validator) => validator
+            .iter_errors(options)
+            .map(|err| {
+                let path = err.instance_path.to_string();
+                if path.is_empty() {
+                    err.to_string()
+                } else {
+                    format!("{path}: {err}")
+                }
+            })
+            .collect(),
+        Err(err) => vec![format!("the engine's options schema is invalid: {err}")],
+    }
+}

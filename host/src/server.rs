@@ -1,0 +1,145 @@
+//! Start-up wiring of `storeplane serve`: database (connect + migrate), plugin runtime and
+//! registry (built-ins, stored uploads, PLUGIN_DIR hot-loading), JWT keys, limiters, metrics
+//! and the router. Tests build the same [`App`] on a random port.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::api::{self, AppState, Limiters};
+use crate::auth::TokenKeys;
+use crate::config::{Config, ServerConfig};
+use crate::conformance::Conformance;
+use crate::db::{self, Db, StoreLimits};
+use crate::guardrails::{SlidingWindow, parse_trusted_proxies};
+use crate::lifecycle::{PluginAdmin, StoreService};
+use crate::metrics::Metrics;
+use crate::plugins::{Origin, PluginRuntime, Registry, builtin};
+
+/// Settings key of the generated development JWT secret.
+const DEV_JWT_KEY: &str = "dev_jwt_secret";
+
+/// A wired application, ready to serve.
+#[derive(Debug)]
+pub struct App {
+    pub state: AppState,
+    pub router: axum::Router,
+}
+
+/// Builds the application from configuration.
+pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App> {
+    let db = db::connect(&server.database_url).await.with_context(|| {
+        format!(
+            "DATABASE_URL: cannot connect to {}",
+            db::redact_url(&server.database_url)
+        )
+    })?;
+    db.migrate().await.context("running database migrations")?;
+
+    let registry = build_registry(config, &db).await?;
+    let keys = TokenKeys::new(
+        jwt_secret(server, &db).await?.as_bytes(),
+        server.jwt_expires_in,
+    )
+    .map_err(|err| anyhow::anyhow!("JWT_SECRET: {err}"))?;
+    let keys = Arc::new(keys);
+    let ms = Duration::from_millis;
+    let limiters = Arc::new(Limiters {
+        global: SlidingWindow::new(server.rate_limit_max, ms(server.rate_limit_window_ms)),
+        login: SlidingWindow::new(
+            server.login_rate_limit_max,
+            ms(server.login_rate_limit_window_ms),
+        ),
+        register: SlidingWindow::new(
+            server.register_rate_limit_max,
+            ms(server.register_rate_limit_window_ms),
+        ),
+    });
+    let limits = StoreLimits {
+        max_active: server.max_stores_per_user,
+        cooldown: ms(server.store_creation_cooldown_ms),
+    };
+    let trusted = parse_trusted_proxies(&server.trusted_proxies)
+        .map_err(|p| anyhow::anyhow!("TRUSTED_PROXIES: {p}"))?;
+    let state = AppState {
+        stores: StoreService::new(Arc::clone(&db), Arc::clone(&registry), limits),
+        db,
+        registry,
+        keys,
+        limiters,
+        trusted_proxies: trusted.into(),
+        metrics: Arc::new(Metrics::new()),
+        max_plugin_bytes: usize::try_from(server.max_plugin_upload_mb << 20).unwrap_or(usize::MAX),
+        request_timeout: ms(server.request_timeout_ms),
+    };
+    let router = api::router(state.clone(), &server.cors_origin);
+    Ok(App { state, router })
+}
+
+/// The registry with built-ins, stored uploads and the recorded activation state.
+async fn build_registry(config: &Config, db: &Arc<dyn Db>) -> anyhow::Result<Arc<Registry>> {
+    let runtime = Arc::new(PluginRuntime::new(
+        config.plugin_limits(),
+        Some(config.plugin_cache_dir()),
+    )?);
+    let conformance = Arc::new(Conformance::new(config.helm(), config.charts()));
+    let registry = Arc::new(Registry::new(runtime, conformance));
+    for (id, wasm) in builtin::BUILTIN {
+        registry
+            .add_and_activate(wasm.to_vec(), Origin::Builtin)
+            .await
+            .with_context(|| {
+                format!("built-in engine {id} failed validation (is helm installed? HELM_BIN)")
+            })?;
+    }
+    PluginAdmin::new(Arc::clone(&registry), Arc::clone(db))
+        .restore()
+        .await?;
+    Ok(registry)
+}
+
+async fn jwt_secret(server: &ServerConfig, db: &Arc<dyn Db>) -> anyhow::Result<String> {
+    if let Some(secret) = &server.jwt_secret {
+        return Ok(secret.0.clone());
+    }
+    let candidate: [u8; 32] = rand::random();
+    let secret = db
+        .setting_or_insert(DEV_JWT_KEY, &hex::encode(candidate))
+        .await?;
+    tracing::warn!(
+        "JWT_SECRET is not set: using a generated development secret stored in the database; set JWT_SECRET in production"
+    );
+    Ok(secret)
+}
+
+/// Serves until SIGTERM/SIGINT, hot-loading PLUGIN_DIR meanwhile, then closes the pool.
+pub async fn run(config: Config, server: ServerConfig) -> anyhow::Result<()> {
+    let app = build(&config, &server).await?;
+    let addr = std::net::SocketAddr::new(server.host, server.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("PORT: cannot listen on {addr}"))?;
+    tracing::info!(%addr, database = %db::redact_url(&server.database_url), "storeplane listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(dir) = config.plugin_dir.clone() {
+        let mut rx = stop_rx.clone();
+        let loader =
+            crate::plugins::hotload::DirectoryLoader::new(dir, Arc::clone(&app.state.registry));
+        tokio::spawn(loader.run(
+            Duration::from_millis(config.plugin_scan_interval_ms),
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            },
+        ));
+    }
+    api::serve(listener, app.router, async move {
+        crate::shutdown::signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
+    app.state.db.close().await;
+    tracing::info!("storeplane stopped");
+    Ok(())
+}
