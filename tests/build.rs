@@ -21,7 +21,16 @@ fn main() {
                 package: "guest-wit-v2",
                 dir: "tests/guests/wit-v2",
             },
+            ComponentCrate {
+                package: "guest-woo-next",
+                dir: "tests/guests/woo-next",
+            },
         ],
-        &["plugins/sdk", "wit", "tests/guests/swap-common.rs"],
+        &[
+            "plugins/sdk",
+            "plugins/woocommerce",
+            "wit",
+            "tests/guests/swap-common.rs",
+        ],
     );
 }

@@ -3,7 +3,9 @@
 // Tests panic on unexpected results by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
 mod builtin_engines;
+mod db_story;
 mod hot_swap;
 mod hotload;
 mod plugin_cache;

@@ -4,6 +4,8 @@
 
 #![allow(clippy::expect_used)] // test harness: failing loudly is the point
 
+pub mod app;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,6 +21,8 @@ pub mod guests {
     pub const SWAP_V1: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_swap_v1.wasm"));
     /// Engine `swap` version 2.0.0.
     pub const SWAP_V2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_swap_v2.wasm"));
+    /// The WooCommerce engine as version 0.2.0 (a real, valid upload).
+    pub const WOO_NEXT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_woo_next.wasm"));
     /// Exports `storeplane:engine/engine@2.0.0`.
     pub const WIT_V2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_wit_v2.wasm"));
 }

@@ -360,10 +360,6 @@ impl Db for SqliteDb {
             drop(tx);
             return Err(match self.store(&t.store_id).await? {
                 None => TransitionError::NotFound,
-                Some(current) if !current.status.can_become(t.to) => TransitionError::Invalid {
-                    from: current.status,
-                    to: t.to,
-                },
                 Some(current) => TransitionError::Conflict {
                     current: current.status,
                 },

@@ -43,7 +43,6 @@ const RESERVED: &[&str] = &[
     "prod",
     "production",
     "root",
-    "shop",
     "smtp",
     "staging",
     "static",

@@ -45,7 +45,9 @@ impl StoreStatus {
     /// Whether the lifecycle allows `self → to`.
     ///
     /// `requested → provisioning → ready`, `provisioning → failed`, `failed → provisioning`
-    /// (retry), `requested | ready | failed → deleting → deleted`.
+    /// (retry), `requested | provisioning | ready | failed → deleting → deleted`. Deleting a
+    /// store mid-provisioning is allowed (the provisioning issue asks for it): the transition
+    /// cancels the provision job in the same transaction.
     pub fn can_become(self, to: Self) -> bool {
         use StoreStatus::*;
         matches!(
@@ -54,7 +56,7 @@ impl StoreStatus {
                 | (Provisioning, Ready)
                 | (Provisioning, Failed)
                 | (Failed, Provisioning)
-                | (Requested | Ready | Failed, Deleting)
+                | (Requested | Provisioning | Ready | Failed, Deleting)
                 | (Deleting, Deleted)
         )
     }
@@ -83,6 +85,7 @@ mod tests {
             (Provisioning, Failed),
             (Failed, Provisioning),
             (Requested, Deleting),
+            (Provisioning, Deleting),
             (Ready, Deleting),
             (Failed, Deleting),
             (Deleting, Deleted),

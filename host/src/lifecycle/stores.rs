@@ -161,7 +161,8 @@ impl StoreService {
         .await
     }
 
-    /// Retries a failed store (owner only).
+    /// Retries a failed store (owner only). A job left open by a crashed run is cancelled, so
+    /// the retry's job is the only one.
     pub async fn retry(
         &self,
         caller: &Caller,
@@ -184,7 +185,7 @@ impl StoreService {
             StoreStatus::Provisioning,
             patch,
             audit,
-            false,
+            true,
             Some(JobKind::Provision),
         )
         .await

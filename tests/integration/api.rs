@@ -1,0 +1,8 @@
+//! The REST API through a real server, on SQLite and on PostgreSQL.
+
+mod auth;
+mod basics;
+mod concurrency;
+mod isolation;
+mod plugins;
+mod stores;

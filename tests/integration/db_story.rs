@@ -1,0 +1,417 @@
+//! The story test: one body that exercises every `Db` method, run against both backends.
+
+use std::time::Duration;
+
+use serde_json::json;
+use storeplane::db::{
+    AuditContext, AuditFilter, Backend as DbBackend, CreateStoreError, CreateUserError, JobKind,
+    NewAudit, NewPlugin, NewStore, NewUser, StoreFilter, StoreLimits, StorePatch, Transition,
+    TransitionError,
+};
+use storeplane::domain::{Email, Role, StoreId, StoreName, StoreStatus, UserId, Username};
+use storeplane_tests::app::{Backend, TestDatabase};
+use storeplane_tests::backend_test;
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        id: UserId::generate(),
+        email: Email::parse(&format!("{name}@example.com")).unwrap(),
+        username: Username::parse(name).unwrap(),
+        password_hash: "$argon2id$not-a-real-hash".into(),
+    }
+}
+
+fn new_store(owner: &UserId, name: &str) -> NewStore {
+    NewStore {
+        id: StoreId::generate(),
+        owner_id: owner.clone(),
+        name: StoreName::parse(name).unwrap(),
+        engine: "woocommerce".into(),
+        options: json!({ "currency": "EUR" }),
+        plugin_version: Some("0.1.0".into()),
+        plugin_digest: Some("ab".repeat(32)),
+    }
+}
+
+fn ctx(actor: &UserId) -> AuditContext {
+    AuditContext {
+        actor_id: Some(actor.clone()),
+        request_id: Some("req-1".into()),
+        ip: Some("192.0.2.1".into()),
+    }
+}
+
+backend_test!(
+    every_db_method_tells_one_story,
+    |backend: Backend| async move {
+        let database = TestDatabase::create(backend).await;
+        let db = storeplane::db::connect(&database.url).await.unwrap();
+        assert_eq!(
+            db.backend(),
+            if backend == Backend::Sqlite {
+                DbBackend::Sqlite
+            } else {
+                DbBackend::Postgres
+            }
+        );
+        db.migrate().await.unwrap();
+        db.migrate().await.unwrap(); // idempotent
+        db.ping().await.unwrap();
+
+        // Users: the first is the bootstrap admin, the next a tenant, duplicates refused.
+        let ann = db
+            .create_user(new_user("ann"), false, AuditContext::default())
+            .await
+            .unwrap();
+        let bob = db
+            .create_user(new_user("bob"), false, AuditContext::default())
+            .await
+            .unwrap();
+        let ops = db
+            .create_user(new_user("ops"), true, AuditContext::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            (ann.role, bob.role, ops.role),
+            (Role::Admin, Role::Tenant, Role::Admin)
+        );
+        assert!(matches!(
+            db.create_user(new_user("ann"), false, AuditContext::default())
+                .await,
+            Err(CreateUserError::Exists)
+        ));
+        assert_eq!(
+            db.user_by_id(&bob.id).await.unwrap().map(|u| u.email),
+            Some("bob@example.com".into())
+        );
+        assert_eq!(
+            db.user_by_email("bob@example.com")
+                .await
+                .unwrap()
+                .map(|u| u.id),
+            Some(bob.id.clone())
+        );
+        assert!(
+            db.user_by_email("nobody@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(db.set_user_active(&bob.id, false).await.unwrap());
+        assert!(!db.user_by_id(&bob.id).await.unwrap().unwrap().active);
+        assert!(db.set_user_active(&bob.id, true).await.unwrap());
+        assert!(
+            !db.set_user_active(&UserId("missing".into()), true)
+                .await
+                .unwrap()
+        );
+
+        // Stores: limit, cooldown, unique live names.
+        let limits = StoreLimits {
+            max_active: 2,
+            cooldown: Duration::ZERO,
+        };
+        let shop = db
+            .create_store(new_store(&bob.id, "shop"), limits, ctx(&bob.id))
+            .await
+            .unwrap();
+        assert_eq!((shop.status, shop.version), (StoreStatus::Requested, 1));
+        assert_eq!(shop.options["currency"], "EUR");
+        assert!(matches!(
+            db.create_store(new_store(&bob.id, "shop"), limits, ctx(&bob.id))
+                .await,
+            Err(CreateStoreError::NameTaken)
+        ));
+        db.create_store(new_store(&bob.id, "second"), limits, ctx(&bob.id))
+            .await
+            .unwrap();
+        assert!(matches!(
+            db.create_store(new_store(&bob.id, "third"), limits, ctx(&bob.id))
+                .await,
+            Err(CreateStoreError::LimitExceeded { limit: 2 })
+        ));
+        let cooling = StoreLimits {
+            max_active: 10,
+            cooldown: Duration::from_secs(60),
+        };
+        match db
+            .create_store(new_store(&bob.id, "third"), cooling, ctx(&bob.id))
+            .await
+        {
+            Err(CreateStoreError::Cooldown { retry_after }) => {
+                assert!(retry_after > Duration::from_secs(55))
+            }
+            other => panic!("expected a cooldown, got {other:?}"),
+        }
+        assert_eq!(
+            db.store(&shop.id).await.unwrap().map(|s| s.name),
+            Some("shop".into())
+        );
+        assert!(db.store(&StoreId::generate()).await.unwrap().is_none());
+        let job = db.open_job(&shop.id).await.unwrap().unwrap();
+        assert_eq!(
+            (job.kind.as_str(), job.request_id.as_deref()),
+            ("provision", Some("req-1"))
+        );
+
+        // Lists and counts.
+        let page = db
+            .list_stores(&StoreFilter {
+                owner: Some(bob.id.clone()),
+                limit: 1,
+                offset: 0,
+                ..StoreFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!((page.items.len(), page.total), (1, 2));
+        assert_eq!(page.items[0].name, "second", "newest first");
+        let none = db
+            .list_stores(&StoreFilter {
+                owner: Some(ann.id.clone()),
+                limit: 10,
+                ..StoreFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(none.total, 0);
+        let filtered = db
+            .list_stores(&StoreFilter {
+                status: Some(StoreStatus::Requested),
+                engine: Some("woocommerce".into()),
+                limit: 10,
+                ..StoreFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(filtered.total, 2);
+
+        // Transitions: compare-and-set, invalid, conflicting, patches, jobs.
+        let transition = |store: &storeplane::db::Store, to, patch, enqueue, cancel| Transition {
+            store_id: store.id.clone(),
+            from: store.status,
+            expected_version: store.version,
+            to,
+            patch,
+            audit: NewAudit::new(ctx(&bob.id), "story.step", "a step"),
+            cancel_open_job: cancel,
+            enqueue,
+        };
+        assert!(matches!(
+            db.transition_store(transition(
+                &shop,
+                StoreStatus::Ready,
+                StorePatch::default(),
+                None,
+                false
+            ))
+            .await,
+            Err(TransitionError::Invalid { .. })
+        ));
+        let provisioning = db
+            .transition_store(transition(
+                &shop,
+                StoreStatus::Provisioning,
+                StorePatch::default(),
+                None,
+                false,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(provisioning.version, 2);
+        assert!(matches!(
+            db.transition_store(transition(
+                &shop,
+                StoreStatus::Provisioning,
+                StorePatch::default(),
+                None,
+                false
+            ))
+            .await,
+            Err(TransitionError::Conflict {
+                current: StoreStatus::Provisioning
+            })
+        ));
+        let endpoints =
+            json!([{ "kind": "storefront", "label": "Shop", "url": "https://shop.example.com/" }]);
+        let ready = db
+            .transition_store(transition(
+                &provisioning,
+                StoreStatus::Ready,
+                StorePatch {
+                    endpoints: Some(endpoints.clone()),
+                    ..StorePatch::default()
+                },
+                None,
+                false,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(ready.endpoints, endpoints);
+        assert!(ready.ready_at.is_some());
+        let deleting = db
+            .transition_store(transition(
+                &ready,
+                StoreStatus::Deleting,
+                StorePatch::default(),
+                Some(JobKind::Delete),
+                true,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            db.open_job(&shop.id).await.unwrap().map(|j| j.kind),
+            Some("delete".into())
+        );
+        let deleted = db
+            .transition_store(transition(
+                &deleting,
+                StoreStatus::Deleted,
+                StorePatch::default(),
+                None,
+                true,
+            ))
+            .await
+            .unwrap();
+        assert!(deleted.deleted_at.is_some());
+        assert!(db.open_job(&shop.id).await.unwrap().is_none());
+        let failing = db
+            .create_store(new_store(&bob.id, "shop"), limits, ctx(&bob.id))
+            .await
+            .unwrap(); // name free again
+        let failing = db
+            .transition_store(transition(
+                &failing,
+                StoreStatus::Provisioning,
+                StorePatch::default(),
+                None,
+                false,
+            ))
+            .await
+            .unwrap();
+        let failed = db
+            .transition_store(transition(
+                &failing,
+                StoreStatus::Failed,
+                StorePatch {
+                    failure_reason: Some(Some("boom".into())),
+                    ..StorePatch::default()
+                },
+                None,
+                true,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(failed.failure_reason.as_deref(), Some("boom"));
+        let retried = db
+            .transition_store(transition(
+                &failed,
+                StoreStatus::Provisioning,
+                StorePatch {
+                    failure_reason: Some(None),
+                    increment_retry: true,
+                    ..StorePatch::default()
+                },
+                Some(JobKind::Provision),
+                false,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            (retried.retry_count, retried.failure_reason.clone()),
+            (1, None)
+        );
+        let counts = db.count_stores_by_status().await.unwrap();
+        assert!(
+            counts.contains(&(StoreStatus::Deleted, 1))
+                && counts.contains(&(StoreStatus::Provisioning, 1))
+                && counts.contains(&(StoreStatus::Requested, 1))
+        );
+
+        // Audit: standalone events, filters, visibility.
+        let mut login = NewAudit::new(ctx(&ann.id), "auth.login", "login");
+        login.details = json!({ "email": "ann@example.com" });
+        db.record_audit(login).await.unwrap();
+        let all = db
+            .list_audit(&AuditFilter {
+                limit: 500,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert!(all.total >= 10);
+        let of_shop = db
+            .list_audit(&AuditFilter {
+                store_id: Some(shop.id.clone()),
+                limit: 100,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        let actions: Vec<&str> = of_shop.items.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "story.step",
+                "story.step",
+                "story.step",
+                "story.step",
+                "store.create"
+            ]
+        );
+        assert_eq!(of_shop.items[0].from_status.as_deref(), Some("deleting"));
+        assert_eq!(of_shop.items[0].request_id.as_deref(), Some("req-1"));
+        let anns = db
+            .list_audit(&AuditFilter {
+                visible_to: Some(ann.id.clone()),
+                limit: 100,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            anns.items.iter().all(|e| e.store_id.is_none()),
+            "ann owns no store; she sees her own events only"
+        );
+        let logins = db
+            .list_audit(&AuditFilter {
+                action: Some("auth.login".into()),
+                limit: 10,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(logins.total, 1);
+        assert_eq!(logins.items[0].details["email"], "ann@example.com");
+
+        // Plugins and settings.
+        let plugin = |version: &str| NewPlugin {
+            engine: "woocommerce".into(),
+            version: version.into(),
+            digest: version.repeat(8),
+            wasm: vec![0, 97, 115, 109],
+            uploaded_by: Some(ann.id.clone()),
+        };
+        db.save_plugin(plugin("1.0.0")).await.unwrap();
+        db.save_plugin(plugin("1.0.0")).await.unwrap(); // idempotent
+        db.save_plugin(plugin("2.0.0")).await.unwrap();
+        assert!(db.mark_plugin_active("woocommerce", "2.0.0").await.unwrap());
+        assert!(db.mark_plugin_active("woocommerce", "1.0.0").await.unwrap());
+        assert!(!db.mark_plugin_active("woocommerce", "9.0.0").await.unwrap());
+        let plugins = db.list_plugins().await.unwrap();
+        assert_eq!(
+            plugins
+                .iter()
+                .map(|p| (p.version.as_str(), p.active))
+                .collect::<Vec<_>>(),
+            [("1.0.0", true), ("2.0.0", false)]
+        );
+        assert_eq!(plugins[0].wasm, vec![0, 97, 115, 109]);
+        assert_eq!(db.setting("k").await.unwrap(), None);
+        assert_eq!(db.setting_or_insert("k", "first").await.unwrap(), "first");
+        assert_eq!(db.setting_or_insert("k", "second").await.unwrap(), "first");
+        db.put_setting("k", "third").await.unwrap();
+        assert_eq!(db.setting("k").await.unwrap().as_deref(), Some("third"));
+        db.close().await;
+    }
+);
