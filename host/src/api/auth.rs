@@ -16,8 +16,11 @@ use crate::domain::{Email, UserId, Username};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
+    #[schema(format = "email", max_length = 255)]
     pub email: String,
+    #[schema(min_length = 3, max_length = 128, pattern = "^[A-Za-z0-9_-]+$")]
     pub username: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 

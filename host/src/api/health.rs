@@ -126,7 +126,7 @@ async fn refresh(state: &AppState) {
 
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/api/v1/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+    responses((status = 200, description = "Prometheus/OpenMetrics text format", content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     refresh(&state).await;
     (

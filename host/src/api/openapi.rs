@@ -27,6 +27,69 @@ pub struct ErrorBody {
     pub details: Option<serde_json::Value>,
 }
 
+/// Responses every operation can give, added to each so the document matches what the server
+/// does: any request can be rate limited (429), time out (408) or hit an internal error (500);
+/// one with a body can be malformed (400), too large (413) or of the wrong type (415); one
+/// that needs a token can be refused (401).
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let envelope = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.put,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut add = |code: &str, description: &str| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| envelope(description).into());
+                };
+                add("408", "The request took too long (REQUEST_TIMEOUT)");
+                add(
+                    "500",
+                    "Internal error (INTERNAL_ERROR); details are in the server log under the request id",
+                );
+                if !path.ends_with("/health") && !path.contains("/metrics") {
+                    add(
+                        "429",
+                        "Rate limited (RATE_LIMITED and the endpoint's own limits); see Retry-After",
+                    );
+                }
+                if operation.request_body.is_some() {
+                    add(
+                        "400",
+                        "Malformed body (INVALID_JSON) or invalid values (VALIDATION_ERROR)",
+                    );
+                    add("413", "Body too large (PAYLOAD_TOO_LARGE)");
+                    add("415", "Wrong Content-Type (UNSUPPORTED_MEDIA_TYPE)");
+                }
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add("401", "Missing, invalid or expired token (UNAUTHORIZED)");
+                }
+            }
+        }
+    }
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -48,7 +111,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "storeplane API", description = "Provision isolated e-commerce stores on Kubernetes."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     paths(
         auth::register, auth::login, auth::me,
         stores::create, stores::list, stores::get, stores::delete, stores::retry, stores::logs,

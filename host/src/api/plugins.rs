@@ -115,7 +115,7 @@ pub async fn list(
 
 /// Uploads a plugin version (body: the component bytes). Validated, stored, not yet active.
 #[utoipa::path(post, path = "/api/v1/admin/plugins", tag = "plugins", security(("bearer" = [])),
-    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The component (.wasm) bytes"),
     responses((status = 201, body = PluginResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
               (status = 422, body = ErrorEnvelope)))]

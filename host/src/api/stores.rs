@@ -17,6 +17,11 @@ use crate::lifecycle::CreateStore;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateStoreBody {
     /// 3–63 characters, lowercase DNS label, no `--`, not reserved.
+    #[schema(
+        min_length = 3,
+        max_length = 63,
+        pattern = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    )]
     pub name: String,
     /// An active engine id (`GET /engines`).
     pub engine: String,
