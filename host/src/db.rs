@@ -89,6 +89,8 @@ pub trait Db: Send + Sync + std::fmt::Debug {
     async fn record_audit(&self, event: NewAudit) -> Result<()>;
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Page<AuditEvent>>;
 
+    /// Number of jobs per `(kind, state)` (for the metrics gauge).
+    async fn count_jobs(&self) -> Result<Vec<(String, String, i64)>>;
     /// The queued or running job of a store, if any.
     async fn open_job(&self, store: &StoreId) -> Result<Option<Job>>;
 

@@ -32,6 +32,13 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+/// Labels of a job count.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub kind: String,
+    pub state: String,
+}
+
 /// The metrics of the process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -39,6 +46,7 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_latency: Family<RouteLabels, Histogram>,
     pub stores: Family<KindLabels, Gauge>,
+    pub jobs: Family<JobLabels, Gauge>,
     pub plugin_calls: Family<KindLabels, Gauge>,
     pub plugin_traps: Family<KindLabels, Gauge>,
     started: Instant,
@@ -60,6 +68,7 @@ impl Metrics {
             ])
         });
         let stores = Family::<KindLabels, Gauge>::default();
+        let jobs = Family::<JobLabels, Gauge>::default();
         let plugin_calls = Family::<KindLabels, Gauge>::default();
         let plugin_traps = Family::<KindLabels, Gauge>::default();
         registry.register(
@@ -78,6 +87,11 @@ impl Metrics {
             stores.clone(),
         );
         registry.register(
+            "jobs",
+            "Durable jobs by kind and state (read from the database at scrape time)",
+            jobs.clone(),
+        );
+        registry.register(
             "plugin_calls",
             "Plugin calls by outcome since start",
             plugin_calls.clone(),
@@ -92,6 +106,7 @@ impl Metrics {
             http_requests,
             http_latency,
             stores,
+            jobs,
             plugin_calls,
             plugin_traps,
             started: Instant::now(),

@@ -328,6 +328,16 @@ backend_test!(
                 && counts.contains(&(StoreStatus::Requested, 1))
         );
 
+        let jobs = db.count_jobs().await.unwrap();
+        assert!(
+            jobs.contains(&("provision".into(), "queued".into(), 2)),
+            "{jobs:?}"
+        );
+        assert!(
+            jobs.contains(&("delete".into(), "cancelled".into(), 1)),
+            "{jobs:?}"
+        );
+
         // Audit: standalone events, filters, visibility.
         let mut login = NewAudit::new(ctx(&ann.id), "auth.login", "login");
         login.details = json!({ "email": "ann@example.com" });

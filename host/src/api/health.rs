@@ -109,6 +109,21 @@ async fn refresh(state: &AppState) {
         }
         Err(err) => tracing::warn!(error = %err, "metrics: cannot count stores"),
     }
+    match state.db.count_jobs().await {
+        Ok(counts) => {
+            for (kind, job_state, n) in counts {
+                state
+                    .metrics
+                    .jobs
+                    .get_or_create(&crate::metrics::JobLabels {
+                        kind,
+                        state: job_state,
+                    })
+                    .set(n);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "metrics: cannot count jobs"),
+    }
     for (outcome, n) in state.registry.stats().snapshot() {
         let labels = KindLabels {
             kind: outcome.to_owned(),

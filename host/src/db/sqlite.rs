@@ -448,6 +448,14 @@ impl Db for SqliteDb {
         })
     }
 
+    async fn count_jobs(&self) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state ORDER BY kind, state",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn open_job(&self, store: &StoreId) -> Result<Option<Job>> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE store_id = ?1 AND state IN ('queued', 'running')"
