@@ -144,6 +144,50 @@ mod tests {
         assert!(Cli::try_parse_from(["x", "--plugin-memory-mb", "1"]).is_err());
     }
 
+    #[derive(Debug, Parser)]
+    struct ServeCli {
+        #[command(flatten)]
+        server: ServerConfig,
+    }
+
+    fn serve_error(args: &[&str]) -> String {
+        let mut argv = vec!["x"];
+        argv.extend_from_slice(args);
+        match ServeCli::try_parse_from(argv) {
+            Err(err) => err.to_string(),
+            Ok(cli) => cli
+                .server
+                .validate()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn production_needs_a_strong_jwt_secret_and_errors_name_the_variable() {
+        assert!(serve_error(&["--env", "production"]).contains("JWT_SECRET"));
+        assert!(serve_error(&["--node-env", "production"]).contains("JWT_SECRET"));
+        assert!(serve_error(&["--jwt-secret", "short"]).contains("JWT_SECRET"));
+        assert_eq!(
+            serve_error(&["--env", "production", "--jwt-secret", &"s".repeat(32)]),
+            ""
+        );
+        assert!(serve_error(&["--database-url", "mysql://x"]).contains("DATABASE_URL"));
+        assert!(serve_error(&["--trusted-proxies", "nonsense"]).contains("TRUSTED_PROXIES"));
+        assert!(serve_error(&["--port", "abc"]).contains("PORT"));
+        assert!(serve_error(&["--jwt-expires-in", "soon"]).contains("JWT_EXPIRES_IN"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1w").is_err());
+    }
+
     #[test]
     fn limits_follow_the_settings() {
         let config = Cli::try_parse_from([
