@@ -299,7 +299,7 @@ pub struct ServerConfig {
     pub jwt_expires_in: Duration,
 
     /// Most non-deleted stores per user.
-    #[arg(long, env = "MAX_STORES_PER_USER", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, env = "MAX_STORES_PER_USER", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_stores_per_user: u32,
 
     /// Least time between two store creations of one user, in ms (0 disables).

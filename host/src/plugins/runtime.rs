@@ -131,7 +131,10 @@ impl PluginRuntime {
         config
             .wasm_component_model(true)
             .consume_fuel(true)
-            .epoch_interruption(true);
+            .epoch_interruption(true)
+            // One thread compiles: plugins are small (~130 ms each) and a compile thread pool
+            // keeps per-thread allocator arenas resident for the process's lifetime.
+            .parallel_compilation(false);
         let engine = Engine::new(&config).map_err(|err| PluginError::Link {
             reason: chain(&err),
         })?;
