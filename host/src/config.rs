@@ -268,6 +268,11 @@ pub struct ServerConfig {
     )]
     pub database_url: String,
 
+    /// Kubeconfig of the cluster stores run in. Unset: the in-cluster service account when
+    /// running in a pod, else no cluster (the API serves; health reports it).
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
     /// HTTP port.
     #[arg(long, env = "PORT", default_value_t = 3001)]
     pub port: u16,

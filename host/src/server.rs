@@ -62,7 +62,16 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
     };
     let trusted = parse_trusted_proxies(&server.trusted_proxies)
         .map_err(|p| anyhow::anyhow!("TRUSTED_PROXIES: {p}"))?;
+    let cluster = crate::k8s::Cluster::connect(server.kubeconfig.as_deref())
+        .await
+        .context("KUBECONFIG")?;
+    if cluster.is_none() {
+        tracing::warn!(
+            "no cluster configured (KUBECONFIG unset and not running in a pod): stores cannot be provisioned"
+        );
+    }
     let state = AppState {
+        cluster,
         stores: StoreService::new(Arc::clone(&db), Arc::clone(&registry), limits),
         db,
         registry,

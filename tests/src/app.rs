@@ -119,6 +119,7 @@ pub fn test_config() -> Config {
 pub fn test_server_config(database_url: String) -> ServerConfig {
     ServerConfig {
         database_url,
+        kubeconfig: None,
         port: 0,
         host: std::net::IpAddr::from([127, 0, 0, 1]),
         environment: Environment::Test,

@@ -63,12 +63,28 @@ pub async fn health(State(state): State<AppState>, ctx: RequestContext) -> impl 
             detail: Some("no active engine".into()),
         }
     };
-    // Provisioning (and with it the cluster client) arrives with the provisioning pipeline.
-    let kubernetes = Check {
-        status: "not_configured",
-        detail: Some("no cluster client in this build".into()),
+    let kubernetes = match &state.cluster {
+        None => Check {
+            status: "not_configured",
+            detail: Some("KUBECONFIG unset and not running in a pod".into()),
+        },
+        Some(cluster) => match cluster.version(std::time::Duration::from_secs(3)).await {
+            Ok(version) => Check {
+                status: "ok",
+                detail: Some(format!("API server {version}")),
+            },
+            Err(err) => {
+                tracing::warn!(error = %err, "health: cluster unreachable");
+                Check {
+                    status: "error",
+                    detail: Some("cluster unreachable".into()),
+                }
+            }
+        },
     };
-    let healthy = database.status == "ok" && plugins.status == "ok";
+    // Without a configured cluster the API still serves (development, tests); a configured
+    // cluster that does not answer means stores cannot be provisioned: degraded.
+    let healthy = database.status == "ok" && plugins.status == "ok" && kubernetes.status != "error";
     let body = HealthResponse {
         request_id: ctx.request_id,
         status: if healthy { "healthy" } else { "degraded" },

@@ -31,6 +31,8 @@ pub struct AppState {
     pub limiters: Arc<Limiters>,
     pub trusted_proxies: Arc<[IpNet]>,
     pub metrics: Arc<Metrics>,
+    /// The cluster, when one is configured.
+    pub cluster: Option<crate::k8s::Cluster>,
     /// Largest accepted plugin upload.
     pub max_plugin_bytes: usize,
     pub request_timeout: Duration,

@@ -276,3 +276,61 @@ backend_test!(health_metrics_and_openapi, |backend| async move {
         "object"
     );
 });
+
+/// A kubeconfig for an API server at `addr` that only answers `GET /version`.
+async fn fake_version_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let app = axum::Router::new().route(
+        "/version",
+        axum::routing::get(|| async {
+            axum::Json(json!({
+                "major": "1", "minor": "33", "gitVersion": "v1.33.4-fake", "gitCommit": "0", "gitTreeState": "clean",
+                "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (
+        addr,
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }),
+    )
+}
+
+fn kubeconfig(dir: &std::path::Path, addr: std::net::SocketAddr) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{addr}\n\
+         contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\n\
+         users:\n- name: fake\n  user:\n    token: test-token\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+backend_test!(health_reports_cluster_reachability, |backend| async move {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, server) = fake_version_server().await;
+    let config = kubeconfig(dir.path(), addr);
+    let app = TestApp::spawn_with(backend, |c| c.kubeconfig = Some(config)).await;
+    let up = app.get("/api/v1/health", None).await;
+    assert_eq!(up.status, StatusCode::OK, "{}", up.body);
+    assert_eq!(up.body["checks"]["kubernetes"]["status"], "ok");
+    assert!(
+        up.body["checks"]["kubernetes"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("v1.33.4-fake")
+    );
+
+    server.abort();
+    let _ = server.await;
+    let down = app.get("/api/v1/health", None).await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        down.body
+    );
+    assert_eq!(down.body["status"], "degraded");
+    assert_eq!(down.body["checks"]["kubernetes"]["status"], "error");
+});
