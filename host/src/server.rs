@@ -15,7 +15,7 @@ use crate::db::{self, Db, StoreLimits};
 use crate::guardrails::{SlidingWindow, parse_trusted_proxies};
 use crate::lifecycle::{PluginAdmin, StoreService};
 use crate::metrics::Metrics;
-use crate::plugins::{Origin, PluginRuntime, Registry, builtin};
+use crate::plugins::{NoExternalChecks, Origin, PlanValidator, PluginRuntime, Registry, builtin};
 
 /// Settings key of the generated development JWT secret.
 const DEV_JWT_KEY: &str = "dev_jwt_secret";
@@ -87,25 +87,62 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
 }
 
 /// The registry with built-ins, stored uploads and the recorded activation state.
+///
+/// Without a working helm the server still starts: built-ins are registered with every
+/// host-side check (their chart rendering was checked in CI), and uploads are refused with a
+/// message saying helm is needed, until HELM_BIN works.
 async fn build_registry(config: &Config, db: &Arc<dyn Db>) -> anyhow::Result<Arc<Registry>> {
     let runtime = Arc::new(PluginRuntime::new(
         config.plugin_limits(),
         Some(config.plugin_cache_dir()),
     )?);
-    let conformance = Arc::new(Conformance::new(config.helm(), config.charts()));
-    let registry = Arc::new(Registry::new(runtime, conformance));
+    let helm = config.helm();
+    let helm_problem = helm.version().await.err().map(|err| err.to_string());
+    let validator: Arc<dyn PlanValidator> = match &helm_problem {
+        None => Arc::new(Conformance::new(helm, config.charts())),
+        Some(problem) => {
+            tracing::warn!(
+                error = %problem,
+                "HELM_BIN: helm is not available; built-in engines are registered without rendering their chart, \
+                 and plugin uploads are refused until helm works"
+            );
+            Arc::new(ChartRenderingUnavailable(problem.clone()))
+        }
+    };
+    let registry = Arc::new(Registry::new(runtime, validator));
     for (id, wasm) in builtin::BUILTIN {
-        registry
-            .add_and_activate(wasm.to_vec(), Origin::Builtin)
-            .await
-            .with_context(|| {
-                format!("built-in engine {id} failed validation (is helm installed? HELM_BIN)")
-            })?;
+        let added = if helm_problem.is_some() {
+            registry
+                .add_checked_by(wasm.to_vec(), Origin::Builtin, &NoExternalChecks)
+                .await
+        } else {
+            registry.add(wasm.to_vec(), Origin::Builtin).await
+        };
+        let version = added.with_context(|| format!("built-in engine {id} failed validation"))?;
+        registry.activate(&version.info.id, &version.info.version)?;
     }
     PluginAdmin::new(Arc::clone(&registry), Arc::clone(db))
         .restore()
         .await?;
     Ok(registry)
+}
+
+/// Refuses every plugin because the chart cannot be rendered here.
+#[derive(Debug)]
+struct ChartRenderingUnavailable(String);
+
+impl PlanValidator for ChartRenderingUnavailable {
+    fn validate<'a>(
+        &'a self,
+        _info: &'a crate::plugins::EngineInfo,
+        _plans: &'a [(crate::plugins::StoreSpec, crate::plugins::DeploymentPlan)],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<String>> + Send + 'a>> {
+        let problem = format!(
+            "the chart cannot be rendered on this host ({}); install helm 4 or set HELM_BIN",
+            self.0
+        );
+        Box::pin(async move { vec![problem] })
+    }
 }
 
 async fn jwt_secret(server: &ServerConfig, db: &Arc<dyn Db>) -> anyhow::Result<String> {

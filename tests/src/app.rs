@@ -229,7 +229,26 @@ impl TestApp {
         database: TestDatabase,
         tweak: impl FnOnce(&mut ServerConfig),
     ) -> Self {
-        let config = test_config();
+        Self::start(backend, database, test_config(), tweak).await
+    }
+
+    /// A server on `database` whose plugin-host settings `tweak` adjusts (e.g. no helm).
+    pub async fn spawn_on_with_config(
+        backend: Backend,
+        database: TestDatabase,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = test_config();
+        tweak(&mut config);
+        Self::start(backend, database, config, |_| {}).await
+    }
+
+    async fn start(
+        backend: Backend,
+        database: TestDatabase,
+        config: Config,
+        tweak: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         let mut server_config = test_server_config(database.url.clone());
         tweak(&mut server_config);
         let App { state, router } = server::build(&config, &server_config)

@@ -51,6 +51,29 @@ impl HelmRenderer {
         }
     }
 
+    /// `helm version --short`: checks the binary runs (and is helm 4).
+    pub async fn version(&self) -> Result<String, HelmError> {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["version", "--short"])
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(self.timeout, cmd.output())
+            .await
+            .map_err(|_| HelmError::Timeout(self.timeout))?
+            .map_err(|source| HelmError::Spawn {
+                bin: self.bin.display().to_string(),
+                source,
+            })?;
+        let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        if output.status.success() && version.starts_with("v4") {
+            Ok(version)
+        } else {
+            Err(HelmError::Failed {
+                stderr: format!("{} is not helm 4 ({version})", self.bin.display()),
+            })
+        }
+    }
+
     /// Renders `chart` (a directory or .tgz) as `release` in `namespace` with `values`.
     pub async fn template(
         &self,

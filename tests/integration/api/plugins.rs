@@ -244,3 +244,41 @@ backend_test!(
         assert_eq!(rejected.body["total"], 6);
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_helm_the_server_starts_and_refuses_uploads() {
+    let database =
+        storeplane_tests::app::TestDatabase::create(storeplane_tests::app::Backend::Sqlite).await;
+    let app =
+        TestApp::spawn_on_with_config(storeplane_tests::app::Backend::Sqlite, database, |c| {
+            c.helm_bin = "/nonexistent/helm".into();
+        })
+        .await;
+    assert_eq!(
+        engine_version(&app, "woocommerce").await.as_deref(),
+        Some("0.1.0"),
+        "built-ins still serve"
+    );
+    let admin = app.user("admin").await;
+    let refused = upload(&app, &admin.token, guests::WOO_NEXT).await;
+    assert_eq!(
+        (refused.status, refused.envelope_code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "PLUGIN_VALIDATION_FAILED")
+    );
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("HELM_BIN"),
+        "{}",
+        refused.body
+    );
+    let store = app
+        .post(
+            "/api/v1/stores",
+            Some(&admin.token),
+            json!({ "name": "still-works", "engine": "medusa" }),
+        )
+        .await;
+    assert_eq!(store.status, StatusCode::ACCEPTED);
+}
