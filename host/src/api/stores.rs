@@ -79,6 +79,24 @@ pub struct LogsResponse {
     pub total: i64,
 }
 
+/// The 202 answer of an operation that started work on a store.
+fn accepted(
+    ctx: RequestContext,
+    message: &'static str,
+    store: &crate::db::Store,
+    user: &AuthUser,
+) -> (StatusCode, AppJson<StoreResponse>) {
+    let store = StoreView::new(store, user.0.role);
+    (
+        StatusCode::ACCEPTED,
+        AppJson(StoreResponse {
+            request_id: ctx.request_id,
+            message: Some(message),
+            store,
+        }),
+    )
+}
+
 /// Creates a store and starts provisioning it.
 #[utoipa::path(post, path = "/api/v1/stores", tag = "stores", security(("bearer" = [])), request_body = CreateStoreBody,
     responses((status = 202, body = StoreResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
@@ -98,13 +116,11 @@ pub async fn create(
         .stores
         .create(&user.caller(), request, ctx.audit(Some(&user.0)))
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        AppJson(StoreResponse {
-            request_id: ctx.request_id,
-            message: Some("Store creation initiated. Provisioning is in progress."),
-            store: StoreView::new(&store, user.0.role),
-        }),
+    Ok(accepted(
+        ctx,
+        "Store creation initiated. Provisioning is in progress.",
+        &store,
+        &user,
     ))
 }
 
@@ -171,14 +187,7 @@ pub async fn delete(
         .stores
         .delete(&user.caller(), &id, ctx.audit(Some(&user.0)))
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        AppJson(StoreResponse {
-            request_id: ctx.request_id,
-            message: Some("Store deletion initiated."),
-            store: StoreView::new(&store, user.0.role),
-        }),
-    ))
+    Ok(accepted(ctx, "Store deletion initiated.", &store, &user))
 }
 
 /// Retries a failed store (owner only).
@@ -195,13 +204,11 @@ pub async fn retry(
         .stores
         .retry(&user.caller(), &id, ctx.audit(Some(&user.0)))
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        AppJson(StoreResponse {
-            request_id: ctx.request_id,
-            message: Some("Store retry initiated. Provisioning will restart."),
-            store: StoreView::new(&store, user.0.role),
-        }),
+    Ok(accepted(
+        ctx,
+        "Store retry initiated. Provisioning will restart.",
+        &store,
+        &user,
     ))
 }
 
