@@ -282,10 +282,15 @@ async fn fake_version_server() -> (std::net::SocketAddr, tokio::task::JoinHandle
     let app = axum::Router::new().route(
         "/version",
         axum::routing::get(|| async {
-            axum::Json(json!({
-                "major": "1", "minor": "33", "gitVersion": "v1.33.4-fake", "gitCommit": "0", "gitTreeState": "clean",
-                "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"
-            }))
+            // No keep-alive: once the server is stopped, the client cannot reuse a connection
+            // whose task outlived the listener.
+            (
+                [("connection", "close")],
+                axum::Json(json!({
+                    "major": "1", "minor": "33", "gitVersion": "v1.33.4-fake", "gitCommit": "0", "gitTreeState": "clean",
+                    "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"
+                })),
+            )
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
