@@ -12,6 +12,26 @@ pub type ChartFiles = &'static [(&'static str, &'static [u8])];
 
 include!(concat!(env!("OUT_DIR"), "/bundled_charts.rs"));
 
+/// A short content hash of each bundled chart (same order as `BUNDLED_CHARTS`). The embedded
+/// bytes never change while the process runs, so each is computed once, not on every render.
+fn content_digests() -> &'static [String] {
+    static DIGESTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    DIGESTS.get_or_init(|| {
+        BUNDLED_CHARTS
+            .iter()
+            .map(|(_, files)| {
+                let mut hasher = Sha256::new();
+                for (path, bytes) in *files {
+                    hasher.update(path.as_bytes());
+                    hasher.update((bytes.len() as u64).to_le_bytes());
+                    hasher.update(bytes);
+                }
+                hex::encode(hasher.finalize())[..16].to_owned()
+            })
+            .collect()
+    })
+}
+
 /// The bundled charts, written out under a base directory.
 #[derive(Debug, Clone)]
 pub struct BundledCharts {
@@ -31,23 +51,19 @@ impl BundledCharts {
 
     /// Directory of the bundled chart `name`, writing it out if needed. `None` for an unknown name.
     pub fn path(&self, name: &str) -> std::io::Result<Option<PathBuf>> {
-        let Some((_, files)) = BUNDLED_CHARTS.iter().find(|(n, _)| *n == name) else {
+        let Some(index) = BUNDLED_CHARTS.iter().position(|(n, _)| *n == name) else {
             return Ok(None);
         };
-        let mut hasher = Sha256::new();
-        for (path, bytes) in *files {
-            hasher.update(path.as_bytes());
-            hasher.update((bytes.len() as u64).to_le_bytes());
-            hasher.update(bytes);
-        }
-        let digest = hex::encode(hasher.finalize());
-        let dir = self.base.join(format!("{name}-{}", &digest[..16]));
+        let files = BUNDLED_CHARTS[index].1;
+        let dir = self
+            .base
+            .join(format!("{name}-{}", content_digests()[index]));
         if dir.join("Chart.yaml").is_file() {
             return Ok(Some(dir));
         }
         std::fs::create_dir_all(&self.base)?;
         let staging = tempfile::tempdir_in(&self.base)?;
-        for (path, bytes) in *files {
+        for (path, bytes) in files {
             let target = staging.path().join(path);
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)?;

@@ -210,7 +210,7 @@ impl Registry {
     /// Loads and validates `wasm` and registers it as a version of its engine (not active).
     /// Registering the same bytes again returns the existing version.
     pub async fn add(&self, wasm: Vec<u8>, origin: Origin) -> Result<Arc<PluginVersion>> {
-        self.add_checked_by(wasm, origin, &*Arc::clone(&self.validator))
+        self.add_checked_by(wasm, origin, self.validator.as_ref())
             .await
     }
 
