@@ -348,6 +348,72 @@ pub struct ServerConfig {
     /// Largest plugin upload, in MiB.
     #[arg(long, env = "MAX_PLUGIN_UPLOAD_MB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub max_plugin_upload_mb: u64,
+
+    #[command(flatten)]
+    pub provisioning: ProvisioningConfig,
+}
+
+/// Settings of the provisioning pipeline and its job runner.
+#[derive(Debug, Clone, Args)]
+pub struct ProvisioningConfig {
+    /// Suffix of store hostnames: a store is served at `store-<id><suffix>`.
+    #[arg(long, env = "STORE_DOMAIN_SUFFIX", default_value = ".localhost")]
+    pub store_domain_suffix: String,
+
+    /// Whether store ingresses serve TLS.
+    #[arg(long, env = "STORE_TLS", default_value_t = false)]
+    pub store_tls: bool,
+
+    /// Ingress class of store ingresses (Traefik on k3s).
+    #[arg(long, env = "INGRESS_CLASS", default_value = "traefik")]
+    pub ingress_class: String,
+
+    /// Namespace of the ingress controller, allowed through store network policies
+    /// (`kube-system` for k3s' Traefik, `ingress-nginx`, `traefik`, ...).
+    #[arg(long, env = "INGRESS_NAMESPACE", default_value = "kube-system")]
+    pub ingress_namespace: String,
+
+    /// Storage class of store volumes (unset: the cluster's default).
+    #[arg(long, env = "STORAGE_CLASS")]
+    pub storage_class: Option<String>,
+
+    /// End-to-end limit of one store's provisioning, in ms (time spent waiting for an open
+    /// circuit breaker does not count).
+    #[arg(long, env = "PROVISIONING_TIMEOUT_MS", default_value_t = 600_000, value_parser = clap::value_parser!(u64).range(1_000..))]
+    pub provisioning_timeout_ms: u64,
+
+    /// Jobs (provisioning and deletion) this replica runs at once.
+    #[arg(long, env = "PROVISIONING_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub provisioning_concurrency: u32,
+
+    /// Lease of a claimed job, in ms: another replica takes over a job whose worker has not
+    /// renewed it for this long (a crash).
+    #[arg(long, env = "JOB_LEASE_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(300..))]
+    pub job_lease_ms: u64,
+
+    /// How often idle workers look for jobs created by other replicas, in ms.
+    #[arg(long, env = "JOB_POLL_INTERVAL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub job_poll_interval_ms: u64,
+
+    /// First retry delay after a transient failure, in ms (doubles each time, with jitter).
+    #[arg(long, env = "JOB_RETRY_BASE_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub job_retry_base_ms: u64,
+
+    /// Longest retry delay, in ms.
+    #[arg(long, env = "JOB_RETRY_MAX_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub job_retry_max_ms: u64,
+
+    /// Consecutive transient cluster failures that open the circuit breaker.
+    #[arg(long, env = "CLUSTER_BREAKER_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cluster_breaker_threshold: u32,
+
+    /// How long the open breaker holds jobs back before one trial, in ms.
+    #[arg(long, env = "CLUSTER_BREAKER_RESET_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub cluster_breaker_reset_ms: u64,
+
+    /// Time limit of one Kubernetes API request, in ms.
+    #[arg(long, env = "CLUSTER_REQUEST_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub cluster_request_timeout_ms: u64,
 }
 
 impl ServerConfig {
@@ -380,6 +446,15 @@ impl ServerConfig {
             return Err(ConfigError {
                 variable: "DATABASE_URL",
                 problem: "must start with sqlite: or postgres://".into(),
+            });
+        }
+        let suffix = &self.provisioning.store_domain_suffix;
+        if !suffix.starts_with('.') || suffix.len() < 2 || suffix.contains(['/', ':', ' ']) {
+            return Err(ConfigError {
+                variable: "STORE_DOMAIN_SUFFIX",
+                problem: format!(
+                    "{suffix:?} must be a domain suffix starting with a dot, e.g. .localhost"
+                ),
             });
         }
         crate::guardrails::parse_trusted_proxies(&self.trusted_proxies).map_err(|problem| {

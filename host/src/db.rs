@@ -7,13 +7,17 @@
 //! compare-and-set on (status, version) in the same transaction as its audit event and jobs.
 //! Only this module imports sqlx.
 
+mod jobs;
 mod postgres;
+mod postgres_jobs;
 mod rows;
 mod sqlite;
+mod sqlite_jobs;
 mod types;
 
 use std::sync::Arc;
 
+pub use jobs::{ClaimedJob, JobChange, JobQueue, JobTransition, JobUpdate};
 pub use types::*;
 
 /// Failure of the database itself (connection, SQL, decoding).
@@ -46,7 +50,7 @@ pub enum Backend {
 /// Everything the control plane stores. One method per use case; every method is exercised by
 /// the story test against both backends.
 #[async_trait::async_trait]
-pub trait Db: Send + Sync + std::fmt::Debug {
+pub trait Db: JobQueue + Send + Sync + std::fmt::Debug {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.

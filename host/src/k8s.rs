@@ -1,15 +1,25 @@
-//! Kubernetes-facing code: the cluster client (kube-rs), the Helm renderer, manifests
-//! (parsing, the host's allow-list of kinds) and the charts shipped inside the binary.
-//! Server-side apply, watches and exec arrive with the provisioning pipeline.
+//! Kubernetes-facing code: the cluster client (kube-rs) and the operations the provisioning
+//! pipeline performs with it (server-side apply, namespaces and Secrets, watch-for-ready,
+//! exec), the host-owned guard objects, the Helm renderer, manifests (parsing, the host's
+//! allow-list of kinds) and the charts shipped inside the binary.
 //!
 //! Only this module imports kube and k8s-openapi.
 
+mod apply;
 pub mod charts;
 pub mod cluster;
+pub mod error;
+mod exec;
+pub mod guard;
 pub mod helm;
 pub mod manifest;
+mod namespace;
+pub mod readiness;
 
 pub use charts::BundledCharts;
 pub use cluster::{Cluster, ClusterError};
+pub use error::KubeError;
+pub use exec::ExecOutput;
 pub use helm::{HelmError, HelmRenderer};
 pub use manifest::Manifest;
+pub use readiness::{Readiness, Workload};

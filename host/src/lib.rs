@@ -5,6 +5,7 @@
 //!
 //! | module | purpose |
 //! |---|---|
+//! | [`cli`] | the `storeplane` command line |
 //! | [`server`] | start-up wiring of `storeplane serve` |
 //! | [`api`] | axum router, extractors, `ApiError`, one file per resource |
 //! | [`lifecycle`] | store operations and the state machine; plugin administration |
@@ -24,6 +25,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod conformance;
 pub mod db;

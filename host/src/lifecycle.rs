@@ -1,11 +1,29 @@
 //! The store lifecycle: operations tenants and admins start through the API (create, delete,
-//! retry, read), with authorization, option validation against the engine's schema, and the
-//! state machine's compare-and-set transitions. The durable job runner that carries stores
-//! through provisioning arrives with the provisioning pipeline; here every operation records
-//! its job in the same transaction as the transition.
+//! retry, read) with authorization, option validation and the state machine's compare-and-set
+//! transitions, each recording its job in the same transaction; and the durable job runner
+//! that carries stores through the provisioning pipeline and deletion.
+//!
+//! | file | purpose |
+//! |---|---|
+//! | `stores` | store operations of the API |
+//! | `plugins` | plugin administration (upload, activate, roll back, disable) |
+//! | `runner` | workers, leases, heartbeats, retry/backoff, settling outcomes |
+//! | `job` | a running job's context and its step errors |
+//! | `provision` | the pipeline steps 1–9 |
+//! | `deletion` | the delete job |
+//! | `record` | the per-store provisioning record and progress view |
 
+mod deletion;
+mod job;
 mod plugins;
+mod provision;
+pub mod record;
+mod runner;
 mod stores;
 
+pub use job::{JobContext, StepError};
 pub use plugins::{PluginAdmin, PluginAdminError};
+pub use provision::{CREDENTIALS_SECRET, Pipeline, PipelineSettings, generate_secret};
+pub use record::{Progress, progress_of};
+pub use runner::{JobRunner, RunnerSettings};
 pub use stores::{CreateStore, LifecycleError, StoreService, validate_options};

@@ -1,6 +1,7 @@
 //! Prometheus metrics: HTTP requests and latency by route template (never by raw path, so
 //! cardinality stays bounded), plus gauges filled at scrape time from their sources of truth
-//! (stores by status from the database, plugin calls and traps from the registry).
+//! (stores by status from the database, plugin calls and traps from the registry, the
+//! cluster circuit breaker), and the job runner's outcomes and step durations.
 
 use std::time::Instant;
 
@@ -49,6 +50,12 @@ pub struct Metrics {
     pub jobs: Family<JobLabels, Gauge>,
     pub plugin_calls: Family<KindLabels, Gauge>,
     pub plugin_traps: Family<KindLabels, Gauge>,
+    /// Jobs settled by this process, by kind and outcome (done, failed, retry, delayed, ...).
+    pub job_outcomes: Family<JobLabels, Counter>,
+    /// Duration of provisioning steps, by step.
+    pub step_seconds: Family<KindLabels, Histogram>,
+    /// Circuit breaker around cluster calls: 0 closed, 1 half-open, 2 open.
+    pub breaker_state: Gauge,
     started: Instant,
 }
 
@@ -71,6 +78,28 @@ impl Metrics {
         let jobs = Family::<JobLabels, Gauge>::default();
         let plugin_calls = Family::<KindLabels, Gauge>::default();
         let plugin_traps = Family::<KindLabels, Gauge>::default();
+        let job_outcomes = Family::<JobLabels, Counter>::default();
+        let step_seconds = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+            ])
+        });
+        let breaker_state = Gauge::default();
+        registry.register(
+            "job_outcomes",
+            "Jobs settled by this process, by kind and outcome (state label)",
+            job_outcomes.clone(),
+        );
+        registry.register(
+            "provisioning_step_duration_seconds",
+            "Duration of provisioning steps (kind label: the step)",
+            step_seconds.clone(),
+        );
+        registry.register(
+            "cluster_breaker_state",
+            "Circuit breaker around cluster calls: 0 closed, 1 half-open, 2 open",
+            breaker_state.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by method, route template and status",
@@ -109,6 +138,9 @@ impl Metrics {
             jobs,
             plugin_calls,
             plugin_traps,
+            job_outcomes,
+            step_seconds,
+            breaker_state,
             started: Instant::now(),
         }
     }
@@ -128,6 +160,16 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(seconds);
+    }
+
+    /// Counts a settled job.
+    pub fn job_outcome(&self, kind: &str, outcome: &str) {
+        self.job_outcomes
+            .get_or_create(&JobLabels {
+                kind: kind.to_owned(),
+                state: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Seconds since start.

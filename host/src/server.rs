@@ -12,8 +12,10 @@ use crate::auth::TokenKeys;
 use crate::config::{Config, ServerConfig};
 use crate::conformance::Conformance;
 use crate::db::{self, Db, StoreLimits};
-use crate::guardrails::{SlidingWindow, parse_trusted_proxies};
-use crate::lifecycle::{PluginAdmin, StoreService};
+use crate::guardrails::{CircuitBreaker, SlidingWindow, parse_trusted_proxies};
+use crate::lifecycle::{
+    JobRunner, Pipeline, PipelineSettings, PluginAdmin, RunnerSettings, StoreService,
+};
 use crate::metrics::Metrics;
 use crate::plugins::{NoExternalChecks, Origin, PlanValidator, PluginRuntime, Registry, builtin};
 
@@ -25,6 +27,8 @@ const DEV_JWT_KEY: &str = "dev_jwt_secret";
 pub struct App {
     pub state: AppState,
     pub router: axum::Router,
+    /// The job runner, when a cluster is configured.
+    pub runner: Option<Arc<JobRunner>>,
 }
 
 /// Builds the application from configuration.
@@ -62,28 +66,75 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
     };
     let trusted = parse_trusted_proxies(&server.trusted_proxies)
         .map_err(|p| anyhow::anyhow!("TRUSTED_PROXIES: {p}"))?;
+    let p = &server.provisioning;
     let cluster = crate::k8s::Cluster::connect(server.kubeconfig.as_deref())
         .await
-        .context("KUBECONFIG")?;
+        .context("KUBECONFIG")?
+        .map(|c| c.with_call_timeout(ms(p.cluster_request_timeout_ms)));
     if cluster.is_none() {
         tracing::warn!(
             "no cluster configured (KUBECONFIG unset and not running in a pod): stores cannot be provisioned"
         );
     }
+    let stores = StoreService::new(Arc::clone(&db), Arc::clone(&registry), limits);
+    let metrics = Arc::new(Metrics::new());
+    let breaker = Arc::new(CircuitBreaker::new(
+        p.cluster_breaker_threshold,
+        ms(p.cluster_breaker_reset_ms),
+    ));
+    let runner = cluster.clone().map(|cluster| {
+        let pipeline = Pipeline {
+            db: Arc::clone(&db),
+            registry: Arc::clone(&registry),
+            conformance: Conformance::new(config.helm(), config.charts()),
+            cluster,
+            breaker: Arc::clone(&breaker),
+            metrics: Arc::clone(&metrics),
+            settings: PipelineSettings {
+                domain_suffix: p.store_domain_suffix.clone(),
+                tls: p.store_tls,
+                ingress_class: p.ingress_class.clone(),
+                ingress_namespace: p.ingress_namespace.clone(),
+                storage_class: p.storage_class.clone(),
+                quota: crate::k8s::guard::Quota::default(),
+                output_limit: 4096,
+                deletion_wait: Duration::from_secs(120),
+            },
+        };
+        let settings = RunnerSettings {
+            concurrency: p.provisioning_concurrency,
+            lease: ms(p.job_lease_ms),
+            poll_interval: ms(p.job_poll_interval_ms),
+            retry_base: ms(p.job_retry_base_ms),
+            retry_max: ms(p.job_retry_max_ms),
+            provisioning_timeout: ms(p.provisioning_timeout_ms),
+        };
+        Arc::new(JobRunner::new(
+            Arc::new(pipeline),
+            settings,
+            Arc::clone(&metrics),
+            stores.jobs_enqueued(),
+        ))
+    });
     let state = AppState {
         cluster,
-        stores: StoreService::new(Arc::clone(&db), Arc::clone(&registry), limits),
+        breaker,
+        stores,
         db,
         registry,
         keys,
         limiters,
         trusted_proxies: trusted.into(),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         max_plugin_bytes: usize::try_from(server.max_plugin_upload_mb << 20).unwrap_or(usize::MAX),
         request_timeout: ms(server.request_timeout_ms),
     };
     let router = api::router(state.clone(), &server.cors_origin);
-    Ok(App { state, router })
+    Ok(App {
+        state,
+        router,
+        runner,
+    })
 }
 
 /// The registry with built-ins, stored uploads and the recorded activation state.
@@ -180,11 +231,25 @@ pub async fn run(config: Config, server: ServerConfig) -> anyhow::Result<()> {
             },
         ));
     }
+    let runner = app
+        .runner
+        .clone()
+        .map(|runner| runner.start(stop_rx.clone()));
     api::serve(listener, app.router, async move {
         crate::shutdown::signal().await;
         let _ = stop_tx.send(true);
     })
     .await?;
+    if let Some(runner) = runner {
+        // Running steps reach a safe point and give their jobs back; a step that takes
+        // longer is abandoned (its lease expires and another replica resumes it).
+        if tokio::time::timeout(Duration::from_secs(30), runner)
+            .await
+            .is_err()
+        {
+            tracing::warn!("job runner did not stop within 30 s; its leases will expire");
+        }
+    }
     app.state.db.close().await;
     tracing::info!("storeplane stopped");
     Ok(())

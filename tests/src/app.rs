@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use storeplane::config::{Config, Environment, ServerConfig};
+use storeplane::config::{Config, Environment, ProvisioningConfig, ServerConfig};
 use storeplane::server::{self, App};
 
 /// Which database a test runs on.
@@ -140,6 +140,22 @@ pub fn test_server_config(database_url: String) -> ServerConfig {
         trusted_proxies: String::new(),
         request_timeout_ms: 30_000,
         max_plugin_upload_mb: 16,
+        provisioning: ProvisioningConfig {
+            store_domain_suffix: ".localhost".into(),
+            store_tls: false,
+            ingress_class: "traefik".into(),
+            ingress_namespace: "kube-system".into(),
+            storage_class: None,
+            provisioning_timeout_ms: 600_000,
+            provisioning_concurrency: 4,
+            job_lease_ms: 30_000,
+            job_poll_interval_ms: 1_000,
+            job_retry_base_ms: 500,
+            job_retry_max_ms: 30_000,
+            cluster_breaker_threshold: 5,
+            cluster_breaker_reset_ms: 10_000,
+            cluster_request_timeout_ms: 10_000,
+        },
     }
 }
 
@@ -199,11 +215,17 @@ pub struct TestUser {
     pub role: String,
 }
 
-/// A running server.
-#[derive(Debug)]
-pub struct TestApp {
+/// A client of a storeplane API at `base`, with typed request helpers.
+#[derive(Debug, Clone)]
+pub struct Api {
     pub base: String,
     pub client: reqwest::Client,
+}
+
+/// A running server (in this process). Dereferences to its [`Api`] client.
+#[derive(Debug)]
+pub struct TestApp {
+    pub api: Api,
     pub app_state: storeplane::api::AppState,
     pub database: TestDatabase,
     pub backend: Backend,
@@ -251,7 +273,7 @@ impl TestApp {
     ) -> Self {
         let mut server_config = test_server_config(database.url.clone());
         tweak(&mut server_config);
-        let App { state, router } = server::build(&config, &server_config)
+        let App { state, router, .. } = server::build(&config, &server_config)
             .await
             .expect("build app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -266,8 +288,7 @@ impl TestApp {
             .await;
         });
         Self {
-            base: format!("http://{addr}"),
-            client: reqwest::Client::new(),
+            api: Api::new(format!("http://{addr}")),
             app_state: state,
             database,
             backend,
@@ -291,6 +312,23 @@ impl TestApp {
             _dir: None,
         };
         std::mem::replace(&mut self.database, placeholder)
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Api {
+    /// A client of the API at `base` (`http://host:port`).
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            client: reqwest::Client::new(),
+        }
     }
 
     /// Sends a request; `body` is JSON when given.

@@ -5,6 +5,7 @@
 #![allow(clippy::expect_used)] // test harness: failing loudly is the point
 
 pub mod app;
+pub mod fake_kube;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -18,10 +18,14 @@ pub struct Check {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Checks {
     pub database: Check,
     pub kubernetes: Check,
     pub plugins: Check,
+    /// The circuit breaker around cluster calls: `closed`, `half_open` or `open` (while open,
+    /// provisioning and deletion jobs wait instead of failing).
+    pub circuit_breaker: Check,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -84,6 +88,13 @@ pub async fn health(State(state): State<AppState>, ctx: RequestContext) -> impl 
     };
     // Without a configured cluster the API still serves (development, tests); a configured
     // cluster that does not answer means stores cannot be provisioned: degraded.
+    let breaker = state.breaker.state();
+    let circuit_breaker = Check {
+        status: breaker.as_str(),
+        detail: (breaker != crate::guardrails::BreakerState::Closed).then(|| {
+            "cluster calls are failing: jobs are delayed until the cluster answers".into()
+        }),
+    };
     let healthy = database.status == "ok" && plugins.status == "ok" && kubernetes.status != "error";
     let body = HealthResponse {
         request_id: ctx.request_id,
@@ -93,6 +104,7 @@ pub async fn health(State(state): State<AppState>, ctx: RequestContext) -> impl 
             database,
             kubernetes,
             plugins,
+            circuit_breaker,
         },
     };
     (
@@ -107,6 +119,10 @@ pub async fn health(State(state): State<AppState>, ctx: RequestContext) -> impl 
 
 /// Refreshes the scrape-time gauges from their sources.
 async fn refresh(state: &AppState) {
+    state
+        .metrics
+        .breaker_state
+        .set(state.breaker.state().as_gauge());
     match state.db.count_stores_by_status().await {
         Ok(counts) => {
             for status in crate::domain::StoreStatus::ALL {

@@ -33,6 +33,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The cluster, when one is configured.
     pub cluster: Option<crate::k8s::Cluster>,
+    /// The circuit breaker around cluster calls (shown in health and metrics).
+    pub breaker: Arc<crate::guardrails::CircuitBreaker>,
     /// Largest accepted plugin upload.
     pub max_plugin_bytes: usize,
     pub request_timeout: Duration,

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::db::{Store, User};
 use crate::domain::{Role, StoreStatus};
+use crate::lifecycle::progress_of;
 
 /// A user as shown to themselves.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -37,6 +38,15 @@ pub struct Urls {
     pub admin: Option<String>,
 }
 
+/// A step of a store's provisioning (of 9) or deletion (of 2).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProgressView {
+    pub step: String,
+    /// 1-based.
+    pub index: i32,
+    pub of: i32,
+}
+
 /// A store.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -55,6 +65,10 @@ pub struct StoreView {
     pub retry_count: i32,
     pub plugin_version: Option<String>,
     pub current_step: Option<String>,
+    /// Where the store's provisioning or deletion is (absent when neither runs), e.g.
+    /// `{"step": "wait", "index": 7, "of": 9}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<ProgressView>,
     pub provisioning_duration_ms: Option<i64>,
     /// Shown to admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,6 +108,20 @@ impl StoreView {
             retry_count: store.retry_count,
             plugin_version: store.plugin_version.clone(),
             current_step: store.current_step.clone(),
+            progress: matches!(
+                store.status,
+                StoreStatus::Requested
+                    | StoreStatus::Provisioning
+                    | StoreStatus::Failed
+                    | StoreStatus::Deleting
+            )
+            .then(|| progress_of(store.current_step.as_deref()))
+            .flatten()
+            .map(|p| ProgressView {
+                step: p.step,
+                index: p.index,
+                of: p.of,
+            }),
             provisioning_duration_ms: store
                 .ready_at
                 .map(|ready| (ready - store.created_at).num_milliseconds()),

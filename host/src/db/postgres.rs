@@ -18,7 +18,7 @@ const BOOTSTRAP_KEY: &str = "bootstrap_admin";
 /// A PostgreSQL-backed [`Db`].
 #[derive(Debug, Clone)]
 pub struct PgDb {
-    pool: PgPool,
+    pub(super) pool: PgPool,
 }
 
 impl PgDb {
@@ -39,7 +39,7 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|code| code == "23505")
 }
 
-async fn insert_audit(tx: &mut SqlxTx<'_, Postgres>, event: &NewAudit) -> Result<()> {
+pub(super) async fn insert_audit(tx: &mut SqlxTx<'_, Postgres>, event: &NewAudit) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_events (created_at, actor_id, store_id, store_owner, action, from_status, to_status, \
          message, request_id, ip, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -78,6 +78,64 @@ async fn insert_job(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The compare-and-set UPDATE of a transition with its job cancellation, audit event and new
+/// job, inside `tx`; `None` when the store is not in (status, version). A cancelled job keeps
+/// its lease until its worker lets go, so a delete job waits for that worker (see `jobs`).
+pub(super) async fn apply_transition(
+    tx: &mut SqlxTx<'_, Postgres>,
+    t: &Transition,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<Store>> {
+    let sql = format!(
+        "UPDATE stores SET status = $4, version = version + 1, updated_at = $5, \
+             failure_reason = CASE WHEN $6 THEN $7 ELSE failure_reason END, \
+             endpoints = COALESCE($8, endpoints), \
+             retry_count = retry_count + CASE WHEN $9 THEN 1 ELSE 0 END, \
+             ready_at = CASE WHEN $4 = 'ready' THEN $5 ELSE ready_at END, \
+             deleted_at = CASE WHEN $4 = 'deleted' THEN $5 ELSE deleted_at END, \
+             current_step = CASE WHEN $4 IN ('ready', 'deleted') THEN NULL ELSE current_step END \
+             WHERE id = $1 AND status = $2 AND version = $3 RETURNING {STORE_COLUMNS}"
+    );
+    let row: Option<StoreRow> = sqlx::query_as(&sql)
+        .bind(t.store_id.as_str())
+        .bind(t.from.as_str())
+        .bind(t.expected_version)
+        .bind(t.to.as_str())
+        .bind(now)
+        .bind(t.patch.failure_reason.is_some())
+        .bind(t.patch.failure_reason.clone().flatten())
+        .bind(t.patch.endpoints.as_ref().map(ToString::to_string))
+        .bind(t.patch.increment_retry)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(DbError::from)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let store = Store::try_from(row)?;
+    if t.cancel_open_job {
+        sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', updated_at = $2 \
+                 WHERE store_id = $1 AND state IN ('queued', 'running')",
+        )
+        .bind(t.store_id.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(DbError::from)?;
+    }
+    let mut audit = t.audit.clone();
+    audit.store_id = Some(store.id.clone());
+    audit.store_owner = Some(store.owner_id.clone());
+    audit.from_status = Some(t.from);
+    audit.to_status = Some(t.to);
+    insert_audit(tx, &audit).await?;
+    if let Some(kind) = t.enqueue {
+        insert_job(tx, &store.id, kind, audit.context.request_id.as_deref()).await?;
+    }
+    Ok(Some(store))
 }
 
 #[async_trait::async_trait]
@@ -321,30 +379,7 @@ impl Db for PgDb {
         }
         let mut tx = self.pool.begin().await.map_err(DbError::from)?;
         let now = Utc::now();
-        let sql = format!(
-            "UPDATE stores SET status = $4, version = version + 1, updated_at = $5, \
-             failure_reason = CASE WHEN $6 THEN $7 ELSE failure_reason END, \
-             endpoints = COALESCE($8, endpoints), \
-             retry_count = retry_count + CASE WHEN $9 THEN 1 ELSE 0 END, \
-             ready_at = CASE WHEN $4 = 'ready' THEN $5 ELSE ready_at END, \
-             deleted_at = CASE WHEN $4 = 'deleted' THEN $5 ELSE deleted_at END, \
-             current_step = CASE WHEN $4 IN ('ready', 'deleted') THEN NULL ELSE current_step END \
-             WHERE id = $1 AND status = $2 AND version = $3 RETURNING {STORE_COLUMNS}"
-        );
-        let row: Option<StoreRow> = sqlx::query_as(&sql)
-            .bind(t.store_id.as_str())
-            .bind(t.from.as_str())
-            .bind(t.expected_version)
-            .bind(t.to.as_str())
-            .bind(now)
-            .bind(t.patch.failure_reason.is_some())
-            .bind(t.patch.failure_reason.clone().flatten())
-            .bind(t.patch.endpoints.as_ref().map(ToString::to_string))
-            .bind(t.patch.increment_retry)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(DbError::from)?;
-        let Some(row) = row else {
+        let Some(store) = apply_transition(&mut tx, &t, now).await? else {
             drop(tx);
             return Err(match self.store(&t.store_id).await? {
                 None => TransitionError::NotFound,
@@ -353,33 +388,6 @@ impl Db for PgDb {
                 },
             });
         };
-        let store = Store::try_from(row)?;
-        if t.cancel_open_job {
-            sqlx::query(
-                "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = $2 \
-                 WHERE store_id = $1 AND state IN ('queued', 'running')",
-            )
-            .bind(t.store_id.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(DbError::from)?;
-        }
-        let mut audit = t.audit;
-        audit.store_id = Some(store.id.clone());
-        audit.store_owner = Some(store.owner_id.clone());
-        audit.from_status = Some(t.from);
-        audit.to_status = Some(t.to);
-        insert_audit(&mut tx, &audit).await?;
-        if let Some(kind) = t.enqueue {
-            insert_job(
-                &mut tx,
-                &store.id,
-                kind,
-                audit.context.request_id.as_deref(),
-            )
-            .await?;
-        }
         tx.commit().await.map_err(DbError::from)?;
         Ok(store)
     }

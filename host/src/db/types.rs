@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+
+pub use super::jobs::JobKind;
 use serde::Serialize;
 
 pub use crate::domain::{Role, StoreId, StoreStatus, UserId};
@@ -53,6 +55,8 @@ pub struct Store {
     pub failure_reason: Option<String>,
     pub retry_count: i32,
     pub current_step: Option<String>,
+    /// The provisioning record (pinned plan, steps done); see `lifecycle`.
+    pub progress: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub ready_at: Option<DateTime<Utc>>,
@@ -175,22 +179,6 @@ pub struct StoreFilter {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,
-}
-
-/// Kinds of durable jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    Provision,
-    Delete,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Provision => "provision",
-            Self::Delete => "delete",
-        }
-    }
 }
 
 /// A durable job.

@@ -1,6 +1,6 @@
 //! The connection to the Kubernetes cluster: built from the kubeconfig named by `KUBECONFIG`
-//! (or the in-cluster service account when running in a pod). In this slice it answers the
-//! health check's reachability question; the provisioning pipeline builds on the same client.
+//! (or the in-cluster service account when running in a pod). The operations the pipeline
+//! uses live beside it (`apply`, `namespace`, `readiness`, `exec`), each an `impl Cluster`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,7 +19,9 @@ pub enum ClusterError {
 /// A client of one cluster.
 #[derive(Clone)]
 pub struct Cluster {
-    client: kube::Client,
+    pub(super) client: kube::Client,
+    /// Time limit of one request (watches and execs have their own).
+    pub(super) call_timeout: Duration,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -56,7 +58,16 @@ impl Cluster {
         };
         let client = kube::Client::try_from(config)
             .map_err(|err| ClusterError::Unreachable(err.to_string()))?;
-        Ok(Some(Self { client }))
+        Ok(Some(Self {
+            client,
+            call_timeout: Duration::from_secs(10),
+        }))
+    }
+
+    /// The same cluster with another per-request time limit.
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
     }
 
     /// The API server's version (`GET /version`), within `timeout`.

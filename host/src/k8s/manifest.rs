@@ -37,7 +37,8 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    fn from_value(object: Value) -> Result<Self, String> {
+    /// A manifest of one object (apiVersion, kind and name required).
+    pub fn from_value(object: Value) -> Result<Self, String> {
         let text = |pointer: &str| {
             object
                 .pointer(pointer)

@@ -63,6 +63,8 @@ pub struct StoreService {
     db: Arc<dyn Db>,
     registry: Arc<Registry>,
     limits: StoreLimits,
+    /// Wakes this replica's job runner when a job was enqueued.
+    jobs_enqueued: Arc<tokio::sync::Notify>,
 }
 
 impl StoreService {
@@ -71,7 +73,13 @@ impl StoreService {
             db,
             registry,
             limits,
+            jobs_enqueued: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Notified whenever an operation enqueued a job (the runner listens).
+    pub fn jobs_enqueued(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.jobs_enqueued)
     }
 
     /// Creates a store `requested` and enqueues its provisioning.
@@ -105,19 +113,24 @@ impl StoreService {
             plugin_version: Some(plugin.info.version.to_string()),
             plugin_digest: Some(plugin.digest.to_string()),
         };
-        self.db
-            .create_store(new, self.limits, ctx)
-            .await
-            .map_err(|err| match err {
-                CreateStoreError::LimitExceeded { limit } => {
-                    LifecycleError::LimitExceeded { limit }
-                }
-                CreateStoreError::Cooldown { retry_after } => {
-                    LifecycleError::Cooldown { retry_after }
-                }
-                CreateStoreError::NameTaken => LifecycleError::NameTaken(name.as_str().to_owned()),
-                CreateStoreError::Db(err) => LifecycleError::Db(err),
-            })
+        let created =
+            self.db
+                .create_store(new, self.limits, ctx)
+                .await
+                .map_err(|err| match err {
+                    CreateStoreError::LimitExceeded { limit } => {
+                        LifecycleError::LimitExceeded { limit }
+                    }
+                    CreateStoreError::Cooldown { retry_after } => {
+                        LifecycleError::Cooldown { retry_after }
+                    }
+                    CreateStoreError::NameTaken => {
+                        LifecycleError::NameTaken(name.as_str().to_owned())
+                    }
+                    CreateStoreError::Db(err) => LifecycleError::Db(err),
+                })?;
+        self.jobs_enqueued.notify_waiters();
+        Ok(created)
     }
 
     /// A store the caller may read.
@@ -220,7 +233,12 @@ impl StoreService {
             cancel_open_job,
             enqueue,
         };
-        Ok(self.db.transition_store(transition).await?)
+        let enqueue = transition.enqueue;
+        let store = self.db.transition_store(transition).await?;
+        if enqueue.is_some() {
+            self.jobs_enqueued.notify_waiters();
+        }
+        Ok(store)
     }
 
     async fn authorized(

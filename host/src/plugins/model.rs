@@ -16,6 +16,15 @@ impl PluginDigest {
         Self(hex::encode(Sha256::digest(wasm)))
     }
 
+    /// A digest from its hex form (as stored), if it is one.
+    pub fn parse(hex: &str) -> Option<Self> {
+        (hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then(|| Self(hex.to_owned()))
+    }
+
     /// The hex string.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -2,7 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use storeplane_tests::app::TestApp;
+use storeplane_tests::app::{Api, TestApp};
 use storeplane_tests::backend_test;
 
 backend_test!(malformed_input_gets_the_envelope, |backend| async move {
@@ -19,7 +19,7 @@ backend_test!(malformed_input_gets_the_envelope, |backend| async move {
         .send()
         .await
         .unwrap();
-    let reply = TestApp::reply(bad_json).await;
+    let reply = Api::reply(bad_json).await;
     assert_eq!(
         (reply.status, reply.envelope_code().as_str()),
         (StatusCode::BAD_REQUEST, "INVALID_JSON")
@@ -34,7 +34,7 @@ backend_test!(malformed_input_gets_the_envelope, |backend| async move {
         .send()
         .await
         .unwrap();
-    let reply = TestApp::reply(wrong_type).await;
+    let reply = Api::reply(wrong_type).await;
     assert_eq!(
         (reply.status, reply.envelope_code().as_str()),
         (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
@@ -51,7 +51,7 @@ backend_test!(malformed_input_gets_the_envelope, |backend| async move {
         .send()
         .await
         .unwrap();
-    let reply = TestApp::reply(too_big).await;
+    let reply = Api::reply(too_big).await;
     assert_eq!(
         (reply.status, reply.envelope_code().as_str()),
         (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
@@ -166,7 +166,7 @@ backend_test!(
     |backend| async move {
         let app = TestApp::spawn(backend).await;
         let url = format!("{}/api/v1/no-such-thing", app.base);
-        let kept = TestApp::reply(
+        let kept = Api::reply(
             app.client
                 .get(&url)
                 .header("x-request-id", "trace-abc.123_x")
@@ -177,7 +177,7 @@ backend_test!(
         .await;
         assert_eq!(kept.headers["x-request-id"], "trace-abc.123_x");
         assert_eq!(kept.body["requestId"], "trace-abc.123_x");
-        let replaced = TestApp::reply(
+        let replaced = Api::reply(
             app.client
                 .get(&url)
                 .header("x-request-id", "evil id with spaces")

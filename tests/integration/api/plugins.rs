@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use storeplane_tests::app::{Reply, TestApp};
+use storeplane_tests::app::{Api, Reply, TestApp};
 use storeplane_tests::{backend_test, guests};
 
 async fn upload(app: &TestApp, token: &str, wasm: &[u8]) -> Reply {
@@ -16,7 +16,7 @@ async fn upload(app: &TestApp, token: &str, wasm: &[u8]) -> Reply {
         .send()
         .await
         .unwrap();
-    TestApp::reply(response).await
+    Api::reply(response).await
 }
 
 async fn engine_version(app: &TestApp, engine: &str) -> Option<String> {

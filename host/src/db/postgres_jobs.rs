@@ -1,0 +1,206 @@
+//! PostgreSQL side of the job queue: claims use `FOR UPDATE SKIP LOCKED`, so replicas claim
+//! different jobs without waiting on each other; every update is conditional on the lease.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction as SqlxTx};
+
+use super::jobs::{ClaimedJob, JobChange, JobKind, JobQueue, JobUpdate};
+use super::postgres::{PgDb, apply_transition, insert_audit};
+use super::{DbError, Result, StoreId, Transition};
+
+/// Columns of a claimed job, in `ClaimRow` order.
+const CLAIM_COLUMNS: &str =
+    "id, store_id, kind, step, attempt, request_id, created_at, deadline_at";
+
+#[derive(Debug, sqlx::FromRow)]
+struct ClaimRow {
+    id: i64,
+    store_id: String,
+    kind: String,
+    step: Option<String>,
+    attempt: i32,
+    request_id: Option<String>,
+    created_at: DateTime<Utc>,
+    deadline_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ClaimRow> for ClaimedJob {
+    type Error = DbError;
+    fn try_from(row: ClaimRow) -> Result<Self> {
+        Ok(Self {
+            id: row.id,
+            store_id: StoreId::parse(&row.store_id)
+                .ok_or_else(|| DbError(format!("invalid store id {:?}", row.store_id)))?,
+            kind: JobKind::parse(&row.kind)
+                .ok_or_else(|| DbError(format!("invalid job kind {:?}", row.kind)))?,
+            step: row.step,
+            attempt: row.attempt,
+            request_id: row.request_id,
+            created_at: row.created_at,
+            deadline_at: row.deadline_at,
+        })
+    }
+}
+
+fn after(now: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The job part of an update, conditional on the lease; whether it applied.
+async fn change_job(
+    tx: &mut SqlxTx<'_, Postgres>,
+    update: &JobUpdate,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let lease = "WHERE id = $1 AND lease_owner = $2 AND state = 'running'";
+    let sql = match &update.change {
+        JobChange::Step { .. } => {
+            format!("UPDATE jobs SET step = $3, step_index = $4, updated_at = $5 {lease}")
+        }
+        JobChange::Requeue { .. } => format!(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, run_after = $3, \
+             last_error = COALESCE($4, last_error), attempt = attempt + CASE WHEN $5 THEN 1 ELSE 0 END, \
+             deadline_at = COALESCE($6, deadline_at), updated_at = $7 {lease}"
+        ),
+        JobChange::Finish { .. } => format!(
+            "UPDATE jobs SET state = $3, lease_owner = NULL, lease_expires_at = NULL, \
+             last_error = COALESCE($4, last_error), updated_at = $5 {lease}"
+        ),
+        JobChange::Keep => format!("UPDATE jobs SET updated_at = $3 {lease}"),
+    };
+    let query = sqlx::query(&sql).bind(update.job_id).bind(&update.owner);
+    let query = match &update.change {
+        JobChange::Step { step, index } => query.bind(step).bind(index).bind(now),
+        JobChange::Requeue {
+            run_after,
+            error,
+            count_attempt,
+            deadline_at,
+        } => query
+            .bind(run_after)
+            .bind(error)
+            .bind(count_attempt)
+            .bind(deadline_at)
+            .bind(now),
+        JobChange::Finish { failed, error } => query
+            .bind(if *failed { "failed" } else { "done" })
+            .bind(error)
+            .bind(now),
+        JobChange::Keep => query.bind(now),
+    };
+    Ok(query.execute(&mut **tx).await?.rows_affected() == 1)
+}
+
+#[async_trait::async_trait]
+impl JobQueue for PgDb {
+    async fn claim_job(
+        &self,
+        owner: &str,
+        lease: Duration,
+        provision_deadline: Duration,
+    ) -> Result<Option<ClaimedJob>> {
+        let now = Utc::now();
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, updated_at = $3, \
+             deadline_at = COALESCE(deadline_at, CASE WHEN kind = 'provision' THEN $4 END) \
+             WHERE id = ( \
+               SELECT j.id FROM jobs j \
+               WHERE ((j.state = 'queued' AND j.run_after <= $3) OR (j.state = 'running' AND j.lease_expires_at < $3)) \
+                 AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.store_id = j.store_id AND o.id <> j.id \
+                                 AND o.lease_owner IS NOT NULL AND o.lease_expires_at > $3) \
+               ORDER BY j.run_after, j.id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING {CLAIM_COLUMNS}"
+        );
+        let row: Option<ClaimRow> = sqlx::query_as(&sql)
+            .bind(owner)
+            .bind(after(now, lease))
+            .bind(now)
+            .bind(after(now, provision_deadline))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(ClaimedJob::try_from).transpose()
+    }
+
+    async fn heartbeat_job(&self, job_id: i64, owner: &str, lease: Duration) -> Result<bool> {
+        let now = Utc::now();
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 \
+             WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+        )
+        .bind(job_id)
+        .bind(owner)
+        .bind(after(now, lease))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_job(&self, update: JobUpdate) -> Result<bool> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        if !change_job(&mut tx, &update, now).await? {
+            return Ok(false);
+        }
+        if update.progress.is_some() || update.current_step.is_some() || update.plugin_pin.is_some()
+        {
+            sqlx::query(
+                "UPDATE stores SET progress = COALESCE($2, progress), \
+                 current_step = CASE WHEN $3 THEN $4 ELSE current_step END, \
+                 plugin_version = COALESCE($5, plugin_version), plugin_digest = COALESCE($6, plugin_digest), \
+                 updated_at = $7 WHERE id = $1",
+            )
+            .bind(update.store_id.as_str())
+            .bind(update.progress.as_ref().map(ToString::to_string))
+            .bind(update.current_step.is_some())
+            .bind(update.current_step.clone().flatten())
+            .bind(update.plugin_pin.as_ref().map(|(v, _)| v.as_str()))
+            .bind(update.plugin_pin.as_ref().map(|(_, d)| d.as_str()))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let (version, owner_id): (i64, String) =
+            sqlx::query_as("SELECT version, owner_id FROM stores WHERE id = $1")
+                .bind(update.store_id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        if let Some(change) = update.transition {
+            let transition = Transition {
+                store_id: update.store_id.clone(),
+                from: change.from,
+                expected_version: version,
+                to: change.to,
+                patch: change.patch,
+                audit: change.audit,
+                cancel_open_job: false,
+                enqueue: None,
+            };
+            if apply_transition(&mut tx, &transition, now).await?.is_none() {
+                return Ok(false);
+            }
+        }
+        for mut event in update.events {
+            event.store_id = Some(update.store_id.clone());
+            event.store_owner = Some(super::UserId(owner_id.clone()));
+            insert_audit(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn release_job(&self, job_id: i64, owner: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 \
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(job_id)
+        .bind(owner)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

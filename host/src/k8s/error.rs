@@ -1,0 +1,84 @@
+//! Errors of cluster calls, classified the way the job runner needs them: transient (retry
+//! later, and count towards the circuit breaker) or permanent (the store fails with the
+//! reason). Plus a short in-call retry for transient failures, so one lost request does not
+//! cost a whole pipeline step.
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Why a cluster call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KubeError {
+    /// The cluster could not answer now (connection, timeout, 5xx, 429, conflicts): retry.
+    #[error("cluster temporarily unavailable: {0}")]
+    Transient(String),
+    /// The cluster refused the request for good (4xx other than the above).
+    #[error("{0}")]
+    Rejected(String),
+    /// The object does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+impl KubeError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient(_))
+    }
+}
+
+impl From<kube::Error> for KubeError {
+    fn from(err: kube::Error) -> Self {
+        match &err {
+            kube::Error::Api(status) => {
+                let message = format!("{} ({} {})", status.message, status.code, status.reason);
+                match status.code {
+                    404 => Self::NotFound(message),
+                    // Conflict (someone else wrote first), Gone (watch expired), throttling
+                    // and every server-side failure heal by trying again.
+                    409 | 410 | 429 | 500..=599 => Self::Transient(message),
+                    _ => Self::Rejected(message),
+                }
+            }
+            kube::Error::SerdeError(_) | kube::Error::BuildRequest(_) => {
+                Self::Rejected(err.to_string())
+            }
+            // Connection refused/reset, TLS, upgrade and timeout failures: the cluster or the
+            // path to it is down.
+            _ => Self::Transient(err.to_string()),
+        }
+    }
+}
+
+/// Result alias of cluster calls.
+pub type Result<T, E = KubeError> = std::result::Result<T, E>;
+
+/// Attempts of one cluster call before a transient failure is reported.
+const CALL_ATTEMPTS: u32 = 4;
+
+/// Runs `call`, retrying transient failures a few times with a short backoff.
+pub async fn retrying<T, F, Fut>(mut call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut delay = Duration::from_millis(25);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(err) if err.is_transient() && attempt < CALL_ATTEMPTS => {
+                tracing::debug!(error = %err, attempt, "cluster call failed; trying again");
+                tokio::time::sleep(delay).await;
+                delay *= 3;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Runs `call` with a time limit; running out is transient.
+pub async fn within<T>(limit: Duration, call: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(limit, call)
+        .await
+        .unwrap_or_else(|_| Err(KubeError::Transient(format!("no answer within {limit:?}"))))
+}

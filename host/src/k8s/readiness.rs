@@ -1,0 +1,244 @@
+//! Waiting for a store's workloads to be ready, by watching (not polling) its Deployments,
+//! StatefulSets and Pods; failing fast when a pod cannot start (crash loop, image pull,
+//! unschedulable) with the reason.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt as _};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use serde::de::DeserializeOwned;
+
+use super::cluster::Cluster;
+use super::error::{KubeError, Result, retrying, within};
+
+/// Container states that will not heal by waiting.
+const FATAL_WAITING: &[&str] = &[
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
+
+/// A workload to wait for: `Deployment` or `StatefulSet`, and its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    pub kind: String,
+    pub name: String,
+}
+
+/// How waiting ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// A pod cannot start; the reason names the pod and the cause.
+    Failed(String),
+    /// Still not ready after the time limit; says what is missing.
+    TimedOut(String),
+}
+
+/// What the watches have seen so far.
+#[derive(Debug, Default)]
+struct Seen {
+    deployments: BTreeMap<String, Deployment>,
+    statefulsets: BTreeMap<String, StatefulSet>,
+    pods: BTreeMap<String, Pod>,
+}
+
+enum Change {
+    Deployment(WatchEvent<Deployment>),
+    StatefulSet(WatchEvent<StatefulSet>),
+    Pod(WatchEvent<Pod>),
+    /// One of the watches ended (server timeout, expiry): list and watch again.
+    Ended,
+}
+
+fn name_of(meta: &kube::api::ObjectMeta) -> String {
+    meta.name.clone().unwrap_or_default()
+}
+
+/// Records one event; `false` when the watch reported an error (expired: list again).
+fn apply_event<K: kube::Resource>(map: &mut BTreeMap<String, K>, event: WatchEvent<K>) -> bool {
+    match event {
+        WatchEvent::Added(obj) | WatchEvent::Modified(obj) => {
+            map.insert(name_of(obj.meta()), obj);
+            true
+        }
+        WatchEvent::Deleted(obj) => {
+            map.remove(&name_of(obj.meta()));
+            true
+        }
+        WatchEvent::Bookmark(_) => true,
+        WatchEvent::Error(_) => false,
+    }
+}
+
+impl Seen {
+    fn missing(&self, workloads: &[Workload]) -> Vec<String> {
+        workloads
+            .iter()
+            .filter(|w| !self.is_ready(w))
+            .map(|w| format!("{}/{}", w.kind, w.name))
+            .collect()
+    }
+
+    fn is_ready(&self, workload: &Workload) -> bool {
+        match workload.kind.as_str() {
+            "Deployment" => self.deployments.get(&workload.name).is_some_and(|d| {
+                let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+                let generation = d.metadata.generation.unwrap_or(0);
+                d.status.as_ref().is_some_and(|s| {
+                    s.observed_generation.unwrap_or(0) >= generation
+                        && s.updated_replicas.unwrap_or(0) >= want
+                        && s.available_replicas.unwrap_or(0) >= want
+                        && s.ready_replicas.unwrap_or(0) >= want
+                })
+            }),
+            "StatefulSet" => self.statefulsets.get(&workload.name).is_some_and(|d| {
+                let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+                let generation = d.metadata.generation.unwrap_or(0);
+                d.status.as_ref().is_some_and(|s| {
+                    s.observed_generation.unwrap_or(0) >= generation
+                        && s.ready_replicas.unwrap_or(0) >= want
+                })
+            }),
+            _ => false,
+        }
+    }
+
+    /// The first pod that cannot start, with why.
+    fn failure(&self) -> Option<String> {
+        self.pods.values().find_map(|pod| {
+            let name = name_of(&pod.metadata);
+            let status = pod.status.as_ref()?;
+            let unschedulable = status.conditions.iter().flatten().find(|c| {
+                c.type_ == "PodScheduled"
+                    && c.status == "False"
+                    && c.reason.as_deref() == Some("Unschedulable")
+            });
+            if let Some(condition) = unschedulable {
+                return Some(format!(
+                    "pod {name} cannot be scheduled: {}",
+                    condition.message.as_deref().unwrap_or("Unschedulable")
+                ));
+            }
+            status
+                .init_container_statuses
+                .iter()
+                .flatten()
+                .chain(status.container_statuses.iter().flatten())
+                .find_map(|c| {
+                    let waiting = c.state.as_ref()?.waiting.as_ref()?;
+                    let reason = waiting.reason.as_deref()?;
+                    FATAL_WAITING.contains(&reason).then(|| {
+                        format!(
+                            "pod {name}: container {} is in {reason}{}",
+                            c.name,
+                            waiting
+                                .message
+                                .as_deref()
+                                .map(|m| format!(" ({m})"))
+                                .unwrap_or_default()
+                        )
+                    })
+                })
+        })
+    }
+}
+
+type ChangeStream = Pin<Box<dyn Stream<Item = Result<Change>> + Send>>;
+
+impl Cluster {
+    /// Lists then watches `K` in `namespace`, filling `into`; returns the watch stream.
+    async fn list_and_watch<K>(
+        &self,
+        namespace: &str,
+        into: &mut BTreeMap<String, K>,
+        wrap: fn(WatchEvent<K>) -> Change,
+    ) -> Result<ChangeStream>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let list = retrying(|| {
+            within(self.call_timeout, async {
+                Ok(api.list(&ListParams::default()).await?)
+            })
+        })
+        .await?;
+        let version = list.metadata.resource_version.clone().unwrap_or_default();
+        into.clear();
+        for item in list.items {
+            into.insert(name_of(item.meta()), item);
+        }
+        let params = WatchParams::default().timeout(60).disable_bookmarks();
+        let stream = within(self.call_timeout, async {
+            Ok(api.watch(&params, &version).await?)
+        })
+        .await?;
+        let ended = futures::stream::once(async { Ok(Change::Ended) });
+        Ok(Box::pin(
+            stream
+                .map(move |event| event.map(wrap).map_err(KubeError::from))
+                .chain(ended),
+        ))
+    }
+
+    /// Waits until every workload in `workloads` is ready, a pod fails to start, or `limit`
+    /// passes. Cluster errors are returned (transient ones heal by calling again).
+    pub async fn wait_ready(
+        &self,
+        namespace: &str,
+        workloads: &[Workload],
+        limit: Duration,
+    ) -> Result<Readiness> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut seen = Seen::default();
+        loop {
+            let streams = vec![
+                self.list_and_watch(namespace, &mut seen.deployments, Change::Deployment)
+                    .await?,
+                self.list_and_watch(namespace, &mut seen.statefulsets, Change::StatefulSet)
+                    .await?,
+                self.list_and_watch(namespace, &mut seen.pods, Change::Pod)
+                    .await?,
+            ];
+            let mut changes = futures::stream::select_all(streams);
+            loop {
+                if let Some(reason) = seen.failure() {
+                    return Ok(Readiness::Failed(reason));
+                }
+                let missing = seen.missing(workloads);
+                if missing.is_empty() {
+                    return Ok(Readiness::Ready);
+                }
+                let Ok(next) = tokio::time::timeout_at(deadline, changes.next()).await else {
+                    return Ok(Readiness::TimedOut(format!(
+                        "not ready: {}",
+                        missing.join(", ")
+                    )));
+                };
+                let still_watching = match next {
+                    Some(Ok(Change::Deployment(e))) => apply_event(&mut seen.deployments, e),
+                    Some(Ok(Change::StatefulSet(e))) => apply_event(&mut seen.statefulsets, e),
+                    Some(Ok(Change::Pod(e))) => apply_event(&mut seen.pods, e),
+                    Some(Ok(Change::Ended)) | None => false,
+                    Some(Err(err)) => return Err(err),
+                };
+                if !still_watching {
+                    break;
+                }
+            }
+        }
+    }
+}

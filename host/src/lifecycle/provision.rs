@@ -1,0 +1,637 @@
+//! The provisioning pipeline (DESIGN.md "Lifecycle", steps 1–9): plan with the pinned plugin,
+//! namespace, host-owned guard objects, credentials Secret, `helm template`, server-side apply,
+//! watch for readiness, setup by exec, ready. Each step is idempotent and recorded when done,
+//! so a resumed job continues at the first unfinished step and never re-runs a finished
+//! setup step.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng as _;
+use serde_json::{Value, json};
+
+use super::job::{JobContext, StepError};
+use super::record::{PinnedPlan, ProvisionRecord, Step};
+use crate::conformance::Conformance;
+use crate::db::{Db, JobChange, JobTransition, Store, StorePatch, StoreStatus};
+use crate::guardrails::{CircuitBreaker, redact, tail};
+use crate::k8s::guard::{self, GuardSettings, Quota, STORE_LABEL};
+use crate::k8s::{Cluster, Readiness, Workload};
+use crate::plugins::model::SetupStep;
+use crate::plugins::{DeploymentPlan, PluginDigest, PluginVersion, Registry, StoreSpec};
+
+/// Name of every store's credentials Secret (in the store's namespace).
+pub const CREDENTIALS_SECRET: &str = "store-credentials";
+
+/// Settings of the pipeline, from the configuration.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// `.localhost`: stores are served at `store-<id>.localhost`.
+    pub domain_suffix: String,
+    pub tls: bool,
+    pub ingress_class: String,
+    pub ingress_namespace: String,
+    pub storage_class: Option<String>,
+    pub quota: Quota,
+    /// Bytes of each setup step's stdout/stderr kept for the audit log.
+    pub output_limit: usize,
+    /// How long one deletion attempt watches for the namespace to go.
+    pub deletion_wait: Duration,
+}
+
+/// Everything the pipeline uses.
+#[derive(Debug)]
+pub struct Pipeline {
+    pub db: Arc<dyn Db>,
+    pub registry: Arc<Registry>,
+    pub conformance: Conformance,
+    pub cluster: Cluster,
+    pub breaker: Arc<CircuitBreaker>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub settings: PipelineSettings,
+}
+
+/// Per-run state that is not persisted (recomputed after a resume).
+#[derive(Debug, Default)]
+struct Run {
+    rendered: Option<Vec<Value>>,
+}
+
+fn permanent(message: impl Into<String>) -> StepError {
+    StepError::Permanent(message.into())
+}
+
+impl Pipeline {
+    /// Runs a provision job from its first unfinished step to `ready`.
+    pub async fn provision(&self, ctx: &JobContext) -> Result<(), StepError> {
+        let Some(mut store) = self.db.store(&ctx.job.store_id).await? else {
+            return self.finish_without_store(ctx).await;
+        };
+        match store.status {
+            StoreStatus::Provisioning => {}
+            StoreStatus::Requested => {
+                let mut update = ctx.update_of(JobChange::Keep);
+                update.transition = Some(JobTransition {
+                    from: StoreStatus::Requested,
+                    to: StoreStatus::Provisioning,
+                    patch: StorePatch::default(),
+                    audit: ctx.event(
+                        "store.provisioning",
+                        format!("provisioning of {} started", store.name),
+                    ),
+                });
+                ctx.update(update).await?;
+                store.status = StoreStatus::Provisioning;
+            }
+            // Nothing to provision any more (deleted meanwhile, or already done).
+            _ => return self.finish_without_store(ctx).await,
+        }
+        let mut record = ProvisionRecord::from_value(&store.progress);
+        let mut run = Run::default();
+        for step in Step::ALL {
+            if record.is_done(step) && step != Step::Ready {
+                continue;
+            }
+            self.before_step(ctx, step).await?;
+            let started = Instant::now();
+            let outcome = ctx
+                .guarded(self.run_step(ctx, step, &store, &mut record, &mut run))
+                .await;
+            if step.uses_cluster() {
+                match &outcome {
+                    Ok(()) => self.breaker.record_success(),
+                    Err(StepError::Transient(_)) => self.breaker.record_failure(Instant::now()),
+                    Err(_) => self.breaker.record_neutral(),
+                }
+            }
+            outcome?;
+            tracing::info!(
+                step = step.as_str(),
+                ms = started.elapsed().as_millis(),
+                "step done"
+            );
+            self.metrics
+                .step_seconds
+                .get_or_create(&crate::metrics::KindLabels {
+                    kind: step.as_str().to_owned(),
+                })
+                .observe(started.elapsed().as_secs_f64());
+            if step == Step::Ready {
+                return Ok(());
+            }
+            record.mark_done(step);
+            let mut update = ctx.update_of(JobChange::Keep);
+            update.progress = Some(record.to_value());
+            ctx.update(update).await?;
+        }
+        Ok(())
+    }
+
+    /// The job's store is gone or no longer provisioning: close the job.
+    async fn finish_without_store(&self, ctx: &JobContext) -> Result<(), StepError> {
+        ctx.update(ctx.update_of(JobChange::Finish {
+            failed: false,
+            error: None,
+        }))
+        .await
+    }
+
+    /// Checks the deadline, shutdown and the breaker, then records the step as current.
+    async fn before_step(&self, ctx: &JobContext, step: Step) -> Result<(), StepError> {
+        if ctx.shutting_down() {
+            return Err(StepError::Shutdown);
+        }
+        if let Some(deadline) = ctx.job.deadline_at
+            && chrono::Utc::now() > deadline
+        {
+            return Err(permanent(format!(
+                "provisioning did not finish in time (deadline {}); it stopped at step {}",
+                deadline.format("%H:%M:%S UTC"),
+                step.as_str()
+            )));
+        }
+        if step.uses_cluster() {
+            self.breaker
+                .permit(Instant::now())
+                .map_err(StepError::Delayed)?;
+        }
+        let mut update = ctx.update_of(JobChange::Step {
+            step: step.as_str().to_owned(),
+            index: step.index(),
+        });
+        update.current_step = Some(Some(step.as_str().to_owned()));
+        ctx.update(update).await
+    }
+
+    async fn run_step(
+        &self,
+        ctx: &JobContext,
+        step: Step,
+        store: &Store,
+        record: &mut ProvisionRecord,
+        run: &mut Run,
+    ) -> Result<(), StepError> {
+        let namespace = store.id.namespace();
+        match step {
+            Step::Plan => self.plan(ctx, store, record).await,
+            Step::Namespace => Ok(self
+                .cluster
+                .apply(&namespace, &guard::namespace(&self.guard_settings(store)))
+                .await?),
+            Step::Guard => {
+                for object in guard::guard_objects(&self.guard_settings(store)) {
+                    self.cluster.apply(&namespace, &object).await?;
+                }
+                Ok(())
+            }
+            Step::Credentials => self.credentials(store, record).await,
+            Step::Render => {
+                run.rendered = Some(self.render(store, record).await?);
+                Ok(())
+            }
+            Step::Apply => {
+                let objects = match run.rendered.take() {
+                    Some(objects) => objects,
+                    None => self.render(store, record).await?,
+                };
+                self.apply(store, &objects).await
+            }
+            Step::Wait => self.wait(ctx, store, record).await,
+            Step::Setup => self.setup(ctx, store, record).await,
+            Step::Ready => self.ready(ctx, store, record).await,
+        }
+    }
+
+    fn guard_settings(&self, store: &Store) -> GuardSettings {
+        GuardSettings {
+            store_id: store.id.as_str().to_owned(),
+            namespace: store.id.namespace(),
+            ingress_namespace: self.settings.ingress_namespace.clone(),
+            quota: self.settings.quota.clone(),
+        }
+    }
+
+    fn pinned_plan<'a>(record: &'a ProvisionRecord) -> Result<&'a PinnedPlan, StepError> {
+        record
+            .plan
+            .as_ref()
+            .ok_or_else(|| permanent("the store has no plan (its provisioning record was lost)"))
+    }
+
+    /// The store's pinned plugin version; on a retry, the engine's active version when it
+    /// differs (an admin activated a fix).
+    fn plugin_for(&self, store: &Store) -> Result<Arc<PluginVersion>, StepError> {
+        let pinned = store
+            .plugin_digest
+            .as_deref()
+            .and_then(PluginDigest::parse)
+            .and_then(|digest| self.registry.by_digest(&digest));
+        let active = self.registry.active(&store.engine);
+        let chosen = if store.retry_count > 0 {
+            active.or(pinned)
+        } else {
+            pinned.or(active)
+        };
+        chosen.ok_or_else(|| {
+            permanent(format!(
+                "engine {} version {} is not available on this host",
+                store.engine,
+                store.plugin_version.as_deref().unwrap_or("?")
+            ))
+        })
+    }
+
+    async fn spec(&self, store: &Store) -> Result<StoreSpec, StepError> {
+        let owner = self.db.user_by_id(&store.owner_id).await?;
+        Ok(StoreSpec {
+            store_id: store.id.as_str().to_owned(),
+            name: store.name.clone(),
+            namespace: store.id.namespace(),
+            hostname: format!("{}{}", store.id.namespace(), self.settings.domain_suffix),
+            tls: self.settings.tls,
+            owner_email: owner.map(|u| u.email).unwrap_or_default(),
+            options: store.options.clone(),
+            credentials_secret: CREDENTIALS_SECRET.to_owned(),
+            ingress_class: Some(self.settings.ingress_class.clone()),
+            storage_class: self.settings.storage_class.clone(),
+        })
+    }
+
+    /// Step 1: plans with the pinned plugin, unless the record already holds a plan of the
+    /// version that would be chosen now (a retry re-plans only when the version changed).
+    async fn plan(
+        &self,
+        ctx: &JobContext,
+        store: &Store,
+        record: &mut ProvisionRecord,
+    ) -> Result<(), StepError> {
+        let plugin = self.plugin_for(store)?;
+        if record
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.plugin_digest == plugin.digest.as_str())
+        {
+            return Ok(());
+        }
+        let spec = self.spec(store).await?;
+        let plan = self
+            .registry
+            .plan_with(Arc::clone(&plugin), spec)
+            .await
+            .map_err(|err| {
+                permanent(format!(
+                    "engine {} could not plan the store: {err}",
+                    plugin.label()
+                ))
+            })?;
+        let replanned = record.plan.is_some();
+        record.replan(PinnedPlan {
+            plugin_version: plugin.info.version.to_string(),
+            plugin_digest: plugin.digest.to_string(),
+            plan,
+        });
+        let mut update = ctx.update_of(JobChange::Keep);
+        update.progress = Some(record.to_value());
+        update.plugin_pin = Some((plugin.info.version.to_string(), plugin.digest.to_string()));
+        if replanned {
+            update.events.push(ctx.event(
+                "store.replanned",
+                format!(
+                    "planned again with {} (the plugin version changed)",
+                    plugin.label()
+                ),
+            ));
+        }
+        ctx.update(update).await
+    }
+
+    /// Step 4: the credentials Secret holds a generated value for every secret the engine
+    /// requested; existing values are never changed.
+    async fn credentials(&self, store: &Store, record: &ProvisionRecord) -> Result<(), StepError> {
+        let plugin = self.plugin_for(store)?;
+        let _ = Self::pinned_plan(record)?;
+        let namespace = store.id.namespace();
+        let existing = self
+            .cluster
+            .read_secret(&namespace, CREDENTIALS_SECRET)
+            .await?;
+        let missing: BTreeMap<String, String> = plugin
+            .info
+            .secrets
+            .iter()
+            .filter(|s| existing.as_ref().is_none_or(|e| !e.contains_key(&s.key)))
+            .map(|s| (s.key.clone(), generate_secret(s.length)))
+            .collect();
+        match existing {
+            None => {
+                let created = self
+                    .cluster
+                    .create_secret(&namespace, CREDENTIALS_SECRET, store.id.as_str(), &missing)
+                    .await?;
+                if !created {
+                    return Err(StepError::Transient(
+                        "the credentials Secret appeared meanwhile".into(),
+                    ));
+                }
+            }
+            Some(_) if !missing.is_empty() => {
+                self.cluster
+                    .add_secret_keys(&namespace, CREDENTIALS_SECRET, &missing)
+                    .await?;
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Step 5: `helm template` with the plan's values, checked by the host's rules.
+    async fn render(
+        &self,
+        store: &Store,
+        record: &ProvisionRecord,
+    ) -> Result<Vec<Value>, StepError> {
+        let pinned = Self::pinned_plan(record)?;
+        let plugin = PluginDigest::parse(&pinned.plugin_digest)
+            .and_then(|d| self.registry.by_digest(&d))
+            .ok_or_else(|| {
+                permanent(format!(
+                    "plugin {} is no longer loaded",
+                    pinned.plugin_version
+                ))
+            })?;
+        let spec = self.spec(store).await?;
+        let started = Instant::now();
+        let report = self
+            .conformance
+            .render_and_check(&plugin.info, &spec, &pinned.plan)
+            .await;
+        tracing::debug!(ms = started.elapsed().as_millis(), "helm template");
+        if !report.problems.is_empty() {
+            return Err(permanent(format!(
+                "the rendered chart was refused: {}",
+                report.problems.join("; ")
+            )));
+        }
+        Ok(report.manifests.into_iter().map(|m| m.object).collect())
+    }
+
+    /// Step 6: server-side apply of every rendered object into the store namespace, then the
+    /// network policy letting the ingress controller reach the exposed ports.
+    async fn apply(&self, store: &Store, objects: &[Value]) -> Result<(), StepError> {
+        let namespace = store.id.namespace();
+        for object in objects {
+            let object = confine(object, &namespace, store.id.as_str())?;
+            self.cluster.apply(&namespace, &object).await?;
+        }
+        let ports = guard::exposed_ports(objects);
+        if !ports.is_empty() {
+            let policy = guard::ingress_allowance(&self.guard_settings(store), &ports);
+            self.cluster.apply(&namespace, &policy).await?;
+        }
+        Ok(())
+    }
+
+    /// Step 7: watches until the plan's workloads are ready.
+    async fn wait(
+        &self,
+        ctx: &JobContext,
+        store: &Store,
+        record: &ProvisionRecord,
+    ) -> Result<(), StepError> {
+        let plan = &Self::pinned_plan(record)?.plan;
+        let workloads: Vec<Workload> = plan
+            .ready_when
+            .iter()
+            .map(|w| Workload {
+                kind: w.kind.as_kind().to_owned(),
+                name: w.name.clone(),
+            })
+            .collect();
+        let remaining = ctx
+            .job
+            .deadline_at
+            .and_then(|d| (d - chrono::Utc::now()).to_std().ok())
+            .unwrap_or(Duration::from_secs(600));
+        match self
+            .cluster
+            .wait_ready(&store.id.namespace(), &workloads, remaining)
+            .await?
+        {
+            Readiness::Ready => Ok(()),
+            Readiness::Failed(reason) => Err(permanent(reason)),
+            Readiness::TimedOut(what) => Err(permanent(format!(
+                "workloads did not become ready in time: {what}"
+            ))),
+        }
+    }
+
+    /// Step 8: runs each setup step not yet done, by exec, honouring exit codes, attempts and
+    /// time limits; each finished step is recorded at once and audited with its output
+    /// (bounded, secrets redacted).
+    async fn setup(
+        &self,
+        ctx: &JobContext,
+        store: &Store,
+        record: &mut ProvisionRecord,
+    ) -> Result<(), StepError> {
+        let plan = Self::pinned_plan(record)?.plan.clone();
+        let namespace = store.id.namespace();
+        let secrets: Vec<String> = self
+            .cluster
+            .read_secret(&namespace, CREDENTIALS_SECRET)
+            .await?
+            .map(|values| values.into_values().collect())
+            .unwrap_or_default();
+        let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        for (index, step) in plan.setup.iter().enumerate() {
+            if record.setup_done.contains(&step.name) {
+                continue;
+            }
+            let outcome = self.run_setup_step(store, step, &secret_refs).await?;
+            record.setup_done.push(step.name.clone());
+            let mut update = ctx.update_of(JobChange::Keep);
+            update.progress = Some(record.to_value());
+            let mut event = ctx.event(
+                "store.setup_step",
+                format!(
+                    "setup step {} of {}: {} done",
+                    index + 1,
+                    plan.setup.len(),
+                    step.name
+                ),
+            );
+            event.details = outcome;
+            update.events.push(event);
+            ctx.update(update).await?;
+        }
+        Ok(())
+    }
+
+    /// One setup step with its attempts; the audit details of the successful run.
+    async fn run_setup_step(
+        &self,
+        store: &Store,
+        step: &SetupStep,
+        secrets: &[&str],
+    ) -> Result<Value, StepError> {
+        let namespace = store.id.namespace();
+        let attempts = step.attempts.max(1);
+        let limit = Duration::from_secs(u64::from(step.timeout_seconds.max(1)));
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            let pod = self
+                .cluster
+                .ready_pod(&namespace, &step.pod_selector)
+                .await?
+                .ok_or_else(|| {
+                    StepError::Transient(format!("no ready pod for setup step {}", step.name))
+                })?;
+            let started = Instant::now();
+            let output = self
+                .cluster
+                .exec(
+                    &namespace,
+                    &pod,
+                    &step.container,
+                    &step.command,
+                    limit,
+                    self.settings.output_limit,
+                )
+                .await?;
+            let stdout = tail(&redact(&output.stdout, secrets), self.settings.output_limit);
+            let stderr = tail(&redact(&output.stderr, secrets), self.settings.output_limit);
+            let details = json!({
+                "step": step.name, "pod": pod, "container": step.container, "attempt": attempt,
+                "exitCode": output.exit_code, "durationMs": started.elapsed().as_millis(),
+                "stdout": stdout, "stderr": stderr,
+            });
+            if output.exit_code == 0 {
+                return Ok(details);
+            }
+            tracing::warn!(step = %step.name, attempt, exit_code = output.exit_code, "setup step failed");
+            last = format!(
+                "setup step {} failed with exit code {} after {attempt} attempt(s){}",
+                step.name,
+                output.exit_code,
+                if stderr.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", tail(stderr.trim(), 300))
+                }
+            );
+            if attempt < attempts {
+                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+            }
+        }
+        Err(permanent(last))
+    }
+
+    /// Step 9: endpoints recorded, `ready`, job done.
+    async fn ready(
+        &self,
+        ctx: &JobContext,
+        store: &Store,
+        record: &ProvisionRecord,
+    ) -> Result<(), StepError> {
+        let plan: &DeploymentPlan = &Self::pinned_plan(record)?.plan;
+        let endpoints = serde_json::to_value(&plan.endpoints).unwrap_or_else(|_| json!([]));
+        let mut update = ctx.update_of(JobChange::Finish {
+            failed: false,
+            error: None,
+        });
+        update.progress = Some(record.to_value());
+        update.transition = Some(JobTransition {
+            from: StoreStatus::Provisioning,
+            to: StoreStatus::Ready,
+            patch: StorePatch {
+                endpoints: Some(endpoints),
+                failure_reason: Some(None),
+                ..StorePatch::default()
+            },
+            audit: ctx.event("store.ready", format!("{} is ready", store.name)),
+        });
+        ctx.update(update).await
+    }
+}
+
+/// A rendered object as the host applies it: of an allowed kind, namespaced into the store's
+/// namespace (no other), labelled with the store id.
+fn confine(object: &Value, namespace: &str, store_id: &str) -> Result<Value, StepError> {
+    let manifest = crate::k8s::manifest::Manifest::from_value(object.clone()).map_err(permanent)?;
+    if !manifest.is_allowed_kind() {
+        return Err(permanent(format!(
+            "the chart rendered {} ({}), which stores may not create",
+            manifest.id(),
+            manifest.api_version
+        )));
+    }
+    if let Some(other) = manifest.namespace.as_deref().filter(|ns| *ns != namespace) {
+        return Err(permanent(format!(
+            "the chart put {} into namespace {other}",
+            manifest.id()
+        )));
+    }
+    let mut object = manifest.object;
+    let meta = object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| permanent("a rendered object has no metadata"))?;
+    meta.insert("namespace".into(), json!(namespace));
+    let labels = meta.entry("labels").or_insert_with(|| json!({}));
+    if let Some(labels) = labels.as_object_mut() {
+        labels.insert(STORE_LABEL.into(), json!(store_id));
+    }
+    Ok(object)
+}
+
+/// A random alphanumeric secret of `length` characters (at least 16).
+pub fn generate_secret(length: u32) -> String {
+    let length = usize::try_from(length.max(16)).unwrap_or(16);
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(length)
+        .map(char::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confine_forces_the_namespace_and_label_and_refuses_the_rest() {
+        let ok = confine(
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}),
+            "store-abc",
+            "abc",
+        );
+        let ok = ok.unwrap_or_default();
+        assert_eq!(ok["metadata"]["namespace"], "store-abc");
+        assert_eq!(ok["metadata"]["labels"][STORE_LABEL], "abc");
+        let other_ns = confine(
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "kube-system"}}),
+            "store-abc",
+            "abc",
+        );
+        assert!(matches!(other_ns, Err(StepError::Permanent(m)) if m.contains("kube-system")));
+        let cluster_scoped = confine(
+            &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "x"}}),
+            "store-abc",
+            "abc",
+        );
+        assert!(
+            matches!(cluster_scoped, Err(StepError::Permanent(m)) if m.contains("ClusterRole"))
+        );
+    }
+
+    #[test]
+    fn generated_secrets_are_long_and_different() {
+        let a = generate_secret(8);
+        let b = generate_secret(32);
+        assert_eq!(a.len(), 16);
+        assert_eq!(b.len(), 32);
+        assert_ne!(generate_secret(32), b);
+        assert!(b.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}

@@ -1,0 +1,194 @@
+//! The provisioning record each store keeps (in `stores.progress`): the plan it was planned
+//! with (pinned plugin version and digest), the pipeline steps already done and the setup
+//! steps already run. A resumed, restarted or retried job reads it to continue at the first
+//! unfinished step; it holds no secret values (plans never contain any).
+
+use serde::{Deserialize, Serialize};
+
+use crate::plugins::DeploymentPlan;
+
+/// The provisioning pipeline, in order (DESIGN.md "Lifecycle").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    Plan,
+    Namespace,
+    Guard,
+    Credentials,
+    Render,
+    Apply,
+    Wait,
+    Setup,
+    Ready,
+}
+
+impl Step {
+    pub const ALL: [Step; 9] = [
+        Step::Plan,
+        Step::Namespace,
+        Step::Guard,
+        Step::Credentials,
+        Step::Render,
+        Step::Apply,
+        Step::Wait,
+        Step::Setup,
+        Step::Ready,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plan => "plan",
+            Self::Namespace => "namespace",
+            Self::Guard => "guard",
+            Self::Credentials => "credentials",
+            Self::Render => "render",
+            Self::Apply => "apply",
+            Self::Wait => "wait",
+            Self::Setup => "setup",
+            Self::Ready => "ready",
+        }
+    }
+
+    /// 1-based position in the pipeline.
+    pub fn index(self) -> i32 {
+        Self::ALL
+            .iter()
+            .position(|s| *s == self)
+            .map_or(0, |i| i32::try_from(i + 1).unwrap_or(0))
+    }
+
+    /// Whether the step talks to the cluster (and so passes through the circuit breaker).
+    pub fn uses_cluster(self) -> bool {
+        !matches!(self, Self::Plan | Self::Render | Self::Ready)
+    }
+}
+
+/// The steps of a delete job.
+pub const DELETE_STEPS: [&str; 2] = ["delete-namespace", "wait-gone"];
+
+/// Where a store's current job is, for `GET /stores/:id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub step: String,
+    pub index: i32,
+    pub of: i32,
+}
+
+/// The progress of a store at `current_step` (a provisioning or deletion step name).
+pub fn progress_of(current_step: Option<&str>) -> Option<Progress> {
+    let step = current_step?;
+    if let Some(found) = Step::ALL.iter().find(|s| s.as_str() == step) {
+        return Some(Progress {
+            step: step.to_owned(),
+            index: found.index(),
+            of: 9,
+        });
+    }
+    DELETE_STEPS
+        .iter()
+        .position(|s| *s == step)
+        .map(|i| Progress {
+            step: step.to_owned(),
+            index: i32::try_from(i + 1).unwrap_or(0),
+            of: 2,
+        })
+}
+
+/// The plan a store was planned with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinnedPlan {
+    pub plugin_version: String,
+    pub plugin_digest: String,
+    pub plan: DeploymentPlan,
+}
+
+/// What is done of a store's provisioning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProvisionRecord {
+    pub plan: Option<PinnedPlan>,
+    pub done: Vec<Step>,
+    /// Names of setup steps that finished successfully.
+    pub setup_done: Vec<String>,
+}
+
+impl ProvisionRecord {
+    /// The record in `value`; an unreadable one starts over (every step is idempotent).
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        serde_json::from_value(value.clone()).unwrap_or_default()
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    pub fn is_done(&self, step: Step) -> bool {
+        self.done.contains(&step)
+    }
+
+    pub fn mark_done(&mut self, step: Step) {
+        if !self.is_done(step) {
+            self.done.push(step);
+        }
+    }
+
+    /// A new plan replaces the old one: everything from rendering on runs again.
+    pub fn replan(&mut self, plan: PinnedPlan) {
+        self.plan = Some(plan);
+        self.done
+            .retain(|s| matches!(s, Step::Namespace | Step::Guard | Step::Credentials));
+        self.done.push(Step::Plan);
+        self.setup_done.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_names_the_step_and_its_position() {
+        assert_eq!(
+            progress_of(Some("wait")),
+            Some(Progress {
+                step: "wait".into(),
+                index: 7,
+                of: 9
+            })
+        );
+        assert_eq!(
+            progress_of(Some("wait-gone")).map(|p| (p.index, p.of)),
+            Some((2, 2))
+        );
+        assert_eq!(progress_of(None), None);
+    }
+
+    #[test]
+    fn replanning_keeps_the_namespace_steps_and_forgets_the_rest() {
+        let mut record = ProvisionRecord::default();
+        for step in Step::ALL {
+            record.mark_done(step);
+        }
+        record.setup_done.push("install".into());
+        let plan = PinnedPlan {
+            plugin_version: "2.0.0".into(),
+            plugin_digest: "d".into(),
+            plan: DeploymentPlan {
+                values: serde_json::Map::new(),
+                setup: Vec::new(),
+                endpoints: Vec::new(),
+                ready_when: Vec::new(),
+                admin_login: None,
+            },
+        };
+        record.replan(plan);
+        assert_eq!(
+            record.done,
+            vec![Step::Namespace, Step::Guard, Step::Credentials, Step::Plan]
+        );
+        assert!(record.setup_done.is_empty());
+        let round_trip = ProvisionRecord::from_value(&record.to_value());
+        assert_eq!(round_trip, record);
+    }
+}

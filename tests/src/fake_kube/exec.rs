@@ -1,0 +1,173 @@
+//! `pods/exec` over a websocket, as the kubelet answers it through the API server: the
+//! `v5.channel.k8s.io` / `v4.channel.k8s.io` channel protocol (1 stdout, 2 stderr, 3 status
+//! JSON with the exit code). Results are scripted per command pattern; every exec is recorded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::objects::ApiError;
+use super::resources::of_kind;
+use super::routes::{json_response, query_pairs};
+use super::state::{ExecRecord, ExecScript, FakeState, lock, now_ms};
+
+/// `GET|POST /api/v1/namespaces/{ns}/pods/{pod}/exec`.
+pub async fn exec(
+    State(state): State<Arc<FakeState>>,
+    Path((namespace, pod)): Path<(String, String)>,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let pairs = query_pairs(&uri);
+    let command: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "command")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let container = pairs
+        .iter()
+        .find(|(k, _)| k == "container")
+        .map(|(_, v)| v.clone());
+    let fail = |err: ApiError| json_response(err.code, &err.status());
+    let Ok(upgrade) = upgrade else {
+        return fail(ApiError::new(
+            400,
+            "BadRequest",
+            "exec needs a websocket upgrade",
+        ));
+    };
+    if command.is_empty() {
+        return fail(ApiError::new(
+            400,
+            "BadRequest",
+            "you must specify at least one command for the container",
+        ));
+    }
+    let Some(pods) = of_kind("v1", "Pod") else {
+        return fail(ApiError::new(500, "InternalError", "no pods"));
+    };
+    let Some(object) = lock(&state.objects).get(pods, &namespace, &pod).cloned() else {
+        return fail(ApiError::not_found(pods, &pod));
+    };
+    let containers: Vec<String> = object
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let container = match container {
+        Some(c) if containers.contains(&c) => c,
+        Some(c) => {
+            return fail(ApiError::new(
+                400,
+                "BadRequest",
+                format!("container {c} is not valid for pod {pod}"),
+            ));
+        }
+        None if containers.len() == 1 => containers[0].clone(),
+        None => {
+            return fail(ApiError::new(
+                400,
+                "BadRequest",
+                "a container name must be specified",
+            ));
+        }
+    };
+    if object.pointer("/status/phase").and_then(Value::as_str) != Some("Running") {
+        return fail(ApiError::new(
+            400,
+            "BadRequest",
+            format!("pod {pod} is not running"),
+        ));
+    }
+    let index = {
+        let mut execs = lock(&state.execs);
+        execs.push(ExecRecord {
+            namespace,
+            pod,
+            container,
+            command: command.clone(),
+            uri: uri.to_string(),
+            completed: false,
+            exit_code: None,
+            started_ms: now_ms(),
+        });
+        execs.len() - 1
+    };
+    let script = {
+        let settings = state.settings();
+        let joined = command.join(" ");
+        settings
+            .exec_scripts
+            .iter()
+            .find(|s| joined.contains(&s.pattern))
+            .cloned()
+            .unwrap_or(ExecScript {
+                pattern: String::new(),
+                exit_code: 0,
+                stdout: "ok\n".into(),
+                stderr: String::new(),
+                delay_ms: settings.default_exec_delay_ms,
+            })
+    };
+    upgrade
+        .protocols(["v5.channel.k8s.io", "v4.channel.k8s.io"])
+        .on_upgrade(move |socket| run(state, index, script, socket))
+}
+
+fn frame(channel: u8, data: &[u8]) -> Message {
+    let mut bytes = Vec::with_capacity(data.len() + 1);
+    bytes.push(channel);
+    bytes.extend_from_slice(data);
+    Message::Binary(bytes.into())
+}
+
+async fn run(state: Arc<FakeState>, index: usize, script: ExecScript, mut socket: WebSocket) {
+    // Wait out the scripted run time; a client that goes away meanwhile aborts the exec.
+    let sleep = tokio::time::sleep(Duration::from_millis(script.delay_ms));
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            () = &mut sleep => break,
+            message = socket.recv() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    let status = if script.exit_code == 0 {
+        json!({"metadata": {}, "status": "Success"})
+    } else {
+        json!({
+            "metadata": {}, "status": "Failure",
+            "message": format!("command terminated with non-zero exit code: exit status {}", script.exit_code),
+            "reason": "NonZeroExitCode",
+            "details": {"causes": [{"reason": "ExitCode", "message": script.exit_code.to_string()}]},
+        })
+    };
+    let mut frames = Vec::new();
+    if !script.stdout.is_empty() {
+        frames.push(frame(1, script.stdout.as_bytes()));
+    }
+    if !script.stderr.is_empty() {
+        frames.push(frame(2, script.stderr.as_bytes()));
+    }
+    frames.push(frame(3, status.to_string().as_bytes()));
+    for message in frames {
+        if socket.send(message).await.is_err() {
+            return;
+        }
+    }
+    if let Some(record) = lock(&state.execs).get_mut(index) {
+        record.completed = true;
+        record.exit_code = Some(script.exit_code);
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}

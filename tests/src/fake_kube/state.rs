@@ -1,0 +1,155 @@
+//! Shared state of a fake API server: the objects, the run-time settings (faults, readiness,
+//! scripted exec results) and the records tests assert on (every request, every exec, when
+//! workloads became ready).
+
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use super::objects::{Event, Objects};
+
+/// How pods of matching workloads fail instead of becoming ready.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodFailure {
+    /// Substring of the workload's name or of one of its container images.
+    pub matches: String,
+    /// `CrashLoopBackOff`, `ImagePullBackOff`, `ErrImagePull` or `Unschedulable`.
+    pub reason: String,
+}
+
+/// The scripted result of execs whose command contains `pattern`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecScript {
+    pub pattern: String,
+    #[serde(default)]
+    pub exit_code: i32,
+    #[serde(default)]
+    pub stdout: String,
+    #[serde(default)]
+    pub stderr: String,
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+/// Run-time behaviour, changeable through the control endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Share of requests answered with a transient error (500/503), 0..=1.
+    pub fail_rate: f64,
+    /// Added to every request.
+    pub latency_ms: u64,
+    /// Every request fails with 503 and open watches end.
+    pub outage: bool,
+    /// Delay before a workload's pods are running and ready.
+    pub ready_after_ms: u64,
+    /// Delay between a namespace's deletion and its disappearance.
+    pub namespace_termination_ms: u64,
+    pub pod_failures: Vec<PodFailure>,
+    /// First match wins; no match: exit 0 with `ok` on stdout after `default_exec_delay_ms`.
+    pub exec_scripts: Vec<ExecScript>,
+    pub default_exec_delay_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            fail_rate: 0.0,
+            latency_ms: 0,
+            outage: false,
+            ready_after_ms: 100,
+            namespace_termination_ms: 100,
+            pod_failures: Vec::new(),
+            exec_scripts: Vec::new(),
+            default_exec_delay_ms: 0,
+        }
+    }
+}
+
+/// One exec into a pod.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecRecord {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    pub command: Vec<String>,
+    /// The request URI exactly as received.
+    pub uri: String,
+    /// Whether the exit status was delivered (false: the client went away first).
+    pub completed: bool,
+    pub exit_code: Option<i32>,
+    pub started_ms: u64,
+}
+
+/// One API request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub method: String,
+    pub uri: String,
+    pub status: u16,
+}
+
+/// When a workload became ready.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadyMark {
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub at_ms: u64,
+}
+
+/// Everything one fake server holds.
+#[derive(Debug)]
+pub struct FakeState {
+    pub objects: Mutex<Objects>,
+    pub settings: Mutex<Settings>,
+    pub execs: Mutex<Vec<ExecRecord>>,
+    pub requests: Mutex<Vec<RequestRecord>>,
+    pub ready_marks: Mutex<Vec<ReadyMark>>,
+    pub events: broadcast::Sender<Event>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Locks a mutex, ignoring poisoning (a panicked handler must not wedge the fake).
+pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl FakeState {
+    pub fn new(settings: Settings) -> Self {
+        let (events, _) = broadcast::channel(65_536);
+        let objects = Objects::with_sender(events.clone());
+        let state = Self {
+            objects: Mutex::new(objects),
+            settings: Mutex::new(settings),
+            execs: Mutex::new(Vec::new()),
+            requests: Mutex::new(Vec::new()),
+            ready_marks: Mutex::new(Vec::new()),
+            events,
+        };
+        {
+            let ns = super::resources::of_kind("v1", "Namespace");
+            let mut objects = lock(&state.objects);
+            for name in ["default", "kube-system"] {
+                if let Some(ns) = ns {
+                    let _ = objects.create(ns, "", serde_json::json!({"metadata": {"name": name}}));
+                }
+            }
+        }
+        state
+    }
+
+    pub fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+}
