@@ -9,4 +9,5 @@ mod db_story;
 mod hot_swap;
 mod hotload;
 mod plugin_cache;
+mod provisioning;
 mod sandbox;

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod fake_kube;
+pub mod host;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

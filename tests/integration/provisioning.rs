@@ -1,0 +1,177 @@
+//! Provisioning against the fake Kubernetes API server, with `storeplane serve` running as a
+//! real child process: the full lifecycle of both engines, crashes, two replicas, faults,
+//! deletion. Shared helpers live here.
+
+mod crash;
+mod deletion;
+mod faults;
+mod lifecycle;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use storeplane::lifecycle::record::ProvisionRecord;
+use storeplane_tests::app::{Api, Backend, TestDatabase, TestUser};
+use storeplane_tests::fake_kube::{FakeKube, Settings};
+use storeplane_tests::host::{HostOptions, HostProcess};
+
+/// A fake cluster, a database and a data directory: everything a host process needs.
+pub struct Rig {
+    pub fake: FakeKube,
+    pub database: TestDatabase,
+    pub data: tempfile::TempDir,
+}
+
+impl Rig {
+    pub async fn new(backend: Backend, settings: Settings) -> Self {
+        Self {
+            fake: FakeKube::start(settings)
+                .await
+                .expect("start the fake API server"),
+            database: TestDatabase::create(backend).await,
+            data: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn options(&self) -> HostOptions {
+        HostOptions::new(
+            std::path::Path::new(env!("CARGO_BIN_EXE_storeplane-host")),
+            &self.database.url,
+            self.data.path(),
+            self.fake.kubeconfig_path(),
+        )
+    }
+
+    pub async fn host(&self) -> HostProcess {
+        HostProcess::start(&self.options()).await
+    }
+
+    /// The store's provisioning record, read from the database.
+    pub async fn record(&self, store: &str) -> ProvisionRecord {
+        let db = storeplane::db::connect(&self.database.url)
+            .await
+            .expect("db");
+        let id = storeplane::domain::StoreId::parse(store).expect("store id");
+        let store = db
+            .store(&id)
+            .await
+            .expect("read store")
+            .expect("store exists");
+        db.close().await;
+        ProvisionRecord::from_value(&store.progress)
+    }
+
+    /// The generated values of a store's credentials Secret.
+    pub fn secret_values(&self, store: &str) -> Vec<String> {
+        let secret = self
+            .fake
+            .object(
+                "v1",
+                "Secret",
+                &format!("store-{store}"),
+                "store-credentials",
+            )
+            .expect("the credentials Secret exists");
+        secret["data"]
+            .as_object()
+            .expect("secret data")
+            .values()
+            .map(|v| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(v.as_str().unwrap_or_default())
+                    .expect("base64");
+                String::from_utf8(bytes).expect("utf-8 secret")
+            })
+            .collect()
+    }
+
+    /// Completed execs in the store's namespace, in order.
+    pub fn completed_execs(&self, store: &str) -> Vec<Vec<String>> {
+        let namespace = format!("store-{store}");
+        self.fake
+            .execs()
+            .into_iter()
+            .filter(|e| e.namespace == namespace && e.completed)
+            .map(|e| e.command)
+            .collect()
+    }
+}
+
+/// Creates a store; returns its id and the request id of the call.
+pub async fn create_store(
+    api: &Api,
+    user: &TestUser,
+    name: &str,
+    engine: &str,
+) -> (String, String) {
+    let response = api
+        .client
+        .post(format!("{}/api/v1/stores", api.base))
+        .bearer_auth(&user.token)
+        .json(&json!({"name": name, "engine": engine}))
+        .send()
+        .await
+        .expect("send");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let reply = Api::reply(response).await;
+    assert_eq!(reply.status.as_u16(), 202, "create {name}: {}", reply.body);
+    (
+        reply.body["store"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        request_id,
+    )
+}
+
+/// Polls the store until `done(store)` holds; panics with the last view after `limit`.
+pub async fn wait_until(
+    api: &Api,
+    user: &TestUser,
+    id: &str,
+    limit: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    loop {
+        let reply = api
+            .get(&format!("/api/v1/stores/{id}"), Some(&user.token))
+            .await;
+        let store = reply.body["store"].clone();
+        if done(&store) {
+            return store;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "store {id} did not get there within {limit:?}: {store}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the store has `status`.
+pub async fn wait_status(
+    api: &Api,
+    user: &TestUser,
+    id: &str,
+    status: &str,
+    limit: Duration,
+) -> Value {
+    wait_until(api, user, id, limit, |s| s["status"] == status).await
+}
+
+/// Asserts no secret value appears in `haystack`, naming where.
+pub fn assert_no_secret(secrets: &[String], haystack: &str, place: &str) {
+    for secret in secrets {
+        assert!(
+            !haystack.contains(secret.as_str()),
+            "a generated secret appears in {place}"
+        );
+    }
+}

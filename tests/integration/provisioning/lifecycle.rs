@@ -1,0 +1,236 @@
+//! A store's whole life against the fake cluster, for both engines: requested → ready with
+//! endpoints, every object in place and labelled, every setup step run once and in order, no
+//! secret anywhere it must not be, the request id on the job's audit events and log lines;
+//! then delete → namespace gone → deleted.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use storeplane_tests::app::Backend;
+use storeplane_tests::fake_kube::Settings;
+
+use super::*;
+
+const STORE_LABEL: &str = "storeplane.io/store-id";
+
+async fn full_lifecycle(backend: Backend, engine: &str) {
+    let rig = Rig::new(backend, Settings::default()).await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, request_id) = create_store(&host, &owner, "my-shop", engine).await;
+    assert!(!request_id.is_empty());
+
+    let ready = wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+    let endpoints = ready["endpoints"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !endpoints.is_empty(),
+        "a ready store lists its endpoints: {ready}"
+    );
+    for endpoint in &endpoints {
+        assert!(
+            endpoint["url"]
+                .as_str()
+                .is_some_and(|u| u.contains(&format!("store-{id}.localhost"))),
+            "endpoints are on the store's host: {ready}"
+        );
+    }
+    assert!(
+        ready.get("progress").is_none(),
+        "no progress once ready: {ready}"
+    );
+
+    // Every object lives in the store's namespace and carries the store label.
+    let namespace = format!("store-{id}");
+    let objects = rig.fake.objects(&namespace);
+    let kinds: Vec<String> = objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap_or(""),
+                o["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    for expected in [
+        format!("Namespace/{namespace}"),
+        "ResourceQuota/store-quota".into(),
+        "LimitRange/store-limits".into(),
+        "NetworkPolicy/default-deny".into(),
+        "NetworkPolicy/allow-same-namespace".into(),
+        "NetworkPolicy/allow-dns".into(),
+        "NetworkPolicy/allow-internet-egress".into(),
+        "NetworkPolicy/allow-ingress-controller".into(),
+        "ServiceAccount/default".into(),
+        "Secret/store-credentials".into(),
+    ] {
+        assert!(
+            kinds.contains(&expected),
+            "{expected} missing from {kinds:?}"
+        );
+    }
+    for kind in ["Deployment", "Service", "Ingress", "StatefulSet"] {
+        assert!(
+            kinds.iter().any(|k| k.starts_with(&format!("{kind}/"))),
+            "no {kind} in {kinds:?}"
+        );
+    }
+    for object in objects.iter().filter(|o| o["kind"] != "Pod") {
+        assert_eq!(
+            object["metadata"]["labels"][STORE_LABEL],
+            id.as_str(),
+            "unlabelled: {}",
+            object["metadata"]
+        );
+    }
+    let ns = rig
+        .fake
+        .object("v1", "Namespace", "", &namespace)
+        .expect("namespace");
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "baseline"
+    );
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/warn"],
+        "restricted"
+    );
+    let deployment = objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .expect("a deployment");
+    assert_eq!(
+        deployment["metadata"]["managedFields"][0]["manager"],
+        "storeplane"
+    );
+    let ingress_policy = objects
+        .iter()
+        .find(|o| o["metadata"]["name"] == "allow-ingress-controller")
+        .expect("ingress policy");
+    assert_eq!(
+        ingress_policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "kube-system"
+    );
+
+    // Every setup step of the plan ran exactly once, in order, and succeeded.
+    let record = rig.record(&id).await;
+    let plan = record.plan.expect("the record holds the plan").plan;
+    let planned: Vec<Vec<String>> = plan.setup.iter().map(|s| s.command.clone()).collect();
+    assert!(!planned.is_empty());
+    assert_eq!(rig.completed_execs(&id), planned, "setup commands as run");
+    assert!(rig.fake.execs().iter().all(|e| e.exit_code == Some(0)));
+
+    // No generated secret in exec arguments or URLs, API request URLs, logs, audit events or
+    // the stored plan.
+    let secrets = rig.secret_values(&id);
+    assert!(secrets.len() >= 2, "the engine's secrets were generated");
+    for exec in rig.fake.execs() {
+        assert_no_secret(&secrets, &exec.uri, "an exec URL");
+        assert_no_secret(&secrets, &exec.command.join(" "), "an exec command");
+    }
+    for request in rig.fake.requests() {
+        assert_no_secret(&secrets, &request.uri, "a Kubernetes request URL");
+    }
+    let logs = host.logs().join("\n");
+    assert_no_secret(&secrets, &logs, "the host's logs");
+    let audit = host
+        .get(
+            &format!("/api/v1/audit?storeId={id}&limit=100"),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(audit.status.as_u16(), 200, "{}", audit.body);
+    assert_no_secret(&secrets, &audit.body.to_string(), "the audit log");
+    assert_no_secret(
+        &secrets,
+        &serde_json::to_string(&plan.values).unwrap_or_default(),
+        "the plan's values",
+    );
+
+    // The create call's request id is on every audit event and log line of the job.
+    let events = audit.body["logs"].as_array().cloned().unwrap_or_default();
+    let job_events: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            let action = e["action"].as_str().unwrap_or_default();
+            action == "store.provisioning"
+                || action == "store.setup_step"
+                || action == "store.ready"
+        })
+        .collect();
+    assert_eq!(
+        job_events.len(),
+        planned.len() + 2,
+        "provisioning, each setup step, ready: {events:?}"
+    );
+    for event in &job_events {
+        assert_eq!(
+            event["requestId"],
+            request_id.as_str(),
+            "request id of {event}"
+        );
+    }
+    let job_lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(&format!("\"store\":\"{id}\"")) && l.contains("\"name\":\"job\""))
+        .collect();
+    assert!(
+        job_lines.len() >= 10,
+        "the job logged its steps: {} lines",
+        job_lines.len()
+    );
+    for line in job_lines {
+        assert!(
+            line.contains(&request_id),
+            "log line without the request id: {line}"
+        );
+    }
+
+    // Delete: the namespace goes, then the store is deleted.
+    let deleting = host
+        .delete(&format!("/api/v1/stores/{id}"), Some(&owner.token))
+        .await;
+    assert_eq!(deleting.status.as_u16(), 202, "{}", deleting.body);
+    wait_status(&host, &owner, &id, "deleted", Duration::from_secs(30)).await;
+    assert!(
+        rig.fake.objects(&namespace).is_empty(),
+        "the namespace and its objects are gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn woocommerce_store_lives_and_dies_on_sqlite() {
+    full_lifecycle(Backend::Sqlite, "woocommerce").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn medusa_store_lives_and_dies_on_postgres() {
+    full_lifecycle(Backend::Postgres, "medusa").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_shows_the_current_step_while_waiting() {
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            ready_after_ms: 1_500,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "slow-shop", "woocommerce").await;
+    let waiting = wait_until(&host, &owner, &id, Duration::from_secs(30), |s| {
+        s["progress"]["step"] == "wait"
+    })
+    .await;
+    assert_eq!(waiting["progress"]["index"], 7);
+    assert_eq!(waiting["progress"]["of"], 9);
+    assert_eq!(waiting["status"], "provisioning");
+    assert!(
+        rig.fake.execs().is_empty(),
+        "no setup before the workloads are ready"
+    );
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(30)).await;
+}
