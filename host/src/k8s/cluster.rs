@@ -56,6 +56,10 @@ impl Cluster {
                 Err(_) => return Ok(None),
             },
         };
+        // The pipeline retries with its own classification, backoff and circuit breaker;
+        // kube's built-in retry of 429/503/504 would hide outages from the breaker.
+        let mut config = config;
+        config.default_retry = false;
         let client = kube::Client::try_from(config)
             .map_err(|err| ClusterError::Unreachable(err.to_string()))?;
         Ok(Some(Self {

@@ -1,1 +1,88 @@
-//! placeholder
+//! Deletion: while the cluster is down a store stays `deleting` (never falsely `deleted`) and
+//! finishes after recovery; deleting a store mid-provisioning cancels its provisioning.
+
+use std::time::Duration;
+
+use storeplane_tests::app::Backend;
+use storeplane_tests::fake_kube::Settings;
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_while_the_cluster_is_down_waits_and_completes_after_recovery() {
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "doomed", "woocommerce").await;
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+
+    rig.fake.update(|s| s.outage = true);
+    let reply = host
+        .delete(&format!("/api/v1/stores/{id}"), Some(&owner.token))
+        .await;
+    assert_eq!(reply.status.as_u16(), 202, "{}", reply.body);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let store = host
+        .get(&format!("/api/v1/stores/{id}"), Some(&owner.token))
+        .await
+        .body["store"]
+        .clone();
+    assert_eq!(store["status"], "deleting", "{store}");
+    assert!(
+        !rig.fake.objects(&format!("store-{id}")).is_empty(),
+        "nothing was deleted yet"
+    );
+
+    rig.fake.update(|s| s.outage = false);
+    wait_status(&host, &owner, &id, "deleted", Duration::from_secs(60)).await;
+    assert!(rig.fake.objects(&format!("store-{id}")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_mid_provisioning_cancels_it_and_leaves_nothing_behind() {
+    let rig = Rig::new(
+        Backend::Postgres,
+        Settings {
+            ready_after_ms: 2_000,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "short-lived", "medusa").await;
+    wait_until(&host, &owner, &id, Duration::from_secs(30), |s| {
+        s["progress"]["step"] == "wait"
+    })
+    .await;
+
+    let reply = host
+        .delete(&format!("/api/v1/stores/{id}"), Some(&owner.token))
+        .await;
+    assert_eq!(reply.status.as_u16(), 202, "{}", reply.body);
+    wait_status(&host, &owner, &id, "deleted", Duration::from_secs(60)).await;
+    // Give a stale provisioning worker time to misbehave, were it still running.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(
+        rig.fake.objects(&format!("store-{id}")).is_empty(),
+        "nothing recreated after deletion"
+    );
+    assert!(
+        rig.fake.execs().is_empty(),
+        "no setup ran for a cancelled store"
+    );
+    let audit = host
+        .get(
+            &format!("/api/v1/audit?storeId={id}&limit=100"),
+            Some(&owner.token),
+        )
+        .await;
+    let actions: Vec<&str> = audit.body["logs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(!actions.contains(&"store.ready"), "{actions:?}");
+    assert!(actions.contains(&"store.deleted"), "{actions:?}");
+}
