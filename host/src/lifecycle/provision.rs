@@ -413,11 +413,14 @@ impl Pipeline {
             .deadline_at
             .and_then(|d| (d - chrono::Utc::now()).to_std().ok())
             .unwrap_or(Duration::from_secs(600));
-        match self
-            .cluster
-            .wait_ready(&store.id.namespace(), &workloads, remaining)
-            .await?
-        {
+        // Waiting only reads: a shutdown may interrupt it at any moment.
+        let mut shutdown = ctx.shutdown.clone();
+        let namespace = store.id.namespace();
+        let waited = tokio::select! {
+            waited = self.cluster.wait_ready(&namespace, &workloads, remaining) => waited?,
+            Ok(_) = shutdown.wait_for(|stop| *stop) => return Err(StepError::Shutdown),
+        };
+        match waited {
             Readiness::Ready => Ok(()),
             Readiness::Failed(reason) => Err(permanent(reason)),
             Readiness::TimedOut(what) => Err(permanent(format!(
@@ -447,6 +450,10 @@ impl Pipeline {
         for (index, step) in plan.setup.iter().enumerate() {
             if record.setup_done.contains(&step.name) {
                 continue;
+            }
+            // A safe point: between two commands, never in the middle of one.
+            if ctx.shutting_down() {
+                return Err(StepError::Shutdown);
             }
             let outcome = self.run_setup_step(store, step, &secret_refs).await?;
             record.setup_done.push(step.name.clone());

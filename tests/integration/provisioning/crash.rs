@@ -153,3 +153,47 @@ async fn two_hosts_on_one_database_provision_each_store_once() {
         assert!(claimed > 0, "each replica claimed jobs");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_gives_running_jobs_back_at_once() {
+    let rig = Rig::new(
+        Backend::Postgres,
+        Settings {
+            ready_after_ms: 4_000,
+            ..Settings::default()
+        },
+    )
+    .await;
+    // A long lease: if the job were not given back, a restarted host would wait it out.
+    let options = rig.options().with("JOB_LEASE_MS", "60000");
+    let mut host = HostProcess::start(&options).await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "patient", "woocommerce").await;
+    wait_until(&host, &owner, &id, Duration::from_secs(30), |s| {
+        s["progress"]["step"] == "wait"
+    })
+    .await;
+
+    assert!(host.terminate(), "SIGTERM ends the host cleanly");
+    assert!(
+        host.logs().iter().any(|l| l.contains("job given back")),
+        "the running job was given back"
+    );
+    let db = storeplane::db::connect(&rig.database.url)
+        .await
+        .expect("db");
+    let store_id = storeplane::domain::StoreId::parse(&id).expect("id");
+    let job = db
+        .open_job(&store_id)
+        .await
+        .expect("job")
+        .expect("an open job");
+    assert_eq!(
+        job.state, "queued",
+        "released, not left running under a lease: {job:?}"
+    );
+    db.close().await;
+
+    let host = HostProcess::start(&options).await;
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(30)).await;
+}

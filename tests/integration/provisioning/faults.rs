@@ -198,3 +198,24 @@ async fn a_failing_setup_step_fails_the_store_and_a_retry_after_the_fix_finishes
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_is_not_ready_by_the_deadline_fails_saying_so() {
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            ready_after_ms: 600_000,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = HostProcess::start(&rig.options().with("PROVISIONING_TIMEOUT_MS", "3000")).await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "never-ready", "medusa").await;
+    let failed = wait_status(&host, &owner, &id, "failed", Duration::from_secs(30)).await;
+    let reason = failed["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("in time") && reason.contains("Deployment/"),
+        "{reason}"
+    );
+}
