@@ -154,6 +154,43 @@ impl Seen {
 type ChangeStream = Pin<Box<dyn Stream<Item = Result<Change>> + Send>>;
 
 impl Cluster {
+    /// Deletes the pods in `namespace` that cannot start (their controllers make new ones);
+    /// returns their names.
+    pub async fn delete_failed_pods(&self, namespace: &str) -> Result<Vec<String>> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let pods = retrying(|| {
+            within(self.call_timeout, async {
+                Ok(api.list(&ListParams::default()).await?)
+            })
+        })
+        .await?;
+        let mut deleted = Vec::new();
+        for pod in pods.items {
+            let name = name_of(&pod.metadata);
+            let seen = Seen {
+                pods: BTreeMap::from([(name.clone(), pod)]),
+                ..Seen::default()
+            };
+            if seen.failure().is_none() {
+                continue;
+            }
+            retrying(|| {
+                within(self.call_timeout, async {
+                    match api.delete(&name, &kube::api::DeleteParams::default()).await {
+                        Ok(_) => Ok(()),
+                        Err(err) => match KubeError::from(err) {
+                            KubeError::NotFound(_) => Ok(()),
+                            other => Err(other),
+                        },
+                    }
+                })
+            })
+            .await?;
+            deleted.push(name);
+        }
+        Ok(deleted)
+    }
+
     /// Lists then watches `K` in `namespace`, filling `into`; returns the watch stream.
     async fn list_and_watch<K>(
         &self,

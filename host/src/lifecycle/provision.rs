@@ -90,7 +90,9 @@ impl Pipeline {
         let mut record = ProvisionRecord::from_value(&store.progress);
         let mut run = Run::default();
         for step in Step::ALL {
-            if record.is_done(step) && step != Step::Ready {
+            // Planning is looked at again on every run: a retry re-plans when the engine
+            // version changed (and only then); `ready` always runs to close the job.
+            if record.is_done(step) && !matches!(step, Step::Plan | Step::Ready) {
                 continue;
             }
             self.before_step(ctx, step).await?;
@@ -413,6 +415,17 @@ impl Pipeline {
             .deadline_at
             .and_then(|d| (d - chrono::Utc::now()).to_std().ok())
             .unwrap_or(Duration::from_secs(600));
+        if store.retry_count > 0 {
+            // A retry restarts the pods that could not start, so the retry sees fresh ones
+            // instead of failing at once on the old failure.
+            let restarted = self
+                .cluster
+                .delete_failed_pods(&store.id.namespace())
+                .await?;
+            if !restarted.is_empty() {
+                tracing::info!(pods = ?restarted, "restarted failed pods for the retry");
+            }
+        }
         // Waiting only reads: a shutdown may interrupt it at any moment.
         let mut shutdown = ctx.shutdown.clone();
         let namespace = store.id.namespace();

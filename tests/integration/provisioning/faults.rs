@@ -184,6 +184,16 @@ async fn a_failing_setup_step_fails_the_store_and_a_retry_after_the_fix_finishes
         .await;
     assert_eq!(retry.status.as_u16(), 202, "{}", retry.body);
     wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+    let replanned = host
+        .get(
+            &format!("/api/v1/audit?storeId={id}&eventType=store.replanned"),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(
+        replanned.body["total"], 0,
+        "same engine version: the plan is reused"
+    );
     let runs = rig.completed_execs(&id);
     for step in &plan.setup {
         let count = runs.iter().filter(|c| **c == step.command).count();
@@ -218,4 +228,81 @@ async fn a_store_that_is_not_ready_by_the_deadline_fails_saying_so() {
         reason.contains("in time") && reason.contains("Deployment/"),
         "{reason}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_replans_only_when_the_engine_version_changed() {
+    let settings = Settings {
+        pod_failures: vec![PodFailure {
+            matches: "wordpress".into(),
+            reason: "ImagePullBackOff".into(),
+        }],
+        ..Settings::default()
+    };
+    let rig = Rig::new(Backend::Sqlite, settings).await;
+    let host = rig.host().await;
+    let admin = host.user("admin").await;
+    let (id, _) = create_store(&host, &admin, "upgraded", "woocommerce").await;
+    let failed = wait_status(&host, &admin, &id, "failed", Duration::from_secs(30)).await;
+    assert!(
+        failed["failureReason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ImagePullBackOff"),
+        "{failed}"
+    );
+    assert_eq!(failed["pluginVersion"], "0.1.0");
+
+    // An admin ships a fixed engine version; the retry plans again with it.
+    let uploaded = host
+        .client
+        .post(format!("{}/api/v1/admin/plugins", host.base))
+        .bearer_auth(&admin.token)
+        .header("content-type", "application/wasm")
+        .body(storeplane_tests::guests::WOO_NEXT.to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert!(
+        uploaded.status().is_success(),
+        "{}",
+        uploaded.text().await.unwrap_or_default()
+    );
+    let activated = host
+        .post(
+            "/api/v1/admin/plugins/woocommerce/0.2.0/activate",
+            Some(&admin.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(activated.status.as_u16(), 200, "{}", activated.body);
+    rig.fake.update(|s| s.pod_failures.clear());
+    let retry = host
+        .post(
+            &format!("/api/v1/stores/{id}/retry"),
+            Some(&admin.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(retry.status.as_u16(), 202, "{}", retry.body);
+    let ready = wait_status(&host, &admin, &id, "ready", Duration::from_secs(60)).await;
+    assert_eq!(ready["pluginVersion"], "0.2.0", "{ready}");
+    let record = rig.record(&id).await;
+    assert_eq!(record.plan.expect("plan").plugin_version, "0.2.0");
+    let audit = host
+        .get(
+            &format!("/api/v1/audit?storeId={id}&eventType=store.replanned"),
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(audit.body["total"], 1, "{}", audit.body);
+    // The namespace, guard objects and credentials were not made again.
+    let duplicated: Vec<String> = rig
+        .fake
+        .creations()
+        .into_iter()
+        .filter(|(k, n)| *n > 1 && !k.starts_with("Pod "))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(duplicated.is_empty(), "{duplicated:?}");
 }

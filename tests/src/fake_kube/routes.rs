@@ -401,7 +401,7 @@ fn delete(state: &Arc<FakeState>, target: &Target, name: &str) -> Result<(u16, V
         return Ok((200, object));
     }
     let removed = lock(&state.objects).remove(target.resource, &namespace, name)?;
-    simulate::after_delete(state, target.resource, &namespace, name);
+    simulate::after_delete(state, target.resource, &namespace, &removed);
     Ok((200, removed))
 }
 

@@ -41,10 +41,36 @@ pub fn after_write(
     });
 }
 
-/// Deleting a workload deletes its pods.
-pub fn after_delete(state: &Arc<FakeState>, resource: &Resource, namespace: &str, name: &str) {
-    if matches!(resource.kind, "Deployment" | "StatefulSet") {
-        remove_pods_of(state, namespace, name);
+/// Deleting a workload deletes its pods; deleting a pod of a workload makes its controller
+/// roll the workload's pods out again (with the failure settings of that moment).
+pub fn after_delete(state: &Arc<FakeState>, resource: &Resource, namespace: &str, removed: &Value) {
+    let name = removed
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match resource.kind {
+        "Deployment" | "StatefulSet" => remove_pods_of(state, namespace, name),
+        "Pod" => {
+            let owner = removed.pointer("/metadata/ownerReferences/0");
+            let kind = owner.and_then(|o| o.get("kind")).and_then(Value::as_str);
+            let owner_name = owner.and_then(|o| o.get("name")).and_then(Value::as_str);
+            let (Some(kind @ ("Deployment" | "StatefulSet")), Some(owner_name)) =
+                (kind, owner_name)
+            else {
+                return;
+            };
+            let Some(workloads) = of_kind("apps/v1", kind) else {
+                return;
+            };
+            let Some(workload) = lock(&state.objects)
+                .get(workloads, namespace, owner_name)
+                .cloned()
+            else {
+                return;
+            };
+            after_write(state, workloads, namespace, &workload, true);
+        }
+        _ => {}
     }
 }
 
