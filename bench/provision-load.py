@@ -13,6 +13,7 @@ alternating) for one tenant, and waits until all are ready. Reports:
     ready to the first setup exec in that store (p50/p95/max) -- the watch path.
 
     bench/provision-load.py [--stores 200] [--backend sqlite|postgres] [--concurrency 8]
+                            [--ready-after-ms 0]
 
 Needs: a release build (`cargo build --release -p storeplane --bin storeplane -p
 storeplane-tests --bin fake-kube`, done by this script), helm (.ci/install-helm), and
@@ -77,6 +78,8 @@ def main():
     parser.add_argument("--stores", type=int, default=200)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--ready-after-ms", type=int, default=0,
+                        help="delay before the fake cluster's workloads are ready (0: at once)")
     args = parser.parse_args()
 
     subprocess.run(
@@ -101,7 +104,7 @@ def main():
     logs = open(os.path.join(work, "logs.txt"), "w")
     fake = subprocess.Popen(
         [os.path.join(ROOT, "target/release/fake-kube"), "--listen", f"127.0.0.1:{fake_port}",
-         "--kubeconfig-out", kubeconfig, "--ready-after-ms", "0"],
+         "--kubeconfig-out", kubeconfig, "--ready-after-ms", str(args.ready_after_ms)],
         stdout=logs, stderr=logs,
     )
     fake_url = f"http://127.0.0.1:{fake_port}"
@@ -156,7 +159,8 @@ def main():
 
         elapsed = finished - started
         own, helm_cpu = own_after - own_before, helm_after - helm_before
-        print(f"stores: {args.stores} ({args.backend}, {args.concurrency} workers)")
+        print(f"stores: {args.stores} ({args.backend}, {args.concurrency} workers, "
+              f"workloads ready after {args.ready_after_ms} ms)")
         print(f"creating took {created_at - started:.1f} s; all ready after {elapsed:.1f} s")
         print(f"throughput: {args.stores / elapsed * 60:.0f} stores/minute")
         print(f"CPU per store: {(own + helm_cpu) / args.stores * 1000:.0f} ms "

@@ -36,7 +36,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the API server (migrates the database first).
-    Serve(ServerConfig),
+    Serve(Box<ServerConfig>),
     /// Apply database migrations and exit.
     Migrate {
         #[arg(
@@ -121,7 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(server) => {
             server.validate()?;
-            crate::server::run(config, server).await?;
+            crate::server::run(config, *server).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { database_url } => {

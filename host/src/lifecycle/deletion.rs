@@ -47,11 +47,7 @@ impl Pipeline {
                     Ok(())
                 })
                 .await;
-            match &outcome {
-                Ok(()) => self.breaker.record_success(),
-                Err(StepError::Transient(_)) => self.breaker.record_failure(Instant::now()),
-                Err(_) => self.breaker.record_neutral(),
-            }
+            self.record_cluster_outcome(&outcome);
             outcome?;
         }
         let mut update = ctx.update_of(JobChange::Finish {

@@ -101,11 +101,7 @@ impl Pipeline {
                 .guarded(self.run_step(ctx, step, &store, &mut record, &mut run))
                 .await;
             if step.uses_cluster() {
-                match &outcome {
-                    Ok(()) => self.breaker.record_success(),
-                    Err(StepError::Transient(_)) => self.breaker.record_failure(Instant::now()),
-                    Err(_) => self.breaker.record_neutral(),
-                }
+                self.record_cluster_outcome(&outcome);
             }
             outcome?;
             tracing::info!(
@@ -128,6 +124,16 @@ impl Pipeline {
             ctx.update(update).await?;
         }
         Ok(())
+    }
+
+    /// Tells the circuit breaker how a step that talked to the cluster went: an answer, even a
+    /// refusal, shows the cluster is there; a transient failure counts towards opening it.
+    pub(super) fn record_cluster_outcome(&self, outcome: &Result<(), StepError>) {
+        match outcome {
+            Ok(()) | Err(StepError::Permanent(_)) => self.breaker.record_success(),
+            Err(StepError::Transient(_)) => self.breaker.record_failure(Instant::now()),
+            Err(_) => self.breaker.record_neutral(),
+        }
     }
 
     /// The job's store is gone or no longer provisioning: close the job.
@@ -214,7 +220,7 @@ impl Pipeline {
         }
     }
 
-    fn pinned_plan<'a>(record: &'a ProvisionRecord) -> Result<&'a PinnedPlan, StepError> {
+    fn pinned_plan(record: &ProvisionRecord) -> Result<&PinnedPlan, StepError> {
         record
             .plan
             .as_ref()

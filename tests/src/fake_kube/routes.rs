@@ -257,10 +257,9 @@ fn list(
     let (labels, fields) = selectors(pairs)?;
     let objects = lock(&state.objects);
     let namespace = target
-        .resource
-        .namespaced
-        .then(|| target.namespace.as_deref())
-        .flatten();
+        .namespace
+        .as_deref()
+        .filter(|_| target.resource.namespaced);
     let items = objects.list(target.resource, namespace, &labels, &fields);
     Ok((
         200,

@@ -1,0 +1,97 @@
+//! End to end on a real cluster (k3d or kind, with Traefik), run by hand — see the README's
+//! "Real-cluster end-to-end test":
+//!
+//! ```text
+//! STOREPLANE_E2E_KUBECONFIG=$HOME/.kube/config STOREPLANE_E2E_INGRESS=http://127.0.0.1:8080 \
+//!   cargo test -p storeplane-tests --test integration -- --ignored real_cluster
+//! ```
+//!
+//! Creates a WooCommerce and a Medusa store, waits until both are ready (real images pulled,
+//! real setup by exec), opens the WooCommerce storefront and Medusa's `/health` through the
+//! ingress, then deletes both and waits until their namespaces are gone.
+
+use std::time::Duration;
+
+use storeplane_tests::app::{Backend, TestDatabase};
+use storeplane_tests::host::{HostOptions, HostProcess};
+
+use super::*;
+
+/// GETs `path` on the ingress with the store's Host header, until it answers 200 (routes take
+/// a moment to appear); returns the body.
+async fn through_ingress(ingress: &str, host: &str, path: &str) -> String {
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    loop {
+        let response = client
+            .get(format!("{ingress}{path}"))
+            .header("host", host)
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await;
+        if let Ok(response) = response
+            && response.status().is_success()
+        {
+            return response.text().await.unwrap_or_default();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "{host}{path} never answered through {ingress}"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a real cluster: set STOREPLANE_E2E_KUBECONFIG (see the README)"]
+async fn real_cluster_runs_both_engines_end_to_end() {
+    let kubeconfig = std::env::var("STOREPLANE_E2E_KUBECONFIG").expect(
+        "STOREPLANE_E2E_KUBECONFIG must name the kubeconfig of a k3d/kind cluster with Traefik \
+         (k3d cluster create storeplane -p 8080:80@loadbalancer)",
+    );
+    let ingress =
+        std::env::var("STOREPLANE_E2E_INGRESS").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let overlay = storeplane_tests::workspace_root().join("helm/ecommerce-store/values-local.yaml");
+    let options = HostOptions::new(
+        std::path::Path::new(env!("CARGO_BIN_EXE_storeplane-host")),
+        &database.url,
+        data.path(),
+        std::path::Path::new(&kubeconfig),
+    )
+    .with("HELM_VALUES_FILE", overlay.display().to_string())
+    .with("PROVISIONING_TIMEOUT_MS", "1200000")
+    .with("JOB_LEASE_MS", "30000")
+    .with("CLUSTER_REQUEST_TIMEOUT_MS", "30000")
+    .with("STORE_DOMAIN_SUFFIX", ".localhost");
+    let host = HostProcess::start(&options).await;
+    let owner = host.user("e2e").await;
+    let (woo, _) = create_store(&host, &owner, "e2e-woo", "woocommerce").await;
+    let (medusa, _) = create_store(&host, &owner, "e2e-medusa", "medusa").await;
+    for id in [&woo, &medusa] {
+        let store = wait_until(&host, &owner, id, Duration::from_secs(1200), |s| {
+            s["status"] == "ready" || s["status"] == "failed"
+        })
+        .await;
+        assert_eq!(store["status"], "ready", "{store}");
+    }
+
+    let storefront = through_ingress(&ingress, &format!("store-{woo}.localhost"), "/").await;
+    assert!(
+        storefront.contains("woocommerce"),
+        "the storefront is a WooCommerce shop"
+    );
+    let health = through_ingress(&ingress, &format!("store-{medusa}.localhost"), "/health").await;
+    assert_eq!(health.trim(), "OK");
+
+    for id in [&woo, &medusa] {
+        let reply = host
+            .delete(&format!("/api/v1/stores/{id}"), Some(&owner.token))
+            .await;
+        assert_eq!(reply.status.as_u16(), 202, "{}", reply.body);
+    }
+    for id in [&woo, &medusa] {
+        wait_status(&host, &owner, id, "deleted", Duration::from_secs(600)).await;
+    }
+}
