@@ -21,6 +21,9 @@ use crate::k8s::{Cluster, Readiness, Workload};
 use crate::plugins::model::SetupStep;
 use crate::plugins::{DeploymentPlan, PluginDigest, PluginVersion, Registry, StoreSpec};
 
+/// Bytes of command output read beyond what is kept (longer than any generated secret).
+const REDACTION_MARGIN: usize = 1024;
+
 /// Name of every store's credentials Secret (in the store's namespace).
 pub const CREDENTIALS_SECRET: &str = "store-credentials";
 
@@ -522,7 +525,9 @@ impl Pipeline {
                     &step.container,
                     &step.command,
                     limit,
-                    self.settings.output_limit,
+                    // Read a margin more than is kept: a secret cut in half at the start of
+                    // the raw window could not be recognised, but it falls outside the tail.
+                    self.settings.output_limit + REDACTION_MARGIN,
                 )
                 .await?;
             let stdout = tail(&redact(&output.stdout, secrets), self.settings.output_limit);

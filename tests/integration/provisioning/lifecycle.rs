@@ -234,3 +234,66 @@ async fn progress_shows_the_current_step_while_waiting() {
     );
     wait_status(&host, &owner, &id, "ready", Duration::from_secs(30)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_output_reaches_the_audit_log_bounded_and_redacted() {
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            ready_after_ms: 1_000,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "chatty", "woocommerce").await;
+    // Once the Secret exists, every command "prints" a secret value and a lot of noise.
+    let namespace = format!("store-{id}");
+    let started = std::time::Instant::now();
+    while rig
+        .fake
+        .object("v1", "Secret", &namespace, "store-credentials")
+        .is_none()
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "no Secret");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let secrets = rig.secret_values(&id);
+    let leak = format!("admin password is {}\n{}", secrets[0], "x".repeat(20_000));
+    rig.fake.update(|s| {
+        s.exec_scripts = vec![storeplane_tests::fake_kube::ExecScript {
+            pattern: String::new(),
+            exit_code: 0,
+            stdout: leak.clone(),
+            stderr: format!("warning: {}", secrets[0]),
+            delay_ms: 0,
+        }]
+    });
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+    let audit = host
+        .get(
+            &format!("/api/v1/audit?storeId={id}&eventType=store.setup_step&limit=100"),
+            Some(&owner.token),
+        )
+        .await;
+    let events = audit.body["logs"].as_array().cloned().unwrap_or_default();
+    assert!(!events.is_empty());
+    for event in &events {
+        let stdout = event["details"]["stdout"].as_str().unwrap_or_default();
+        let stderr = event["details"]["stderr"].as_str().unwrap_or_default();
+        assert!(
+            stdout.len() <= 4_200,
+            "stdout is bounded ({} bytes)",
+            stdout.len()
+        );
+        assert!(stderr.contains("[REDACTED]"), "{stderr}");
+        assert_eq!(event["details"]["exitCode"], 0);
+    }
+    assert_no_secret(
+        &secrets,
+        &audit.body.to_string(),
+        "the setup steps' audit events",
+    );
+    assert_no_secret(&secrets, &host.logs().join("\n"), "the host's logs");
+}
