@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod engines;
 mod error;
+mod events;
 mod extract;
 mod health;
 mod openapi;
@@ -45,10 +46,14 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
+        .route("/auth/ticket", post(events::ticket))
         .route("/stores", post(stores::create).get(stores::list))
         .route("/stores/{id}", get(stores::get).delete(stores::delete))
         .route("/stores/{id}/retry", post(stores::retry))
         .route("/stores/{id}/logs", get(stores::logs))
+        .route("/stores/{id}/credentials", get(stores::credentials))
+        .route("/stores/{id}/events", get(events::store_events))
+        .route("/stores/events", get(events::all_events))
         .route("/audit", get(audit::list))
         .route("/audit/logs", get(audit::list_logs))
         .route("/engines", get(engines::list))

@@ -36,7 +36,16 @@ pub struct Claims {
     pub iss: String,
     pub iat: i64,
     pub exp: i64,
+    /// Set on narrow, short-lived tokens (tickets): such a token is accepted only where its
+    /// scope is, never as a bearer token of the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
+
+/// Scope of an event-stream ticket (for `EventSource`, which cannot send headers).
+pub const EVENTS_SCOPE: &str = "events";
+/// Lifetime of an event-stream ticket, in seconds.
+pub const TICKET_SECONDS: i64 = 60;
 
 /// Issues and verifies tokens with one HS256 secret.
 #[derive(Clone)]
@@ -81,6 +90,21 @@ impl TokenKeys {
             iss: ISSUER.into(),
             iat: now,
             exp: now.saturating_add(lifetime),
+            scope: None,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|_| AuthError::Invalid)
+    }
+
+    /// A ticket for `user` to open event streams, valid for [`TICKET_SECONDS`].
+    pub fn issue_ticket(&self, user: &UserId, role: Role, now: i64) -> Result<String, AuthError> {
+        let claims = Claims {
+            sub: user.0.clone(),
+            role,
+            iss: ISSUER.into(),
+            iat: now,
+            exp: now.saturating_add(TICKET_SECONDS),
+            scope: Some(EVENTS_SCOPE.into()),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|_| AuthError::Invalid)
@@ -157,9 +181,21 @@ mod tests {
                 role: Role::Admin,
                 iss: ISSUER.into(),
                 iat: now,
-                exp: now + 3600
+                exp: now + 3600,
+                scope: None,
             })
         );
+    }
+
+    #[test]
+    fn tickets_are_scoped_and_short_lived() {
+        let now = chrono::Utc::now().timestamp();
+        let ticket = keys()
+            .issue_ticket(&UserId("u1".into()), Role::Tenant, now)
+            .unwrap_or_default();
+        let claims = keys().verify(&ticket).unwrap_or_else(|_| unreachable!());
+        assert_eq!(claims.scope.as_deref(), Some(EVENTS_SCOPE));
+        assert_eq!(claims.exp - claims.iat, TICKET_SECONDS);
     }
 
     #[test]

@@ -12,8 +12,10 @@
 //! | `provision` | the pipeline steps 1–9 |
 //! | `deletion` | the delete job |
 //! | `record` | the per-store provisioning record and progress view |
+//! | `events` | in-process store change notifications (event streams) |
 
 mod deletion;
+mod events;
 mod job;
 mod plugins;
 mod provision;
@@ -21,9 +23,10 @@ pub mod record;
 mod runner;
 mod stores;
 
+pub use events::{StoreChanged, StoreEvents};
 pub use job::{JobContext, StepError};
 pub use plugins::{PluginAdmin, PluginAdminError};
 pub use provision::{CREDENTIALS_SECRET, Pipeline, PipelineSettings, generate_secret};
 pub use record::{Progress, progress_of};
 pub use runner::{JobRunner, RunnerSettings};
-pub use stores::{CreateStore, LifecycleError, StoreService, validate_options};
+pub use stores::{CreateStore, Credentials, LifecycleError, StoreService, validate_options};

@@ -76,7 +76,8 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
             "no cluster configured (KUBECONFIG unset and not running in a pod): stores cannot be provisioned"
         );
     }
-    let stores = StoreService::new(Arc::clone(&db), Arc::clone(&registry), limits);
+    let stores = StoreService::new(Arc::clone(&db), Arc::clone(&registry), limits)
+        .with_cluster(cluster.clone());
     let metrics = Arc::new(Metrics::new());
     let breaker = Arc::new(CircuitBreaker::new(
         p.cluster_breaker_threshold,
@@ -90,6 +91,7 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
             cluster,
             breaker: Arc::clone(&breaker),
             metrics: Arc::clone(&metrics),
+            events: stores.events().clone(),
             settings: PipelineSettings {
                 domain_suffix: p.store_domain_suffix.clone(),
                 tls: p.store_tls,

@@ -6,6 +6,7 @@ mod crash;
 mod deletion;
 mod faults;
 mod lifecycle;
+mod live;
 mod real_cluster;
 
 use std::time::{Duration, Instant};

@@ -145,6 +145,15 @@ impl From<LifecycleError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "INVALID_STATE_TRANSITION", message)
                     .details(serde_json::json!({ "current": current }))
             }
+            E::NotReady(_) => Self::new(StatusCode::CONFLICT, "NOT_READY", message),
+            E::ClusterUnavailable(_) => Self {
+                retryable: true,
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "CLUSTER_UNAVAILABLE",
+                    message,
+                )
+            },
             E::Db(err) => Self::internal(&err),
         }
     }

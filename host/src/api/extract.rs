@@ -140,28 +140,82 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let state = AppState::from_ref(state);
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+        let token = bearer_token(parts)
             .ok_or(AuthError::Missing)
             .map_err(auth_error)?;
-        let claims = state.keys.verify(token).map_err(auth_error)?;
-        let user = state
-            .db
-            .user_by_id(&crate::domain::UserId(claims.sub))
-            .await?
-            .filter(|user| user.active)
-            .ok_or_else(|| {
-                ApiError::unauthorized("the account no longer exists or is deactivated")
-            })?;
-        Ok(Self(user))
+        user_of(&state, token, None).await.map(Self)
+    }
+}
+
+/// The bearer token of the request, if any.
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// The active user of a verified `token` whose scope is `scope` (`None`: a full API token).
+async fn user_of(state: &AppState, token: &str, scope: Option<&str>) -> Result<User, ApiError> {
+    let claims = state.keys.verify(token).map_err(auth_error)?;
+    if claims.scope.as_deref() != scope {
+        return Err(ApiError::unauthorized(
+            "this token cannot be used here (tickets only open event streams)",
+        ));
+    }
+    state
+        .db
+        .user_by_id(&crate::domain::UserId(claims.sub))
+        .await?
+        .filter(|user| user.active)
+        .ok_or_else(|| ApiError::unauthorized("the account no longer exists or is deactivated"))
+}
+
+/// The caller of an event stream: a bearer token, or (for `EventSource`, which cannot send
+/// headers) a short-lived ticket from `POST /auth/ticket` in `?ticket=`.
+#[derive(Debug, Clone)]
+pub struct StreamUser(pub User);
+
+impl<S: Send + Sync> FromRequestParts<S> for StreamUser
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let state = AppState::from_ref(state);
+        if let Some(token) = bearer_token(parts) {
+            return user_of(&state, token, None).await.map(Self);
+        }
+        let ticket = parts.uri.query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "ticket")
+                .map(|(_, v)| v.into_owned())
+        });
+        match ticket {
+            Some(ticket) => user_of(&state, &ticket, Some(crate::auth::EVENTS_SCOPE))
+                .await
+                .map(Self),
+            None => Err(ApiError::unauthorized(
+                "authentication required: send Authorization: Bearer <token> or ?ticket=<ticket from POST /api/v1/auth/ticket>",
+            )),
+        }
+    }
+}
+
+impl StreamUser {
+    /// The caller for authorization decisions.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            id: self.0.id.clone(),
+            role: self.0.role,
+        }
     }
 }
 

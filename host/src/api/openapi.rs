@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::extract::AppJson;
-use super::{audit, auth, engines, health, plugins, stores};
+use super::{audit, auth, engines, events, health, plugins, stores};
 
 /// The error envelope every error response uses.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -113,8 +113,9 @@ impl Modify for BearerAuth {
     info(title = "storeplane API", description = "Provision isolated e-commerce stores on Kubernetes."),
     modifiers(&BearerAuth, &CommonResponses),
     paths(
-        auth::register, auth::login, auth::me,
+        auth::register, auth::login, auth::me, events::ticket,
         stores::create, stores::list, stores::get, stores::delete, stores::retry, stores::logs,
+        stores::credentials, events::store_events, events::all_events,
         audit::list, audit::list_logs,
         engines::list,
         plugins::list, plugins::upload, plugins::activate, plugins::rollback, plugins::disable, plugins::enable,

@@ -1,4 +1,4 @@
-//! `/stores`: create (202), list, get, delete (202), retry (202), logs.
+//! `/stores`: create (202), list, get, delete (202), retry (202), logs, credentials.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -239,4 +239,48 @@ pub async fn logs(
         logs: found.items,
         total: found.total,
     }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsView {
+    pub username: String,
+    pub password: String,
+    pub admin_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsResponse {
+    pub request_id: String,
+    pub credentials: CredentialsView,
+}
+
+/// The engine admin login of the caller's store, read from its Kubernetes Secret (never
+/// stored by the control plane). Owner only; every reveal is audited.
+#[utoipa::path(get, path = "/api/v1/stores/{id}/credentials", tag = "stores", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = CredentialsResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)))]
+pub async fn credentials(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let credentials = state
+        .stores
+        .credentials(&user.caller(), &id, ctx.audit(Some(&user.0)))
+        .await?;
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        AppJson(CredentialsResponse {
+            request_id: ctx.request_id,
+            credentials: CredentialsView {
+                username: credentials.username,
+                password: credentials.password,
+                admin_url: credentials.admin_url,
+            },
+        }),
+    ))
 }

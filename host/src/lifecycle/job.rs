@@ -54,6 +54,8 @@ pub struct JobContext {
     pub lost: watch::Receiver<bool>,
     /// Turns true when the host begins shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// Where store changes are announced.
+    pub events: super::StoreEvents,
 }
 
 impl JobContext {
@@ -79,6 +81,7 @@ impl JobContext {
     /// Applies `update`; [`StepError::LeaseLost`] when refused.
     pub async fn update(&self, update: JobUpdate) -> Result<(), StepError> {
         if self.db.update_job(update).await? {
+            self.events.publish(&self.job.store_id);
             Ok(())
         } else {
             Err(StepError::LeaseLost)

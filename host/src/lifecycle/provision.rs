@@ -52,6 +52,7 @@ pub struct Pipeline {
     pub cluster: Cluster,
     pub breaker: Arc<CircuitBreaker>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub events: super::StoreEvents,
     pub settings: PipelineSettings,
 }
 

@@ -140,6 +140,7 @@ impl JobRunner {
                 db: Arc::clone(&self.pipeline.db),
                 lost,
                 shutdown,
+                events: self.pipeline.events.clone(),
             };
             let started = Instant::now();
             let result = match ctx.job.kind {
@@ -245,7 +246,7 @@ impl JobRunner {
         self.metrics.job_outcome(kind.as_str(), outcome);
         if let Some(update) = update {
             match ctx.db.update_job(update).await {
-                Ok(true) => {}
+                Ok(true) => ctx.events.publish(&ctx.job.store_id),
                 Ok(false) => tracing::info!("the job changed hands meanwhile; nothing recorded"),
                 Err(err) => {
                     tracing::warn!(error = %err, "recording the job's outcome failed; its lease will expire and it resumes")

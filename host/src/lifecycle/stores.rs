@@ -34,6 +34,12 @@ pub enum LifecycleError {
     InvalidTransition { from: StoreStatus, to: StoreStatus },
     #[error("the store changed while you were acting on it (now {current})")]
     Conflict { current: StoreStatus },
+    /// The store has nothing to show yet (or any more).
+    #[error("{0}")]
+    NotReady(String),
+    /// The cluster is not configured or does not answer.
+    #[error("{0}")]
+    ClusterUnavailable(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -46,6 +52,25 @@ impl From<TransitionError> for LifecycleError {
             TransitionError::Conflict { current } => Self::Conflict { current },
             TransitionError::Db(err) => Self::Db(err),
         }
+    }
+}
+
+/// A store's engine admin login, read from its Secret. Never stored by the control plane.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+    /// The engine's admin URL, when it has one.
+    pub admin_url: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .field("admin_url", &self.admin_url)
+            .finish()
     }
 }
 
@@ -65,6 +90,9 @@ pub struct StoreService {
     limits: StoreLimits,
     /// Wakes this replica's job runner when a job was enqueued.
     jobs_enqueued: Arc<tokio::sync::Notify>,
+    events: super::StoreEvents,
+    /// Where stores' Secrets are read (credentials); `None` without a cluster.
+    cluster: Option<crate::k8s::Cluster>,
 }
 
 impl StoreService {
@@ -74,7 +102,20 @@ impl StoreService {
             registry,
             limits,
             jobs_enqueued: Arc::new(tokio::sync::Notify::new()),
+            events: super::StoreEvents::new(),
+            cluster: None,
         }
+    }
+
+    /// The same service reading credentials from `cluster`.
+    pub fn with_cluster(mut self, cluster: Option<crate::k8s::Cluster>) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// Where store changes are announced.
+    pub fn events(&self) -> &super::StoreEvents {
+        &self.events
     }
 
     /// Notified whenever an operation enqueued a job (the runner listens).
@@ -130,6 +171,7 @@ impl StoreService {
                     CreateStoreError::Db(err) => LifecycleError::Db(err),
                 })?;
         self.jobs_enqueued.notify_waiters();
+        self.events.publish(&created.id);
         Ok(created)
     }
 
@@ -204,6 +246,77 @@ impl StoreService {
         .await
     }
 
+    /// The engine admin login of a store (owner only), read from the store's Secret in the
+    /// cluster; the reveal is audited (without the password).
+    pub async fn credentials(
+        &self,
+        caller: &Caller,
+        id: &str,
+        ctx: AuditContext,
+    ) -> Result<Credentials, LifecycleError> {
+        let store = self.authorized(caller, id, StoreAction::Manage).await?;
+        if matches!(store.status, StoreStatus::Deleting | StoreStatus::Deleted) {
+            return Err(LifecycleError::NotReady(format!(
+                "{} is {}",
+                store.name, store.status
+            )));
+        }
+        let record = super::record::ProvisionRecord::from_value(&store.progress);
+        let login = record
+            .plan
+            .as_ref()
+            .ok_or_else(|| LifecycleError::NotReady("the store has not been planned yet".into()))?
+            .plan
+            .admin_login
+            .clone()
+            .ok_or_else(|| {
+                LifecycleError::NotReady(format!("engine {} has no admin login", store.engine))
+            })?;
+        let cluster = self
+            .cluster
+            .as_ref()
+            .ok_or_else(|| LifecycleError::ClusterUnavailable("no cluster is configured".into()))?;
+        let values = cluster
+            .read_secret(&store.id.namespace(), super::CREDENTIALS_SECRET)
+            .await
+            .map_err(|err| {
+                LifecycleError::ClusterUnavailable(format!("cannot read the credentials: {err}"))
+            })?
+            .ok_or_else(|| {
+                LifecycleError::NotReady("the credentials have not been created yet".into())
+            })?;
+        let password = values.get(&login.password_key).cloned().ok_or_else(|| {
+            LifecycleError::NotReady("the credentials have not been created yet".into())
+        })?;
+        let admin_url = store
+            .endpoints
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|e| {
+                (e.get("kind").and_then(serde_json::Value::as_str) == Some("admin"))
+                    .then(|| {
+                        e.get("url")
+                            .and_then(serde_json::Value::as_str)
+                            .map(str::to_owned)
+                    })
+                    .flatten()
+            });
+        let mut audit = NewAudit::new(
+            ctx,
+            "store.credentials_viewed",
+            format!("admin credentials of {} revealed to the owner", store.name),
+        );
+        audit.store_id = Some(store.id.clone());
+        audit.store_owner = Some(store.owner_id.clone());
+        self.db.record_audit(audit).await?;
+        Ok(Credentials {
+            username: login.username,
+            password,
+            admin_url,
+        })
+    }
+
     async fn transition(
         &self,
         store: &Store,
@@ -235,6 +348,7 @@ impl StoreService {
         };
         let enqueue = transition.enqueue;
         let store = self.db.transition_store(transition).await?;
+        self.events.publish(&store.id);
         if enqueue.is_some() {
             self.jobs_enqueued.notify_waiters();
         }

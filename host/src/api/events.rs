@@ -1,0 +1,214 @@
+//! Live store changes as server-sent events: `GET /stores/:id/events` (one store) and
+//! `GET /stores/events` (all the caller's stores; admins: all). Each event is `event: store`
+//! with the store's view as data, sent when its status, step or anything else changes: at once
+//! for changes made by this replica (in-process notifications), within a few seconds for
+//! changes made by another replica (a periodic re-read). `POST /auth/ticket` hands out the
+//! short-lived ticket an `EventSource` passes as `?ticket=`, since it cannot send headers.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::error::ApiError;
+use super::extract::{AppJson, AuthUser, RequestContext, StreamUser};
+use super::openapi::ErrorEnvelope;
+use super::state::AppState;
+use super::views::StoreView;
+use crate::db::{Store, StoreFilter};
+use crate::domain::Role;
+use crate::lifecycle::StoreChanged;
+use crate::tenancy::Caller;
+
+/// How often a stream re-reads its stores (changes made by other replicas).
+const REREAD_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketResponse {
+    pub request_id: String,
+    /// Pass as `?ticket=` to an events endpoint; valid for `expiresIn` seconds, nowhere else.
+    pub ticket: String,
+    pub expires_in: i64,
+}
+
+/// A ticket for opening event streams with `EventSource`.
+#[utoipa::path(post, path = "/api/v1/auth/ticket", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = TicketResponse), (status = 401, body = ErrorEnvelope)))]
+pub async fn ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+) -> Result<AppJson<TicketResponse>, ApiError> {
+    let ticket = state
+        .keys
+        .issue_ticket(&user.0.id, user.0.role, chrono::Utc::now().timestamp())
+        .map_err(|err| ApiError::internal(&err))?;
+    Ok(AppJson(TicketResponse {
+        request_id: ctx.request_id,
+        ticket,
+        expires_in: crate::auth::TICKET_SECONDS,
+    }))
+}
+
+/// What a client has seen of a store: a new event is sent when this changes.
+fn fingerprint(store: &Store) -> (i64, Option<String>, chrono::DateTime<chrono::Utc>) {
+    (store.version, store.current_step.clone(), store.updated_at)
+}
+
+fn event(store: &Store, role: Role) -> Event {
+    Event::default()
+        .event("store")
+        .json_data(StoreView::new(store, role))
+        .unwrap_or_else(|_| Event::default().comment("unserializable store"))
+}
+
+/// What one stream watches.
+struct Watch {
+    state: AppState,
+    caller: Caller,
+    /// One store, or every store the caller may read.
+    only: Option<crate::domain::StoreId>,
+    changes: broadcast::Receiver<StoreChanged>,
+    seen: HashMap<String, (i64, Option<String>, chrono::DateTime<chrono::Utc>)>,
+    /// Events ready to send.
+    pending: Vec<Event>,
+}
+
+impl Watch {
+    fn may_read(&self, store: &Store) -> bool {
+        self.caller.role == Role::Admin || store.owner_id == self.caller.id
+    }
+
+    /// Queues an event for `store` if the client has not seen this state of it.
+    fn offer(&mut self, store: &Store) {
+        if !self.may_read(store) {
+            return;
+        }
+        let print = fingerprint(store);
+        if self.seen.get(store.id.as_str()) != Some(&print) {
+            self.seen.insert(store.id.as_str().to_owned(), print);
+            self.pending.push(event(store, self.caller.role));
+        }
+    }
+
+    /// Re-reads every watched store.
+    async fn reread(&mut self) {
+        let stores = match &self.only {
+            Some(id) => self
+                .state
+                .db
+                .store(id)
+                .await
+                .map(|s| s.into_iter().collect::<Vec<_>>()),
+            None => {
+                let filter = StoreFilter {
+                    owner: (self.caller.role != Role::Admin).then(|| self.caller.id.clone()),
+                    limit: 100,
+                    ..StoreFilter::default()
+                };
+                self.state
+                    .db
+                    .list_stores(&filter)
+                    .await
+                    .map(|page| page.items)
+            }
+        };
+        match stores {
+            Ok(stores) => stores.iter().for_each(|s| self.offer(s)),
+            Err(err) => tracing::warn!(error = %err, "event stream: re-reading stores failed"),
+        }
+    }
+
+    /// Waits for the next events to send.
+    async fn next_events(&mut self) -> Vec<Event> {
+        loop {
+            if !self.pending.is_empty() {
+                return std::mem::take(&mut self.pending);
+            }
+            tokio::select! {
+                change = self.changes.recv() => match change {
+                    Ok(StoreChanged(id)) => {
+                        if self.only.as_ref().is_some_and(|only| *only != id) {
+                            continue;
+                        }
+                        match self.state.db.store(&id).await {
+                            Ok(Some(store)) => self.offer(&store),
+                            Ok(None) => {}
+                            Err(err) => tracing::warn!(error = %err, "event stream: reading a store failed"),
+                        }
+                    }
+                    // Missed some: look at everything again.
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.reread().await,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        tokio::time::sleep(REREAD_EVERY).await;
+                        self.reread().await;
+                    }
+                },
+                () = tokio::time::sleep(REREAD_EVERY) => self.reread().await,
+            }
+        }
+    }
+}
+
+fn stream_of(watch: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold(watch, |mut watch| async move {
+        let events = watch.next_events().await;
+        Some((futures::stream::iter(events.into_iter().map(Ok)), watch))
+    })
+    .flatten()
+}
+
+use futures::StreamExt as _;
+
+/// Changes of one store (status, step, endpoints, ...), starting with its current state.
+#[utoipa::path(get, path = "/api/v1/stores/{id}/events", tag = "stores", security(("bearer" = [])),
+    params(("id" = String, Path), ("ticket" = Option<String>, Query, description = "ticket from POST /auth/ticket, instead of the Authorization header")),
+    responses((status = 200, description = "text/event-stream of `store` events", content_type = "text/event-stream"),
+              (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn store_events(
+    State(state): State<AppState>,
+    user: StreamUser,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let caller = user.caller();
+    let store = state.stores.get(&caller, &id).await?;
+    let changes = state.stores.events().subscribe();
+    let mut watch = Watch {
+        state,
+        caller,
+        only: Some(store.id.clone()),
+        changes,
+        seen: HashMap::new(),
+        pending: Vec::new(),
+    };
+    watch.offer(&store);
+    Ok(Sse::new(stream_of(watch)).keep_alive(KeepAlive::default()))
+}
+
+/// Changes of every store the caller may read, starting with a snapshot of them.
+#[utoipa::path(get, path = "/api/v1/stores/events", tag = "stores", security(("bearer" = [])),
+    params(("ticket" = Option<String>, Query, description = "ticket from POST /auth/ticket, instead of the Authorization header")),
+    responses((status = 200, description = "text/event-stream of `store` events", content_type = "text/event-stream"),
+              (status = 401, body = ErrorEnvelope)))]
+pub async fn all_events(
+    State(state): State<AppState>,
+    user: StreamUser,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let changes = state.stores.events().subscribe();
+    let mut watch = Watch {
+        state,
+        caller: user.caller(),
+        only: None,
+        changes,
+        seen: HashMap::new(),
+        pending: Vec::new(),
+    };
+    watch.reread().await;
+    Ok(Sse::new(stream_of(watch)).keep_alive(KeepAlive::default()))
+}
