@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod dashboard;
 mod engines;
 mod error;
 mod events;
@@ -98,6 +99,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
     };
     let timeout = state.request_timeout;
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/assets/{*path}", get(dashboard::asset))
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,0 +1,119 @@
+// The dashboard's entry: session, navigation bar and hash routes. Each view renders into
+// <main> and may return a cleanup function (closing its event streams) run on navigation.
+
+import * as api from './api.js';
+import { h, replace, flash, clearFlash } from './dom.js';
+import { loginView, registerView } from './auth.js';
+import { storesView } from './stores.js';
+import { createView } from './create.js';
+import { detailView } from './detail.js';
+import { adminStoresView, auditView, pluginsView } from './admin.js';
+
+const app = document.getElementById('app');
+const nav = document.getElementById('nav');
+let me = null;
+let cleanup = null;
+let expiry = null;
+
+export function currentUser() {
+  return me;
+}
+
+/** Ends the session and shows the login page with `message`. */
+export function logout(message) {
+  api.setToken(null);
+  me = null;
+  clearTimeout(expiry);
+  location.hash = '#/login';
+  if (message) flash('info', message);
+}
+
+api.whenUnauthorized(() => logout('Your session has expired. Please log in again.'));
+
+/** Starts a session with `token` (after login or registration). */
+export async function startSession(token) {
+  api.setToken(token);
+  await loadMe();
+  location.hash = '#/stores';
+}
+
+async function loadMe() {
+  if (!api.token()) {
+    me = null;
+    return;
+  }
+  const seconds = api.tokenSecondsLeft();
+  if (seconds <= 0) {
+    logout('Your session has expired. Please log in again.');
+    return;
+  }
+  clearTimeout(expiry);
+  expiry = setTimeout(() => logout('Your session has expired. Please log in again.'), seconds * 1000);
+  try {
+    me = (await api.get('/auth/me')).user;
+  } catch {
+    me = null;
+  }
+}
+
+function renderNav() {
+  if (!me) {
+    replace(nav, h('a', { href: '#/login' }, 'Log in'), h('a', { href: '#/register' }, 'Register'));
+    return;
+  }
+  const links = [h('a', { href: '#/stores' }, 'My stores'), h('a', { href: '#/stores/new' }, 'New store')];
+  if (me.role === 'admin') {
+    links.push(h('a', { href: '#/admin/stores' }, 'All stores'), h('a', { href: '#/admin/audit' }, 'Audit log'),
+      h('a', { href: '#/admin/plugins' }, 'Plugins'));
+  }
+  replace(nav, ...links,
+    h('span', { class: 'muted', 'data-testid': 'whoami' }, `${me.username}${me.role === 'admin' ? ' (admin)' : ''}`),
+    h('button', { class: 'secondary', type: 'button', onclick: () => logout('You are logged out.') }, 'Log out'));
+}
+
+const routes = [
+  [/^#\/login$/, loginView, false],
+  [/^#\/register$/, registerView, false],
+  [/^#\/stores\/new$/, createView, true],
+  [/^#\/stores\/([0-9a-f]{12})$/, detailView, true],
+  [/^#\/(stores)?$/, storesView, true],
+  [/^#\/admin\/stores$/, adminStoresView, true],
+  [/^#\/admin\/audit$/, auditView, true],
+  [/^#\/admin\/plugins$/, pluginsView, true],
+];
+
+async function route() {
+  if (cleanup) cleanup();
+  cleanup = null;
+  const hash = location.hash || '#/';
+  if (api.token() && !me) await loadMe();
+  renderNav();
+  for (const [pattern, view, needsLogin] of routes) {
+    const match = hash.match(pattern);
+    if (!match) continue;
+    if (needsLogin && !me) {
+      location.hash = '#/login';
+      return;
+    }
+    if (!needsLogin && me) {
+      location.hash = '#/stores';
+      return;
+    }
+    replace(app, h('p', { class: 'muted' }, 'Loading…'));
+    try {
+      cleanup = (await view(app, ...match.slice(1))) || null;
+    } catch (error) {
+      if (error instanceof api.ApiError && error.status === 401) return;
+      replace(app, h('div', { class: 'alert error', role: 'alert' }, error.message));
+    }
+    app.focus();
+    return;
+  }
+  replace(app, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/stores' }, 'Back to your stores')));
+}
+
+window.addEventListener('hashchange', () => {
+  clearFlash();
+  route();
+});
+route();

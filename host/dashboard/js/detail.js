@@ -1,0 +1,181 @@
+// One store: the provisioning steps live (server-sent events), the current step and its
+// elapsed time, endpoints as links, the admin credentials on demand (owner only), the failure
+// reason with Retry, Delete with a confirmation, and the store's audit timeline.
+
+import * as api from './api.js';
+import { h, replace, badge, when, duration, alert, flash } from './dom.js';
+import { currentUser } from './app.js';
+
+const STEPS = [
+  ['plan', 'Plan'], ['namespace', 'Namespace'], ['guard', 'Quotas and network policies'],
+  ['credentials', 'Credentials'], ['render', 'Render the chart'], ['apply', 'Apply'],
+  ['wait', 'Wait for the workloads'], ['setup', 'Set up the store'], ['ready', 'Ready'],
+];
+
+function stepList(store, stepSince) {
+  const current = store.progress && store.progress.of === 9 ? store.progress.index : 0;
+  const items = STEPS.map(([key, label], i) => {
+    const n = i + 1;
+    let state = 'pending';
+    let mark = '·';
+    if (store.status === 'ready' || (current && n < current)) {
+      state = 'done';
+      mark = '✓';
+    } else if (current === n) {
+      state = store.status === 'failed' ? 'failed' : 'current';
+      mark = store.status === 'failed' ? '✗' : '…';
+    }
+    const elapsed = state === 'current' && stepSince ? h('span', { class: 'muted', 'data-testid': 'step-elapsed' },
+      ` ${duration(Date.now() - stepSince)}`) : null;
+    return h('li', { class: state, 'data-step': key, 'aria-current': state === 'current' ? 'step' : undefined },
+      h('span', { class: 'mark', 'aria-hidden': 'true' }, mark), h('span', {}, `${n}. ${label}`), elapsed);
+  });
+  return h('ol', { class: 'steps', 'aria-label': 'Provisioning steps' }, ...items);
+}
+
+function endpoints(store) {
+  const list = store.endpoints || [];
+  if (!list.length) return h('p', { class: 'muted' }, store.status === 'ready' ? 'No endpoints.' : 'Available once the store is ready.');
+  return h('ul', {}, ...list.map((e) => h('li', {}, `${e.label}: `,
+    h('a', { href: e.url, target: '_blank', rel: 'noopener noreferrer' }, e.url))));
+}
+
+function timeline(logs) {
+  if (!logs.length) return h('p', { class: 'muted' }, 'Nothing yet.');
+  return h('ol', { class: 'timeline' }, ...logs.map((e) => h('li', {},
+    h('div', { class: 'when' }, when(e.createdAt), e.requestId ? ` · request ${e.requestId}` : ''),
+    h('div', {}, h('strong', {}, e.action), ' — ', e.message),
+    e.details && (e.details.stdout || e.details.stderr) ? h('details', {}, h('summary', {}, 'Output'),
+      h('pre', {}, [e.details.stdout, e.details.stderr].filter(Boolean).join('\n'))) : null)));
+}
+
+export async function detailView(root, id) {
+  let store = (await api.get(`/stores/${id}`)).store;
+  const me = currentUser();
+  const isOwner = !store.ownerId || store.ownerId === me.id;
+  let stepKey = null;
+  let stepSince = null;
+
+  const header = h('div');
+  const progress = h('div');
+  const links = h('div');
+  const actions = h('div', { class: 'stack' });
+  const credentials = h('div', { class: 'stack' });
+  const history = h('div');
+
+  const renderActions = () => {
+    const items = [];
+    if (store.status === 'failed') {
+      items.push(alert('error', h('strong', {}, 'Provisioning failed: '), h('span', { 'data-testid': 'failure-reason' }, store.failureReason || 'unknown reason')));
+      if (isOwner) items.push(h('button', { type: 'button', onclick: retry }, 'Retry'));
+    }
+    if (isOwner && ['requested', 'provisioning', 'ready', 'failed'].includes(store.status)) {
+      items.push(h('button', { type: 'button', class: 'danger', onclick: askDelete }, 'Delete store'));
+    }
+    replace(actions, ...items);
+  };
+
+  const askDelete = () => {
+    replace(actions,
+      alert('error', `Delete ${store.name}? Its namespace and all its data are removed. This cannot be undone.`),
+      h('div', { class: 'row' },
+        h('button', { type: 'button', class: 'danger', onclick: doDelete }, `Yes, delete ${store.name}`),
+        h('button', { type: 'button', class: 'secondary', onclick: renderActions }, 'Cancel')));
+    actions.querySelector('button').focus();
+  };
+
+  const doDelete = async () => {
+    try {
+      store = (await api.del(`/stores/${id}`)).store;
+      flash('info', `Deleting ${store.name}…`);
+      render();
+    } catch (error) {
+      replace(actions, alert('error', error.message));
+    }
+  };
+
+  const retry = async () => {
+    try {
+      store = (await api.post(`/stores/${id}/retry`)).store;
+      render();
+    } catch (error) {
+      replace(actions, alert('error', error.message));
+    }
+  };
+
+  const reveal = async () => {
+    try {
+      const { credentials: c } = await api.get(`/stores/${id}/credentials`);
+      replace(credentials, h('dl', { class: 'kv', 'data-testid': 'credentials' },
+        h('dt', {}, 'Username'), h('dd', { class: 'mono' }, c.username),
+        h('dt', {}, 'Password'), h('dd', { class: 'mono' }, c.password),
+        c.adminUrl ? [h('dt', {}, 'Admin'), h('dd', {}, h('a', { href: c.adminUrl, target: '_blank', rel: 'noopener noreferrer' }, c.adminUrl))] : null),
+      h('button', { type: 'button', class: 'secondary', onclick: renderCredentials }, 'Hide'));
+    } catch (error) {
+      replace(credentials, alert('error', error.message));
+    }
+  };
+
+  const renderCredentials = () => {
+    if (!isOwner || store.status !== 'ready') {
+      replace(credentials, h('p', { class: 'muted' }, isOwner ? 'Available once the store is ready.' : 'Only the owner can see them.'));
+      return;
+    }
+    replace(credentials, h('button', { type: 'button', class: 'secondary', onclick: reveal }, 'Reveal admin credentials'));
+  };
+
+  const loadHistory = async () => {
+    try {
+      replace(history, timeline((await api.get(`/stores/${id}/logs?limit=50`)).logs));
+    } catch (error) {
+      replace(history, alert('error', error.message));
+    }
+  };
+
+  const render = () => {
+    const step = store.progress ? store.progress.step : null;
+    if (step !== stepKey) {
+      stepKey = step;
+      stepSince = step ? Date.now() : null;
+    }
+    replace(header,
+      h('div', { class: 'row spread' }, h('h1', {}, store.name), badge(store.status)),
+      h('dl', { class: 'kv' },
+        h('dt', {}, 'Engine'), h('dd', {}, `${store.engine}${store.pluginVersion ? ` ${store.pluginVersion}` : ''}`),
+        h('dt', {}, 'Namespace'), h('dd', { class: 'mono' }, store.namespace),
+        h('dt', {}, 'Created'), h('dd', {}, when(store.createdAt)),
+        store.provisioningDurationMs ? [h('dt', {}, 'Provisioned in'), h('dd', {}, duration(store.provisioningDurationMs))] : null));
+    replace(progress, stepList(store, stepSince));
+    replace(links, endpoints(store));
+    renderActions();
+    renderCredentials();
+  };
+
+  replace(root,
+    h('p', {}, h('a', { href: '#/stores' }, '← All stores')),
+    header,
+    h('div', { class: 'two' },
+      h('section', { class: 'card', 'aria-labelledby': 'progress-title' }, h('h2', { id: 'progress-title' }, 'Provisioning'), progress, actions),
+      h('div', {},
+        h('section', { class: 'card', 'aria-labelledby': 'links-title' }, h('h2', { id: 'links-title' }, 'Endpoints'), links),
+        h('section', { class: 'card', 'aria-labelledby': 'creds-title' }, h('h2', { id: 'creds-title' }, 'Admin credentials'), credentials))),
+    h('section', { class: 'card', 'aria-labelledby': 'history-title' }, h('h2', { id: 'history-title' }, 'History'), history));
+  render();
+  await loadHistory();
+
+  // Elapsed time of the current step ticks every second; the stream brings changes.
+  const ticker = setInterval(() => {
+    const el = progress.querySelector('[data-testid=step-elapsed]');
+    if (el && stepSince) el.textContent = ` ${duration(Date.now() - stepSince)}`;
+  }, 1000);
+  const close = api.liveStores(`/stores/${id}/events`, (next) => {
+    const statusChanged = next.status !== store.status;
+    store = next;
+    render();
+    if (statusChanged || next.progress) loadHistory();
+  });
+  return () => {
+    clearInterval(ticker);
+    close();
+  };
+}

@@ -1,0 +1,105 @@
+//! The web dashboard: plain HTML, CSS and JavaScript modules from `host/dashboard/`, embedded
+//! in the binary (no Node toolchain to build or run it) and served at `/` and `/assets/…`.
+//! It talks to the same public REST API as every other client.
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+
+/// `(path under /assets/, content type, content)`.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../dashboard/app.css"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../dashboard/favicon.svg"),
+    ),
+    ("js/app.js", JS, include_str!("../../dashboard/js/app.js")),
+    ("js/api.js", JS, include_str!("../../dashboard/js/api.js")),
+    ("js/dom.js", JS, include_str!("../../dashboard/js/dom.js")),
+    ("js/auth.js", JS, include_str!("../../dashboard/js/auth.js")),
+    (
+        "js/stores.js",
+        JS,
+        include_str!("../../dashboard/js/stores.js"),
+    ),
+    (
+        "js/create.js",
+        JS,
+        include_str!("../../dashboard/js/create.js"),
+    ),
+    (
+        "js/detail.js",
+        JS,
+        include_str!("../../dashboard/js/detail.js"),
+    ),
+    (
+        "js/admin.js",
+        JS,
+        include_str!("../../dashboard/js/admin.js"),
+    ),
+];
+
+const JS: &str = "text/javascript; charset=utf-8";
+const INDEX: &str = include_str!("../../dashboard/index.html");
+
+fn page(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            // Small files, embedded per build: revalidate rather than serve stale code.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /`: the dashboard shell.
+pub async fn index() -> Response {
+    page("text/html; charset=utf-8", INDEX)
+}
+
+/// `GET /assets/{*path}`.
+pub async fn asset(Path(path): Path<String>) -> Result<Response, ApiError> {
+    ASSETS
+        .iter()
+        .find(|(name, _, _)| *name == path)
+        .map(|(_, content_type, body)| page(content_type, body))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("no dashboard asset {path}"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_module_the_dashboard_imports_is_served() {
+        let served: Vec<&str> = ASSETS.iter().map(|(name, _, _)| *name).collect();
+        for (_, _, body) in ASSETS.iter().filter(|(name, _, _)| name.ends_with(".js")) {
+            for line in body.lines().filter(|l| l.starts_with("import ")) {
+                let Some(module) = line.split('\'').nth(1) else {
+                    continue;
+                };
+                let name = format!("js/{}", module.trim_start_matches("./"));
+                assert!(
+                    served.contains(&name.as_str()),
+                    "{name} is imported but not served"
+                );
+            }
+        }
+        assert!(INDEX.contains("/assets/js/app.js") && INDEX.contains("/assets/app.css"));
+    }
+}

@@ -1,0 +1,202 @@
+// Browser tests of the storeplane dashboard in headless Chromium, against a real
+// `storeplane serve` provisioning on the fake Kubernetes API server. Started by the Rust
+// integration test `browser::dashboard_in_chromium`, which passes:
+//   STOREPLANE_URL   the server's base URL
+//   CHROMIUM         the Chromium executable (/usr/bin/chromium)
+//   SCREENSHOT_DIR   where screenshots go (CI keeps them as artifacts)
+//   PLUGIN_WASM      a valid plugin upload (woocommerce 0.2.0)
+// The tests run in order and share the server: the first registered user is the admin.
+// Every page fails its test on a console error or an uncaught exception.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { chromium } from 'playwright-core';
+
+const base = process.env.STOREPLANE_URL;
+const shots = process.env.SCREENSHOT_DIR || join(tmpdir(), 'storeplane-screenshots');
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 375, height: 740 };
+let browser;
+const shared = {};
+
+before(async () => {
+  assert.ok(base, 'STOREPLANE_URL must be set');
+  mkdirSync(shots, { recursive: true });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A fresh browser context and page that records console errors. */
+async function open(viewport = DESKTOP) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const errors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(error.message));
+  return { context, page, errors };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+function noConsoleErrors(errors) {
+  assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
+}
+
+async function register(page, name) {
+  await page.goto(`${base}/#/register`);
+  await page.getByLabel('E-mail').fill(`${name}@example.com`);
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(`password-${name}`);
+  await page.getByRole('button', { name: 'Register' }).click();
+  await page.getByRole('heading', { name: 'My stores' }).waitFor();
+  assert.match(await page.getByTestId('whoami').innerText(), new RegExp(name));
+}
+
+test('the first user registers and is the admin; a bad login is explained', async () => {
+  const { context, page, errors } = await open();
+  await page.goto(`${base}/`);
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.getByLabel('E-mail').fill('nobody@example.com');
+  await page.getByLabel('Password').fill('wrong-password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').filter({ hasText: /invalid|incorrect|credentials/i }).waitFor();
+  await shot(page, '01-login-error');
+  // A failed login answers 401: the browser logs it as a failed resource load, which is the
+  // expected outcome here, not a dashboard error.
+  errors.length = 0;
+  await register(page, 'admin');
+  assert.match(await page.getByTestId('whoami').innerText(), /admin \(admin\)/);
+  shared.admin = context;
+  noConsoleErrors(errors);
+});
+
+test('a tenant creates a WooCommerce store, watches it become ready, reveals the credentials', async () => {
+  const { context, page, errors } = await open();
+  await register(page, 'alice');
+  await page.getByRole('link', { name: 'New store' }).first().click();
+  await page.getByRole('heading', { name: 'New store' }).waitFor();
+  const name = page.locator('#store-name');
+  await name.fill('Bad--Name');
+  await page.locator('#store-name-error', { hasText: 'Lowercase letters, digits and dashes' }).waitFor();
+  await shot(page, '02-create-invalid-name');
+  await name.fill('alice-shop');
+  assert.equal(await page.locator('#store-name-error').innerText(), '');
+  await page.getByLabel('Engine').selectOption('woocommerce');
+  await page.getByRole('button', { name: 'Create store' }).click();
+  await page.getByRole('heading', { name: 'alice-shop' }).waitFor();
+  shared.storeUrl = page.url();
+  // Live progress: some step is current while provisioning, then the badge turns ready.
+  await page.locator('.steps li.current, .steps li.done').first().waitFor();
+  await shot(page, '03-provisioning');
+  await page.locator('.badge[data-status=ready]').waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('.steps li.done').count(), 9, 'every step is done');
+  const storefront = page.getByRole('link', { name: /store-[0-9a-f]{12}\.localhost/ }).first();
+  await storefront.waitFor();
+  await shot(page, '04-ready');
+  await page.getByRole('button', { name: 'Reveal admin credentials' }).click();
+  const credentials = page.getByTestId('credentials');
+  await credentials.waitFor();
+  const text = await credentials.innerText();
+  assert.match(text, /Username\s+\S+/);
+  assert.match(text, /Password\s+\S{16,}/);
+  await shot(page, '05-credentials');
+  shared.alice = context;
+  noConsoleErrors(errors);
+});
+
+test('another tenant, on a phone, cannot see the store', async () => {
+  const { context, page, errors } = await open(PHONE);
+  await register(page, 'bob');
+  await page.getByText('No stores here yet.').waitFor();
+  assert.equal(await page.getByText('alice-shop').count(), 0);
+  await shot(page, '06-bob-phone-list');
+  await page.goto(shared.storeUrl);
+  await page.getByRole('alert').filter({ hasText: /access/i }).waitFor();
+  await shot(page, '07-bob-forbidden');
+  // The refused request (403) is logged by the browser as a failed load: expected.
+  assert.ok(errors.every((e) => /403/.test(e)), errors.join('\n'));
+  await context.close();
+});
+
+test('the owner deletes the store after confirming, and it is gone', async () => {
+  const page = await shared.alice.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(shared.storeUrl);
+  await page.getByRole('button', { name: 'Delete store' }).click();
+  await page.getByText('This cannot be undone').waitFor();
+  await shot(page, '08-delete-confirm');
+  await page.getByRole('button', { name: 'Yes, delete alice-shop' }).click();
+  await page.locator('.badge[data-status=deleted]').waitFor({ timeout: 60_000 });
+  await shot(page, '09-deleted');
+  await page.getByRole('link', { name: '← All stores' }).click();
+  await page.getByText('No stores here yet.').waitFor();
+  assert.equal(await page.locator('[data-store-id]').count(), 0);
+  noConsoleErrors(errors);
+});
+
+test('the admin uploads a plugin version, activates it, rolls back; a bad upload shows the report', async () => {
+  const page = await shared.admin.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/#/admin/plugins`);
+  const woo = page.locator('section[data-engine=woocommerce]');
+  await woo.waitFor();
+  await page.getByLabel('Component (.wasm)').setInputFiles(process.env.PLUGIN_WASM);
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByText(/Uploaded woocommerce 0\.2\.0/).waitFor();
+  await woo.getByRole('button', { name: 'Activate 0.2.0' }).click();
+  await page.getByText('Activated woocommerce 0.2.0.').waitFor();
+  await woo.locator('tr[data-version="0.2.0"] .badge').waitFor();
+  await shot(page, '10-plugin-activated');
+  await woo.getByRole('button', { name: 'Roll back' }).click();
+  await page.getByText('Rolled back woocommerce.').waitFor();
+  await woo.locator('tr[data-version="0.1.0"] .badge').waitFor();
+  assert.equal(await woo.locator('tr[data-version="0.2.0"] .badge').count(), 0);
+  await shot(page, '11-plugin-rolled-back');
+
+  const junk = join(tmpdir(), 'not-a-plugin.wasm');
+  writeFileSync(junk, Buffer.from('this is not a WebAssembly component'));
+  await page.getByLabel('Component (.wasm)').setInputFiles(junk);
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByRole('alert').filter({ hasText: /component|wasm|WebAssembly/i }).waitFor();
+  await shot(page, '12-plugin-rejected');
+  // The refused upload (400/422) is logged by the browser as a failed load: expected.
+  assert.ok(errors.every((e) => /40\d|422/.test(e)), errors.join('\n'));
+});
+
+test('the admin sees every store with its owner and the platform audit log', async () => {
+  const page = await shared.admin.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/#/admin/stores`);
+  await page.getByRole('heading', { name: 'All stores' }).waitFor();
+  await page.getByLabel('Status').selectOption('deleted');
+  await page.locator('[data-store-id]').filter({ hasText: 'alice-shop' }).waitFor();
+  assert.equal(await page.getByRole('columnheader', { name: 'Owner' }).count(), 1);
+  await shot(page, '13-admin-stores');
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByLabel('Action').fill('store.deleted');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.getByText(/alice-shop deleted/).waitFor();
+  await shot(page, '14-admin-audit');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.goto(`${base}/#/admin/plugins`);
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  noConsoleErrors(errors);
+});

@@ -1,0 +1,75 @@
+//! The dashboard in headless Chromium: runs `tests/browser/dashboard.test.mjs` (Playwright's
+//! `playwright-core` driving Debian's `chromium`) against a real `storeplane serve` that
+//! provisions on the fake Kubernetes API server. Screenshots go to `tests/artifacts/screenshots`.
+//! Needs `apt-get install chromium` and `npm ci --prefix tests/browser` (`.ci/run` does both).
+
+use std::process::Command;
+
+use storeplane_tests::app::Backend;
+use storeplane_tests::fake_kube::Settings;
+use storeplane_tests::{guests, workspace_root};
+
+use crate::provisioning::Rig;
+
+fn chromium() -> String {
+    let path = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "Chromium not found at {path}: apt-get install -y chromium (or set CHROMIUM)"
+    );
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_chromium() {
+    let chromium = chromium();
+    let browser_dir = workspace_root().join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: npm ci --prefix tests/browser"
+    );
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            ready_after_ms: 1_500,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = rig.host().await;
+    let plugin = rig.data.path().join("woocommerce-0.2.0.wasm");
+    std::fs::write(&plugin, guests::WOO_NEXT).expect("write the plugin upload");
+    let screenshots = workspace_root().join("tests/artifacts/screenshots");
+
+    let base = host.base.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args(["--test", "--test-concurrency=1", "dashboard.test.mjs"])
+            .current_dir(&browser_dir)
+            .env("STOREPLANE_URL", base)
+            .env("CHROMIUM", chromium)
+            .env("SCREENSHOT_DIR", &screenshots)
+            .env("PLUGIN_WASM", &plugin)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("node runs (install Node.js 20 or newer)");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "browser tests failed:\n{report}\n--- host logs (last 80 lines) ---\n{}",
+        {
+            let logs = host.logs();
+            logs[logs.len().saturating_sub(80)..].join("\n")
+        }
+    );
+    assert!(
+        report.contains("# pass 6"),
+        "all six browser tests ran:\n{report}"
+    );
+}
