@@ -72,6 +72,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/admin/plugins/{engine}/disable", post(plugins::disable))
         .route("/admin/plugins/{engine}/enable", post(plugins::enable))
         .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route("/metrics/json", get(health::metrics_json))
         .route("/openapi.json", get(openapi::document))

@@ -16,6 +16,7 @@ pub mod manifest;
 mod namespace;
 pub mod readiness;
 
+pub use apply::applied_resources;
 pub use charts::BundledCharts;
 pub use cluster::{Cluster, ClusterError};
 pub use error::KubeError;

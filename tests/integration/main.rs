@@ -6,6 +6,7 @@
 mod api;
 mod browser;
 mod builtin_engines;
+mod control_plane_chart;
 mod db_story;
 mod hot_swap;
 mod hotload;

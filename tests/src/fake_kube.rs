@@ -209,6 +209,28 @@ impl FakeKube {
             .cloned()
     }
 
+    /// Changes an object in place (as someone editing it in the cluster would); `false` if it
+    /// does not exist.
+    pub fn edit(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> bool {
+        let Some(resource) = resources::of_kind(api_version, kind) else {
+            return false;
+        };
+        let namespace = if resource.namespaced { namespace } else { "" };
+        let mut objects = lock(&self.state.objects);
+        let Some(mut object) = objects.get(resource, namespace, name).cloned() else {
+            return false;
+        };
+        change(&mut object);
+        objects.replace(resource, namespace, name, object).is_ok()
+    }
+
     /// How many times each object was created (`Kind namespace/name`).
     pub fn creations(&self) -> std::collections::BTreeMap<String, u32> {
         lock(&self.state.objects).creations.clone()

@@ -1,4 +1,5 @@
-//! `GET /health`, `GET /metrics` (Prometheus text) and `GET /metrics/json`.
+//! `GET /health` (detailed), `/health/live` and `/health/ready` (probes), `GET /metrics`
+//! (Prometheus text) and `GET /metrics/json`.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -115,6 +116,32 @@ pub async fn health(State(state): State<AppState>, ctx: RequestContext) -> impl 
         },
         AppJson(body),
     )
+}
+
+/// Liveness: the process serves requests. Depends on nothing else, so an outage of the
+/// database or the cluster never gets replicas restarted.
+#[utoipa::path(get, path = "/api/v1/health/live", tag = "operations", responses((status = 200, description = "alive")))]
+pub async fn live() -> StatusCode {
+    StatusCode::OK
+}
+
+/// Readiness: the database answers and an engine is active (the API can do its work). The
+/// cluster is not part of it: while the cluster is down the API still serves, and jobs wait.
+#[utoipa::path(get, path = "/api/v1/health/ready", tag = "operations",
+    responses((status = 200, description = "ready"), (status = 503, body = super::openapi::ErrorEnvelope)))]
+pub async fn ready(State(state): State<AppState>) -> Result<StatusCode, super::error::ApiError> {
+    if let Err(err) = state.db.ping().await {
+        tracing::warn!(error = %err, "readiness: database unreachable");
+        return Err(unavailable("the database does not answer"));
+    }
+    if state.registry.active_engines().is_empty() {
+        return Err(unavailable("no engine is active"));
+    }
+    Ok(StatusCode::OK)
+}
+
+fn unavailable(message: &str) -> super::error::ApiError {
+    super::error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", message)
 }
 
 /// Refreshes the scrape-time gauges from their sources.

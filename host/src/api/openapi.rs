@@ -119,7 +119,7 @@ impl Modify for BearerAuth {
         audit::list, audit::list_logs,
         engines::list,
         plugins::list, plugins::upload, plugins::activate, plugins::rollback, plugins::disable, plugins::enable,
-        health::health, health::metrics, health::metrics_json,
+        health::health, health::live, health::ready, health::metrics, health::metrics_json,
     ),
     components(schemas(ErrorEnvelope, ErrorBody))
 )]

@@ -49,6 +49,15 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
     ),
 ];
 
+/// `(API group, plural)` of every kind the host applies (what its RBAC must allow to create
+/// and patch).
+pub fn applied_resources() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KINDS.iter().map(|(api, _, plural, _)| {
+        let group = api.split_once('/').map_or("", |(group, _)| group);
+        (group, *plural)
+    })
+}
+
 /// The API resource of `apiVersion`/`kind` and whether it is namespaced.
 fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
     KINDS

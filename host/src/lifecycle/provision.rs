@@ -94,9 +94,11 @@ impl Pipeline {
         let mut record = ProvisionRecord::from_value(&store.progress);
         let mut run = Run::default();
         for step in Step::ALL {
-            // Planning is looked at again on every run: a retry re-plans when the engine
-            // version changed (and only then); `ready` always runs to close the job.
-            if record.is_done(step) && !matches!(step, Step::Plan | Step::Ready) {
+            // Planning and credentials are looked at again on every run: a retry re-plans
+            // when the engine version changed (and only then), and the Secret gets any key a
+            // new plan needs or that went missing; `ready` always runs to close the job.
+            if record.is_done(step) && !matches!(step, Step::Plan | Step::Credentials | Step::Ready)
+            {
                 continue;
             }
             self.before_step(ctx, step).await?;

@@ -1,0 +1,344 @@
+//! The control-plane chart `helm/storeplane`: it lints, renders for one replica (SQLite) and
+//! three (PostgreSQL) into manifests valid for Kubernetes 1.33, refuses several replicas on
+//! SQLite, and its ClusterRole grants exactly the API calls the host makes — every request the
+//! host sent to the (fake) cluster while provisioning, revealing credentials, retrying and
+//! deleting stores is allowed, and every granted verb is one of those requests or the
+//! server-side apply (create + patch) of a kind the host applies.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use storeplane_tests::app::Backend;
+use storeplane_tests::fake_kube::{PodFailure, RequestRecord, Settings};
+use storeplane_tests::{helm_bin, kubernetes_validate, workspace_root};
+
+use crate::provisioning::{Rig, create_store, wait_status};
+
+const JWT: &str = "jwt.secret=0123456789abcdef0123456789abcdef";
+
+fn render(sets: &[&str]) -> Result<String, String> {
+    let chart = workspace_root().join("helm/storeplane");
+    let mut command = Command::new(helm_bin());
+    command
+        .arg("template")
+        .arg("sp")
+        .arg(&chart)
+        .args(["--namespace", "storeplane"]);
+    for set in sets {
+        command.args(["--set", set]);
+    }
+    let output = command.output().expect("run helm");
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+fn documents(text: &str) -> Vec<Value> {
+    text.split("\n---")
+        .filter_map(|doc| serde_yaml_ng::from_str::<Value>(doc).ok())
+        .filter(|v| v.is_object())
+        .collect()
+}
+
+#[test]
+fn the_chart_lints_renders_for_one_and_three_replicas_and_validates() {
+    let chart = workspace_root().join("helm/storeplane");
+    let lint = Command::new(helm_bin())
+        .args(["lint", "--strict"])
+        .arg(&chart)
+        .args(["--set", JWT])
+        .output()
+        .expect("helm lint");
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+
+    let one = render(&[JWT]).expect("one replica on SQLite renders");
+    let three = render(&[
+        "replicaCount=3",
+        "database.type=postgres",
+        "database.existingSecret=storeplane-db",
+        "jwt.existingSecret=storeplane-jwt",
+        "ingress.enabled=true",
+        "stores.valuesOverlay=storageClass: local-path",
+    ])
+    .expect("three replicas on PostgreSQL render");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in [("one.yaml", &one), ("three.yaml", &three)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let out = Command::new(kubernetes_validate())
+            .args(["-k", "1.33.0", "--strict"])
+            .arg(&path)
+            .output()
+            .expect("kubernetes-validate");
+        assert!(
+            out.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let deployment = |text: &str| {
+        documents(text)
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .expect("a Deployment")
+    };
+    let single = deployment(&one);
+    assert_eq!(single["spec"]["replicas"], 1);
+    assert_eq!(
+        single["spec"]["strategy"]["type"], "Recreate",
+        "one SQLite file: never two pods"
+    );
+    let container = &single["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["readinessProbe"]["httpGet"]["path"],
+        "/api/v1/health/ready"
+    );
+    assert_eq!(
+        container["livenessProbe"]["httpGet"]["path"],
+        "/api/v1/health/live"
+    );
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(
+        container["securityContext"]["allowPrivilegeEscalation"],
+        false
+    );
+    assert_eq!(
+        container["securityContext"]["capabilities"]["drop"],
+        json!(["ALL"])
+    );
+    assert_eq!(
+        single["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"],
+        true
+    );
+    let ha = deployment(&three);
+    assert_eq!(ha["spec"]["replicas"], 3);
+    assert_eq!(ha["spec"]["strategy"]["type"], "RollingUpdate");
+    let kinds: BTreeSet<String> = documents(&three)
+        .iter()
+        .filter_map(|d| d["kind"].as_str().map(str::to_owned))
+        .collect();
+    for kind in [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Service",
+        "Ingress",
+        "PodDisruptionBudget",
+        "ConfigMap",
+    ] {
+        assert!(kinds.contains(kind), "{kind} missing: {kinds:?}");
+    }
+    for document in documents(&one).iter().filter(|d| d["kind"] != "Secret") {
+        assert!(
+            !document
+                .to_string()
+                .contains("0123456789abcdef0123456789abcdef"),
+            "the JWT secret appears outside the Secret, in {}",
+            document["kind"]
+        );
+    }
+
+    let refused = render(&["replicaCount=2", JWT]).expect_err("two replicas on SQLite are refused");
+    assert!(
+        refused.contains("needs database.type: postgres"),
+        "{refused}"
+    );
+    let no_secret = render(&[]).expect_err("no JWT secret is refused");
+    assert!(no_secret.contains("jwt"), "{no_secret}");
+}
+
+/// `(API group, resource, verb, object name)` of one recorded request; `None` for
+/// non-resource paths (discovery, /version).
+fn permission_of(request: &RequestRecord) -> Vec<(String, String, String, Option<String>)> {
+    let (path, query) = request.uri.split_once('?').unwrap_or((&request.uri, ""));
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, rest) = match segments.as_slice() {
+        ["api", _, rest @ ..] => ("", rest),
+        ["apis", group, _, rest @ ..] => (*group, rest),
+        _ => return Vec::new(),
+    };
+    let (resource, name, sub) = match rest {
+        ["namespaces", _, plural, tail @ ..] => {
+            (*plural, tail.first().copied(), tail.get(1).copied())
+        }
+        [plural, tail @ ..] => (*plural, tail.first().copied(), tail.get(1).copied()),
+        [] => return Vec::new(),
+    };
+    let watch = query
+        .split('&')
+        .any(|p| p == "watch=true" || p == "watch=1");
+    let mut verbs = match (request.method.as_str(), name, sub) {
+        // Websocket exec is a GET upgrade, authorized as `create` on pods/exec.
+        ("GET", Some(_), Some("exec")) => vec!["create"],
+        ("GET", Some(_), _) => vec!["get"],
+        ("GET", None, _) if watch => vec!["watch"],
+        ("GET", None, _) => vec!["list"],
+        ("POST", _, _) => vec!["create"],
+        ("PUT", _, _) => vec!["update"],
+        // A server-side apply that created the object needs `create` as well.
+        ("PATCH", _, _) if request.status == 201 => vec!["patch", "create"],
+        ("PATCH", _, _) => vec!["patch"],
+        ("DELETE", _, _) => vec!["delete"],
+        (other, _, _) => vec![other],
+    };
+    verbs.dedup();
+    let resource = match sub {
+        Some(sub) if sub != "status" => format!("{resource}/{sub}"),
+        _ => resource.to_owned(),
+    };
+    verbs
+        .into_iter()
+        .map(|verb| {
+            (
+                group.to_owned(),
+                resource.clone(),
+                verb.to_owned(),
+                name.map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_role_grants_exactly_what_the_host_does() {
+    // Make the host do everything it can do against a cluster.
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (woo, _) = create_store(&host, &owner, "rbac-woo", "woocommerce").await;
+    let (medusa, _) = create_store(&host, &owner, "rbac-medusa", "medusa").await;
+    for id in [&woo, &medusa] {
+        wait_status(&host, &owner, id, "ready", Duration::from_secs(60)).await;
+    }
+    let credentials = host
+        .get(
+            &format!("/api/v1/stores/{woo}/credentials"),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(credentials.status.as_u16(), 200, "{}", credentials.body);
+    rig.fake.update(|s| {
+        s.pod_failures = vec![PodFailure {
+            matches: "wordpress".into(),
+            reason: "ErrImagePull".into(),
+        }]
+    });
+    let (failing, _) = create_store(&host, &owner, "rbac-retry", "woocommerce").await;
+    wait_status(&host, &owner, &failing, "failed", Duration::from_secs(60)).await;
+    rig.fake.update(|s| s.pod_failures.clear());
+    // Someone removed a key from the credentials Secret: the retry puts it back.
+    let namespace = format!("store-{failing}");
+    let mut removed = String::new();
+    assert!(
+        rig.fake
+            .edit("v1", "Secret", &namespace, "store-credentials", |secret| {
+                let data = secret["data"].as_object_mut().expect("data");
+                removed = data.keys().next().cloned().unwrap_or_default();
+                data.remove(&removed);
+            })
+    );
+    host.post(
+        &format!("/api/v1/stores/{failing}/retry"),
+        Some(&owner.token),
+        json!({}),
+    )
+    .await;
+    wait_status(&host, &owner, &failing, "ready", Duration::from_secs(60)).await;
+    let secret = rig
+        .fake
+        .object("v1", "Secret", &namespace, "store-credentials")
+        .expect("secret");
+    assert!(
+        secret["data"].get(&removed).is_some(),
+        "the retry restored {removed}"
+    );
+    for id in [&woo, &medusa, &failing] {
+        host.delete(&format!("/api/v1/stores/{id}"), Some(&owner.token))
+            .await;
+    }
+    for id in [&woo, &medusa, &failing] {
+        wait_status(&host, &owner, id, "deleted", Duration::from_secs(60)).await;
+    }
+    let used: BTreeSet<(String, String, String, Option<String>)> = rig
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.status < 500)
+        .flat_map(permission_of)
+        .collect();
+    assert!(
+        used.iter()
+            .any(|(_, r, v, _)| r == "pods/exec" && v == "create"),
+        "setup ran"
+    );
+
+    let rendered = render(&[JWT]).expect("render");
+    let role = documents(&rendered)
+        .into_iter()
+        .find(|d| d["kind"] == "ClusterRole")
+        .expect("a ClusterRole");
+    let rules = role["rules"].as_array().cloned().unwrap_or_default();
+    let allows = |group: &str, resource: &str, verb: &str, name: Option<&str>| {
+        rules.iter().any(|rule| {
+            let names = strings(&rule["resourceNames"]);
+            strings(&rule["apiGroups"]).iter().any(|g| g == group)
+                && strings(&rule["resources"]).iter().any(|r| r == resource)
+                && strings(&rule["verbs"]).iter().any(|v| v == verb)
+                && (names.is_empty() || name.is_some_and(|n| names.iter().any(|x| x == n)))
+        })
+    };
+    // 1. Everything the host did is allowed.
+    for (group, resource, verb, name) in &used {
+        assert!(
+            allows(group, resource, verb, name.as_deref()),
+            "not allowed: {verb} {group}/{resource} {name:?}"
+        );
+    }
+    // 2. Everything allowed was done, or is the apply of a kind the host applies.
+    let applied: BTreeSet<(String, String)> = storeplane::k8s::applied_resources()
+        .map(|(g, r)| (g.to_owned(), r.to_owned()))
+        .collect();
+    let mut unused = Vec::new();
+    for rule in &rules {
+        for group in strings(&rule["apiGroups"]) {
+            for resource in strings(&rule["resources"]) {
+                for verb in strings(&rule["verbs"]) {
+                    let done = used
+                        .iter()
+                        .any(|(g, r, v, _)| *g == group && *r == resource && *v == verb);
+                    let applies = matches!(verb.as_str(), "create" | "patch")
+                        && applied.contains(&(group.clone(), resource.clone()));
+                    if !done && !applies {
+                        unused.push(format!("{verb} {group}/{resource}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(unused.is_empty(), "granted but never used: {unused:?}");
+    assert!(
+        rules
+            .iter()
+            .all(|r| !strings(&r["verbs"]).contains(&"*".to_owned())),
+        "no wildcard verbs"
+    );
+}
