@@ -148,6 +148,19 @@ fn the_chart_lints_renders_for_one_and_three_replicas_and_validates() {
         );
     }
 
+    // The image the chart runs: the same user and helm path as the Dockerfile.
+    let dockerfile =
+        std::fs::read_to_string(workspace_root().join("Dockerfile")).expect("Dockerfile");
+    assert!(dockerfile.contains("USER 65532:65532"));
+    assert_eq!(
+        single["spec"]["template"]["spec"]["securityContext"]["runAsUser"],
+        65532
+    );
+    assert!(
+        dockerfile.contains("COPY --from=helm /helm /usr/local/bin/helm")
+            && one.contains("HELM_BIN: /usr/local/bin/helm")
+    );
+
     let refused = render(&["replicaCount=2", JWT]).expect_err("two replicas on SQLite are refused");
     assert!(
         refused.contains("needs database.type: postgres"),

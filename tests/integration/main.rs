@@ -8,6 +8,7 @@ mod browser;
 mod builtin_engines;
 mod control_plane_chart;
 mod db_story;
+mod docs;
 mod hot_swap;
 mod hotload;
 mod plugin_cache;
