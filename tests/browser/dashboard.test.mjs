@@ -5,6 +5,7 @@
 //   CHROMIUM         the Chromium executable (/usr/bin/chromium)
 //   SCREENSHOT_DIR   where screenshots go (CI keeps them as artifacts)
 //   PLUGIN_WASM      a valid plugin upload (woocommerce 0.2.0)
+//   FAKE_URL         the fake cluster, whose /_fake/settings makes pods fail
 // The tests run in order and share the server: the first registered user is the admin.
 // Every page fails its test on a console error or an uncaught exception.
 
@@ -127,6 +128,37 @@ test('another tenant, on a phone, cannot see the store', async () => {
   // The refused request (403) is logged by the browser as a failed load: expected.
   assert.ok(errors.every((e) => /403/.test(e)), errors.join('\n'));
   await context.close();
+});
+
+async function fakeSettings(settings) {
+  const response = await fetch(`${process.env.FAKE_URL}/_fake/settings`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(settings),
+  });
+  assert.equal(response.status, 200);
+}
+
+test('a failed store shows its reason, and Retry finishes it once the cause is fixed', async () => {
+  await fakeSettings({ pod_failures: [{ matches: 'postgres', reason: 'CrashLoopBackOff' }] });
+  const page = await shared.alice.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${base}/#/stores/new`);
+  await page.locator('#store-name').fill('alice-medusa');
+  await page.getByLabel('Engine').selectOption('medusa');
+  await page.getByRole('button', { name: 'Create store' }).click();
+  await page.locator('.badge[data-status=failed]').waitFor({ timeout: 60_000 });
+  assert.match(await page.getByTestId('failure-reason').innerText(), /CrashLoopBackOff/);
+  assert.equal(await page.locator('.steps li.failed').count(), 1, 'the failed step is marked');
+  await shot(page, '15-failed');
+  await fakeSettings({ pod_failures: [] });
+  await page.getByRole('button', { name: 'Retry' }).click();
+  await page.locator('.badge[data-status=ready]').waitFor({ timeout: 60_000 });
+  await shot(page, '16-retried-ready');
+  await page.getByRole('button', { name: 'Delete store' }).click();
+  await page.getByRole('button', { name: 'Yes, delete alice-medusa' }).click();
+  await page.locator('.badge[data-status=deleted]').waitFor({ timeout: 60_000 });
+  noConsoleErrors(errors);
 });
 
 test('the owner deletes the store after confirming, and it is gone', async () => {

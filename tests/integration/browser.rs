@@ -42,6 +42,7 @@ async fn dashboard_in_chromium() {
     let screenshots = workspace_root().join("tests/artifacts/screenshots");
 
     let base = host.base.clone();
+    let fake = format!("http://{}", rig.fake.addr);
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .args(["--test", "--test-concurrency=1", "dashboard.test.mjs"])
@@ -50,6 +51,7 @@ async fn dashboard_in_chromium() {
             .env("CHROMIUM", chromium)
             .env("SCREENSHOT_DIR", &screenshots)
             .env("PLUGIN_WASM", &plugin)
+            .env("FAKE_URL", fake)
             .output()
     })
     .await
@@ -69,7 +71,7 @@ async fn dashboard_in_chromium() {
         }
     );
     assert!(
-        report.contains("# pass 6"),
-        "all six browser tests ran:\n{report}"
+        report.contains("# pass 7"),
+        "all seven browser tests ran:\n{report}"
     );
 }

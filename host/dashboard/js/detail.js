@@ -64,15 +64,15 @@ export async function detailView(root, id) {
   const history = h('div');
 
   const renderActions = () => {
-    const items = [];
-    if (store.status === 'failed') {
-      items.push(alert('error', h('strong', {}, 'Provisioning failed: '), h('span', { 'data-testid': 'failure-reason' }, store.failureReason || 'unknown reason')));
-      if (isOwner) items.push(h('button', { type: 'button', onclick: retry }, 'Retry'));
-    }
+    const notice = store.status === 'failed'
+      ? alert('error', h('strong', {}, 'Provisioning failed: '), h('span', { 'data-testid': 'failure-reason' }, store.failureReason || 'unknown reason'))
+      : null;
+    const buttons = [];
+    if (isOwner && store.status === 'failed') buttons.push(h('button', { type: 'button', onclick: retry }, 'Retry'));
     if (isOwner && ['requested', 'provisioning', 'ready', 'failed'].includes(store.status)) {
-      items.push(h('button', { type: 'button', class: 'danger', onclick: askDelete }, 'Delete store'));
+      buttons.push(h('button', { type: 'button', class: 'danger', onclick: askDelete }, 'Delete store'));
     }
-    replace(actions, ...items);
+    replace(actions, notice, buttons.length ? h('div', { class: 'row' }, ...buttons) : null);
   };
 
   const askDelete = () => {
