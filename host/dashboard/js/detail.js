@@ -33,11 +33,15 @@ function stepList(store, stepSince) {
   return h('ol', { class: 'steps', 'aria-label': 'Provisioning steps' }, ...items);
 }
 
+/** A link for an http(s) URL; anything else (a plugin's `javascript:` URL, say) stays text. */
+function safeLink(url) {
+  return /^https?:\/\//i.test(url || '') ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, url) : h('span', {}, url);
+}
+
 function endpoints(store) {
   const list = store.endpoints || [];
   if (!list.length) return h('p', { class: 'muted' }, store.status === 'ready' ? 'No endpoints.' : 'Available once the store is ready.');
-  return h('ul', {}, ...list.map((e) => h('li', {}, `${e.label}: `,
-    h('a', { href: e.url, target: '_blank', rel: 'noopener noreferrer' }, e.url))));
+  return h('ul', {}, ...list.map((e) => h('li', {}, `${e.label}: `, safeLink(e.url))));
 }
 
 function timeline(logs) {
@@ -109,7 +113,7 @@ export async function detailView(root, id) {
       replace(credentials, h('dl', { class: 'kv', 'data-testid': 'credentials' },
         h('dt', {}, 'Username'), h('dd', { class: 'mono' }, c.username),
         h('dt', {}, 'Password'), h('dd', { class: 'mono' }, c.password),
-        c.adminUrl ? [h('dt', {}, 'Admin'), h('dd', {}, h('a', { href: c.adminUrl, target: '_blank', rel: 'noopener noreferrer' }, c.adminUrl))] : null),
+        c.adminUrl ? [h('dt', {}, 'Admin'), h('dd', {}, safeLink(c.adminUrl))] : null),
       h('button', { type: 'button', class: 'secondary', onclick: renderCredentials }, 'Hide'));
     } catch (error) {
       replace(credentials, alert('error', error.message));
