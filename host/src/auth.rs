@@ -84,27 +84,29 @@ impl TokenKeys {
     /// A token for `user` issued at `now` (unix seconds).
     pub fn issue(&self, user: &UserId, role: Role, now: i64) -> Result<String, AuthError> {
         let lifetime = i64::try_from(self.lifetime.as_secs()).unwrap_or(i64::MAX);
+        self.sign(user, role, now, lifetime, None)
+    }
+
+    /// A ticket for `user` to open event streams, valid for [`TICKET_SECONDS`].
+    pub fn issue_ticket(&self, user: &UserId, role: Role, now: i64) -> Result<String, AuthError> {
+        self.sign(user, role, now, TICKET_SECONDS, Some(EVENTS_SCOPE))
+    }
+
+    fn sign(
+        &self,
+        user: &UserId,
+        role: Role,
+        now: i64,
+        lifetime: i64,
+        scope: Option<&str>,
+    ) -> Result<String, AuthError> {
         let claims = Claims {
             sub: user.0.clone(),
             role,
             iss: ISSUER.into(),
             iat: now,
             exp: now.saturating_add(lifetime),
-            scope: None,
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|_| AuthError::Invalid)
-    }
-
-    /// A ticket for `user` to open event streams, valid for [`TICKET_SECONDS`].
-    pub fn issue_ticket(&self, user: &UserId, role: Role, now: i64) -> Result<String, AuthError> {
-        let claims = Claims {
-            sub: user.0.clone(),
-            role,
-            iss: ISSUER.into(),
-            iat: now,
-            exp: now.saturating_add(TICKET_SECONDS),
-            scope: Some(EVENTS_SCOPE.into()),
+            scope: scope.map(str::to_owned),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|_| AuthError::Invalid)

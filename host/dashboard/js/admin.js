@@ -4,7 +4,7 @@
 
 import * as api from './api.js';
 import { h, replace, when, alert } from './dom.js';
-import { storeTable, filters, query, passes } from './stores.js';
+import { storesPage } from './stores.js';
 
 /** `built-in`, `upload`, `directory (file)`. */
 function originOf(origin) {
@@ -18,28 +18,8 @@ function adminOnly(root) {
   replace(root, h('h1', {}, 'Admins only'), alert('error', 'This page is for administrators.'));
 }
 
-export async function adminStoresView(root) {
-  const state = { status: '', engine: '' };
-  const list = h('div');
-  let table = null;
-  const load = async () => {
-    try {
-      const reply = await api.get(query(state));
-      table = storeTable(reply.stores, { withOwner: true, filter: passes(state) });
-      replace(list, h('p', { class: 'muted' }, `${reply.total} stores`), table.element);
-    } catch (error) {
-      if (error.status === 403) return adminOnly(root);
-      replace(list, alert('error', error.message));
-    }
-  };
-  replace(root, h('h1', {}, 'All stores'), await filters(state, (next) => {
-    Object.assign(state, next);
-    load();
-  }), list);
-  await load();
-  return api.liveStores('/stores/events', (store) => {
-    if (table) table.update(store);
-  });
+export function adminStoresView(root) {
+  return storesPage(root, { heading: h('h1', {}, 'All stores'), admin: true, onForbidden: () => adminOnly(root) });
 }
 
 export async function auditView(root) {

@@ -8,7 +8,7 @@ const STATUSES = ['requested', 'provisioning', 'ready', 'failed', 'deleting', 'd
 
 /** A table of stores; `withOwner` adds the owner column (admin view). Returns the element and
  * an `update(store)` that inserts or refreshes a row. */
-export function storeTable(stores, { withOwner = false, filter = () => true } = {}) {
+function storeTable(stores, { withOwner = false, filter = () => true } = {}) {
   const body = h('tbody');
   const rows = new Map();
   const row = (s) => h('tr', { 'data-store-id': s.id },
@@ -46,7 +46,7 @@ export function storeTable(stores, { withOwner = false, filter = () => true } = 
 }
 
 /** Status and engine filter controls; calls `onChange({status, engine})`. */
-export async function filters(initial, onChange) {
+async function filters(initial, onChange) {
   let engines = [];
   try {
     engines = (await api.get('/engines')).engines.map((e) => e.id);
@@ -66,40 +66,47 @@ export async function filters(initial, onChange) {
 }
 
 /** The list query for filters. */
-export function query({ status, engine }, extra = '') {
+function query({ status, engine }) {
   const params = new URLSearchParams({ limit: '100' });
   if (status) params.set('status', status);
   if (engine) params.set('engine', engine);
-  return `/stores?${params}${extra}`;
+  return `/stores?${params}`;
 }
 
 /** Whether a store passes the filters (live updates respect them too). */
-export function passes({ status, engine }) {
+function passes({ status, engine }) {
   return (s) => (status ? s.status === status : s.status !== 'deleted') && (!engine || s.engine === engine);
 }
 
-export async function storesView(root) {
+/** A page listing stores with filters and live updates. `admin` adds the owner column and
+ * the total; `heading` sits above the filters. */
+export async function storesPage(root, { heading, admin = false, onForbidden }) {
   const state = { status: '', engine: '' };
   const list = h('div');
   let table = null;
   const load = async () => {
     try {
       const reply = await api.get(query(state));
-      table = storeTable(reply.stores, { filter: passes(state) });
-      replace(list, table.element);
+      table = storeTable(reply.stores, { withOwner: admin, filter: passes(state) });
+      replace(list, admin ? h('p', { class: 'muted' }, `${reply.total} stores`) : null, table.element);
     } catch (error) {
+      if (error.status === 403 && onForbidden) return onForbidden();
       replace(list, alert('error', error.message));
     }
   };
-  replace(root,
-    h('div', { class: 'row spread' }, h('h1', {}, 'My stores'), h('a', { class: 'button', href: '#/stores/new' }, 'New store')),
-    await filters(state, (next) => {
-      Object.assign(state, next);
-      load();
-    }),
-    list);
+  replace(root, heading, await filters(state, (next) => {
+    Object.assign(state, next);
+    load();
+  }), list);
   await load();
   return api.liveStores('/stores/events', (store) => {
     if (table) table.update(store);
+  });
+}
+
+export function storesView(root) {
+  return storesPage(root, {
+    heading: h('div', { class: 'row spread' }, h('h1', {}, 'My stores'),
+      h('a', { class: 'button', href: '#/stores/new' }, 'New store')),
   });
 }

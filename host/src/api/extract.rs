@@ -125,10 +125,14 @@ pub struct AuthUser(pub User);
 impl AuthUser {
     /// The caller for authorization decisions.
     pub fn caller(&self) -> Caller {
-        Caller {
-            id: self.0.id.clone(),
-            role: self.0.role,
-        }
+        caller_of(&self.0)
+    }
+}
+
+fn caller_of(user: &User) -> Caller {
+    Caller {
+        id: user.id.clone(),
+        role: user.role,
     }
 }
 
@@ -212,10 +216,7 @@ where
 impl StreamUser {
     /// The caller for authorization decisions.
     pub fn caller(&self) -> Caller {
-        Caller {
-            id: self.0.id.clone(),
-            role: self.0.role,
-        }
+        caller_of(&self.0)
     }
 }
 

@@ -6,47 +6,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction as SqlxTx};
 
-use super::jobs::{ClaimedJob, JobChange, JobKind, JobQueue, JobUpdate};
+use super::jobs::{ClaimedJob, JobChange, JobQueue, JobUpdate};
 use super::postgres::{PgDb, apply_transition, insert_audit};
-use super::{DbError, Result, StoreId, Transition};
-
-/// Columns of a claimed job, in `ClaimRow` order.
-const CLAIM_COLUMNS: &str =
-    "id, store_id, kind, step, attempt, request_id, created_at, deadline_at";
-
-#[derive(Debug, sqlx::FromRow)]
-struct ClaimRow {
-    id: i64,
-    store_id: String,
-    kind: String,
-    step: Option<String>,
-    attempt: i32,
-    request_id: Option<String>,
-    created_at: DateTime<Utc>,
-    deadline_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<ClaimRow> for ClaimedJob {
-    type Error = DbError;
-    fn try_from(row: ClaimRow) -> Result<Self> {
-        Ok(Self {
-            id: row.id,
-            store_id: StoreId::parse(&row.store_id)
-                .ok_or_else(|| DbError(format!("invalid store id {:?}", row.store_id)))?,
-            kind: JobKind::parse(&row.kind)
-                .ok_or_else(|| DbError(format!("invalid job kind {:?}", row.kind)))?,
-            step: row.step,
-            attempt: row.attempt,
-            request_id: row.request_id,
-            created_at: row.created_at,
-            deadline_at: row.deadline_at,
-        })
-    }
-}
-
-fn after(now: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
-}
+use super::rows::{CLAIM_COLUMNS, ClaimRow, after};
+use super::{Result, Transition};
 
 /// The job part of an update, conditional on the lease; whether it applied.
 async fn change_job(

@@ -202,3 +202,41 @@ pub fn cooldown_remaining(
     let elapsed = (now - last).to_std().unwrap_or_default();
     cooldown.checked_sub(elapsed).filter(|left| !left.is_zero())
 }
+
+/// Columns of a claimed job, in `ClaimRow` order.
+pub const CLAIM_COLUMNS: &str =
+    "id, store_id, kind, step, attempt, request_id, created_at, deadline_at";
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct ClaimRow {
+    pub id: i64,
+    pub store_id: String,
+    pub kind: String,
+    pub step: Option<String>,
+    pub attempt: i32,
+    pub request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub deadline_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ClaimRow> for super::ClaimedJob {
+    type Error = DbError;
+    fn try_from(row: ClaimRow) -> Result<Self, DbError> {
+        Ok(Self {
+            id: row.id,
+            store_id: StoreId::parse(&row.store_id)
+                .ok_or_else(|| DbError(format!("invalid store id {:?}", row.store_id)))?,
+            kind: super::JobKind::parse(&row.kind)
+                .ok_or_else(|| DbError(format!("invalid job kind {:?}", row.kind)))?,
+            step: row.step,
+            attempt: row.attempt,
+            request_id: row.request_id,
+            created_at: row.created_at,
+            deadline_at: row.deadline_at,
+        })
+    }
+}
+
+pub fn after(now: DateTime<Utc>, duration: std::time::Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
