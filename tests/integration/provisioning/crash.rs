@@ -46,6 +46,39 @@ async fn assert_exactly_once(rig: &Rig, stores: &[String]) {
     }
 }
 
+/// SIGKILLs the host at a point where every setup command that finished is already recorded,
+/// then starts a new one.
+///
+/// A command that finishes in the instant between its exit and the host's write is run again
+/// after a crash: setup steps are idempotent for that reason (see the WIT contract), and no
+/// kill point can rule that instant out on its own. So commands are held from finishing while
+/// the host catches up, and "ran exactly once" then checks that nothing recorded is repeated.
+async fn kill_and_restart(rig: &Rig, mut host: HostProcess, stores: &[String]) -> HostProcess {
+    rig.fake.update(|s| s.hold_execs = true);
+    let started = Instant::now();
+    loop {
+        let mut behind = Vec::new();
+        for id in stores {
+            let mut finished = rig.completed_execs(id);
+            finished.dedup();
+            if rig.record(id).await.setup_done.len() < finished.len() {
+                behind.push(id.clone());
+            }
+        }
+        if behind.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "finished setup steps never recorded for {behind:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    host.kill();
+    rig.fake.update(|s| s.hold_execs = false);
+    rig.host().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_hosts_resume_every_store_without_repeating_work() {
     let settings = Settings {
@@ -73,26 +106,24 @@ async fn killed_hosts_resume_every_store_without_repeating_work() {
             .any(|k| k.starts_with("Deployment "))
     })
     .await;
-    host.kill();
-    host = rig.host().await;
+    host = kill_and_restart(&rig, host, &stores).await;
 
     // 2. Killed while a setup command is running (the exec never completes).
+    rig.fake.update(|s| s.hold_execs = true);
     until(&rig, "an exec in flight", |r| {
         r.fake.execs().iter().any(|e| !e.completed)
     })
     .await;
-    host.kill();
+    host = kill_and_restart(&rig, host, &stores).await;
     let interrupted = rig.fake.execs().iter().filter(|e| !e.completed).count();
-    assert!(interrupted >= 1);
-    host = rig.host().await;
+    assert!(interrupted >= 1, "an exec was cut off by the kill");
 
     // 3. Killed again after some setup steps completed.
     until(&rig, "three setup steps done", |r| {
         r.fake.execs().iter().filter(|e| e.completed).count() >= 3
     })
     .await;
-    host.kill();
-    host = rig.host().await;
+    host = kill_and_restart(&rig, host, &stores).await;
 
     for id in &stores {
         wait_status(&host, &owner, id, "ready", Duration::from_secs(90)).await;

@@ -122,6 +122,20 @@ pub async fn exec(
         .on_upgrade(move |socket| run(state, index, script, socket))
 }
 
+/// Whether the client has closed the socket, without waiting for anything not yet arrived.
+async fn client_gone(socket: &mut WebSocket) -> bool {
+    loop {
+        tokio::select! {
+            biased;
+            message = socket.recv() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => {}
+            },
+            () = std::future::ready(()) => return false,
+        }
+    }
+}
+
 fn frame(channel: u8, data: &[u8]) -> Message {
     let mut bytes = Vec::with_capacity(data.len() + 1);
     bytes.push(channel);
@@ -131,16 +145,29 @@ fn frame(channel: u8, data: &[u8]) -> Message {
 
 async fn run(state: Arc<FakeState>, index: usize, script: ExecScript, mut socket: WebSocket) {
     // Wait out the scripted run time; a client that goes away meanwhile aborts the exec.
-    let sleep = tokio::time::sleep(Duration::from_millis(script.delay_ms));
-    tokio::pin!(sleep);
+    // While execs are held, finishing is put off in short slices until the hold is lifted.
+    let mut wait = Duration::from_millis(script.delay_ms);
     loop {
-        tokio::select! {
-            () = &mut sleep => break,
-            message = socket.recv() => match message {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {}
-            },
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                message = socket.recv() => match message {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(_)) => {}
+                },
+                () = &mut sleep => break,
+            }
         }
+        if !state.settings().hold_execs {
+            break;
+        }
+        wait = Duration::from_millis(10);
+    }
+    // A client killed while held is gone before the hold is lifted: look once more, so that
+    // its exec is not reported finished to nobody.
+    if client_gone(&mut socket).await {
+        return;
     }
     let status = if script.exit_code == 0 {
         json!({"metadata": {}, "status": "Success"})

@@ -51,6 +51,10 @@ pub struct Settings {
     /// First match wins; no match: exit 0 with `ok` on stdout after `default_exec_delay_ms`.
     pub exec_scripts: Vec<ExecScript>,
     pub default_exec_delay_ms: u64,
+    /// While set, execs that have run their time do not finish: they stay open until this is
+    /// cleared or the client goes away. Lets a test stop the host at a point where no command
+    /// has finished without the host having heard of it.
+    pub hold_execs: bool,
 }
 
 impl Default for Settings {
@@ -64,6 +68,7 @@ impl Default for Settings {
             pod_failures: Vec::new(),
             exec_scripts: Vec::new(),
             default_exec_delay_ms: 0,
+            hold_execs: false,
         }
     }
 }
