@@ -71,6 +71,11 @@ pub trait Db: JobQueue + Send + Sync + std::fmt::Debug {
     ) -> Result<User, CreateUserError>;
     async fn user_by_id(&self, id: &UserId) -> Result<Option<User>>;
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// The e-mail addresses of the users among `ids` (unknown ids are left out).
+    async fn user_emails(
+        &self,
+        ids: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, String>>;
     /// Activates or deactivates a user; `false` if there is no such user.
     async fn set_user_active(&self, id: &UserId, active: bool) -> Result<bool>;
 

@@ -218,9 +218,14 @@ test('the admin sees every store with its owner and the platform audit log', asy
   await page.goto(`${base}/#/admin/stores`);
   await page.getByRole('heading', { name: 'All stores' }).waitFor();
   await page.getByLabel('Status').selectOption('deleted');
-  await page.locator('[data-store-id]').filter({ hasText: 'alice-shop' }).waitFor();
+  const row = page.locator('[data-store-id]').filter({ hasText: 'alice-shop' });
+  await row.waitFor();
   assert.equal(await page.getByRole('columnheader', { name: 'Owner' }).count(), 1);
+  assert.match(await row.innerText(), /alice@example\.com/, 'the owner is named by e-mail');
   await shot(page, '13-admin-stores');
+  await row.getByRole('link', { name: 'alice-shop' }).click();
+  await page.getByRole('heading', { name: 'alice-shop' }).waitFor();
+  await page.getByText('alice@example.com').waitFor();
   await page.getByRole('link', { name: 'Audit log' }).click();
   await page.getByLabel('Action').fill('store.deleted');
   await page.getByRole('button', { name: 'Filter' }).click();

@@ -147,6 +147,7 @@ export async function detailView(root, id) {
       h('dl', { class: 'kv' },
         h('dt', {}, 'Engine'), h('dd', {}, `${store.engine}${store.pluginVersion ? ` ${store.pluginVersion}` : ''}`),
         h('dt', {}, 'Namespace'), h('dd', { class: 'mono' }, store.namespace),
+        store.ownerEmail ? [h('dt', {}, 'Owner'), h('dd', {}, store.ownerEmail)] : null,
         h('dt', {}, 'Created'), h('dd', {}, when(store.createdAt)),
         store.provisioningDurationMs ? [h('dt', {}, 'Provisioned in'), h('dd', {}, duration(store.provisioningDurationMs))] : null));
     replace(progress, stepList(store, stepSince));

@@ -16,7 +16,8 @@ function storeTable(stores, { withOwner = false, filter = () => true } = {}) {
     h('td', { 'data-label': 'Status' }, badge(s.status),
       s.progress ? h('span', { class: 'muted' }, ` ${s.progress.step} (${s.progress.index}/${s.progress.of})`) : null),
     h('td', { 'data-label': 'Engine' }, s.engine),
-    withOwner ? h('td', { 'data-label': 'Owner', class: 'mono' }, s.ownerId || '') : null,
+    withOwner ? h('td', { 'data-label': 'Owner' }, s.ownerEmail
+      ? h('span', { title: s.ownerId }, s.ownerEmail) : h('span', { class: 'mono' }, s.ownerId || '')) : null,
     h('td', { 'data-label': 'Created' }, when(s.createdAt)));
   const update = (s) => {
     const existing = rows.get(s.id);

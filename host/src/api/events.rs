@@ -21,7 +21,7 @@ use super::openapi::ErrorEnvelope;
 use super::state::AppState;
 use super::views::StoreView;
 use crate::db::{Store, StoreFilter};
-use crate::domain::Role;
+use crate::domain::{Role, UserId};
 use crate::lifecycle::StoreChanged;
 use crate::tenancy::Caller;
 
@@ -61,10 +61,10 @@ fn fingerprint(store: &Store) -> (i64, Option<String>, chrono::DateTime<chrono::
     (store.version, store.current_step.clone(), store.updated_at)
 }
 
-fn event(store: &Store, role: Role) -> Event {
+fn event(store: &Store, role: Role, owner_emails: &HashMap<UserId, String>) -> Event {
     Event::default()
         .event("store")
-        .json_data(StoreView::new(store, role))
+        .json_data(StoreView::new(store, role).with_owner_email(owner_emails))
         .unwrap_or_else(|_| Event::default().comment("unserializable store"))
 }
 
@@ -78,6 +78,8 @@ struct Watch {
     seen: HashMap<String, (i64, Option<String>, chrono::DateTime<chrono::Utc>)>,
     /// Events ready to send.
     pending: Vec<Event>,
+    /// Owners' e-mail addresses learnt so far (admins' streams only; addresses never change).
+    owner_emails: HashMap<UserId, String>,
 }
 
 impl Watch {
@@ -85,15 +87,31 @@ impl Watch {
         self.caller.role == Role::Admin || store.owner_id == self.caller.id
     }
 
-    /// Queues an event for `store` if the client has not seen this state of it.
-    fn offer(&mut self, store: &Store) {
-        if !self.may_read(store) {
+    /// Queues an event for each of `stores` whose current state the client has not seen.
+    async fn offer(&mut self, stores: &[Store]) {
+        let readable: Vec<&Store> = stores.iter().filter(|s| self.may_read(s)).collect();
+        let unseen: Vec<Store> = readable
+            .into_iter()
+            .filter(|s| self.seen.get(s.id.as_str()) != Some(&fingerprint(s)))
+            .cloned()
+            .collect();
+        if unseen.is_empty() {
             return;
         }
-        let print = fingerprint(store);
-        if self.seen.get(store.id.as_str()) != Some(&print) {
-            self.seen.insert(store.id.as_str().to_owned(), print);
-            self.pending.push(event(store, self.caller.role));
+        let learnt = self
+            .state
+            .stores
+            .learn_owner_emails(&self.caller, &unseen, &mut self.owner_emails)
+            .await;
+        if let Err(err) = learnt {
+            // The events still go out, only without the owners' addresses.
+            tracing::warn!(error = %err, "event stream: reading owners' e-mail addresses failed");
+        }
+        for store in &unseen {
+            self.seen
+                .insert(store.id.as_str().to_owned(), fingerprint(store));
+            self.pending
+                .push(event(store, self.caller.role, &self.owner_emails));
         }
     }
 
@@ -120,7 +138,7 @@ impl Watch {
             }
         };
         match stores {
-            Ok(stores) => stores.iter().for_each(|s| self.offer(s)),
+            Ok(stores) => self.offer(&stores).await,
             Err(err) => tracing::warn!(error = %err, "event stream: re-reading stores failed"),
         }
     }
@@ -138,7 +156,7 @@ impl Watch {
                             continue;
                         }
                         match self.state.db.store(&id).await {
-                            Ok(Some(store)) => self.offer(&store),
+                            Ok(Some(store)) => self.offer(&[store]).await,
                             Ok(None) => {}
                             Err(err) => tracing::warn!(error = %err, "event stream: reading a store failed"),
                         }
@@ -186,8 +204,9 @@ pub async fn store_events(
         changes,
         seen: HashMap::new(),
         pending: Vec::new(),
+        owner_emails: HashMap::new(),
     };
-    watch.offer(&store);
+    watch.offer(&[store]).await;
     Ok(Sse::new(stream_of(watch)).keep_alive(KeepAlive::default()))
 }
 
@@ -208,6 +227,7 @@ pub async fn all_events(
         changes,
         seen: HashMap::new(),
         pending: Vec::new(),
+        owner_emails: HashMap::new(),
     };
     watch.reread().await;
     Ok(Sse::new(stream_of(watch)).keep_alive(KeepAlive::default()))

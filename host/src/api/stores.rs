@@ -1,5 +1,7 @@
 //! `/stores`: create (202), list, get, delete (202), retry (202), logs, credentials.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -79,22 +81,50 @@ pub struct LogsResponse {
     pub total: i64,
 }
 
+/// The caller's views of `stores`; an admin's carry each owner's e-mail address.
+async fn views_of(
+    state: &AppState,
+    user: &AuthUser,
+    stores: &[crate::db::Store],
+) -> Result<Vec<StoreView>, ApiError> {
+    let mut emails = HashMap::new();
+    state
+        .stores
+        .learn_owner_emails(&user.caller(), stores, &mut emails)
+        .await?;
+    Ok(stores
+        .iter()
+        .map(|s| StoreView::new(s, user.0.role).with_owner_email(&emails))
+        .collect())
+}
+
+/// The caller's view of one store.
+async fn view_of(
+    state: &AppState,
+    user: &AuthUser,
+    store: &crate::db::Store,
+) -> Result<StoreView, ApiError> {
+    let mut views = views_of(state, user, std::slice::from_ref(store)).await?;
+    Ok(views.remove(0))
+}
+
 /// The 202 answer of an operation that started work on a store.
-fn accepted(
+async fn accepted(
+    state: &AppState,
     ctx: RequestContext,
     message: &'static str,
     store: &crate::db::Store,
     user: &AuthUser,
-) -> (StatusCode, AppJson<StoreResponse>) {
-    let store = StoreView::new(store, user.0.role);
-    (
+) -> Result<(StatusCode, AppJson<StoreResponse>), ApiError> {
+    let store = view_of(state, user, store).await?;
+    Ok((
         StatusCode::ACCEPTED,
         AppJson(StoreResponse {
             request_id: ctx.request_id,
             message: Some(message),
             store,
         }),
-    )
+    ))
 }
 
 /// Creates a store and starts provisioning it.
@@ -116,12 +146,14 @@ pub async fn create(
         .stores
         .create(&user.caller(), request, ctx.audit(Some(&user.0)))
         .await?;
-    Ok(accepted(
+    accepted(
+        &state,
         ctx,
         "Store creation initiated. Provisioning is in progress.",
         &store,
         &user,
-    ))
+    )
+    .await
 }
 
 /// Lists the caller's stores (admins: every store). Deleted stores only with `status=deleted`.
@@ -144,11 +176,7 @@ pub async fn list(
     let found = state.stores.list(&user.caller(), filter).await?;
     Ok(AppJson(StoreListResponse {
         request_id: ctx.request_id,
-        stores: found
-            .items
-            .iter()
-            .map(|s| StoreView::new(s, user.0.role))
-            .collect(),
+        stores: views_of(&state, &user, &found.items).await?,
         total: found.total,
         limit,
         offset,
@@ -169,7 +197,7 @@ pub async fn get(
     Ok(AppJson(StoreResponse {
         request_id: ctx.request_id,
         message: None,
-        store: StoreView::new(&store, user.0.role),
+        store: view_of(&state, &user, &store).await?,
     }))
 }
 
@@ -187,7 +215,7 @@ pub async fn delete(
         .stores
         .delete(&user.caller(), &id, ctx.audit(Some(&user.0)))
         .await?;
-    Ok(accepted(ctx, "Store deletion initiated.", &store, &user))
+    accepted(&state, ctx, "Store deletion initiated.", &store, &user).await
 }
 
 /// Retries a failed store (owner only).
@@ -204,12 +232,14 @@ pub async fn retry(
         .stores
         .retry(&user.caller(), &id, ctx.audit(Some(&user.0)))
         .await?;
-    Ok(accepted(
+    accepted(
+        &state,
         ctx,
         "Store retry initiated. Provisioning will restart.",
         &store,
         &user,
-    ))
+    )
+    .await
 }
 
 /// The store's audit history, newest first.

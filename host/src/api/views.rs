@@ -1,11 +1,13 @@
 //! Response shapes (camelCase JSON), built from records. No secrets: password hashes and
 //! plugin bytes never leave through these.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::db::{Store, User};
-use crate::domain::{Role, StoreStatus};
+use crate::domain::{Role, StoreStatus, UserId};
 use crate::lifecycle::progress_of;
 
 /// A user as shown to themselves.
@@ -73,6 +75,9 @@ pub struct StoreView {
     /// Shown to admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<String>,
+    /// The owner's e-mail address; shown to admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -126,8 +131,17 @@ impl StoreView {
                 .ready_at
                 .map(|ready| (ready - store.created_at).num_milliseconds()),
             owner_id: (role == Role::Admin).then(|| store.owner_id.0.clone()),
+            owner_email: None,
             created_at: store.created_at,
             updated_at: store.updated_at,
         }
+    }
+
+    /// Adds the owner's e-mail address from `emails` to an admin's view (others have no owner).
+    pub fn with_owner_email(mut self, emails: &HashMap<UserId, String>) -> Self {
+        if let Some(owner) = &self.owner_id {
+            self.owner_email = emails.get(&UserId(owner.clone())).cloned();
+        }
+        self
     }
 }

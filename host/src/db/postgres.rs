@@ -246,6 +246,24 @@ impl Db for PgDb {
         row.map(User::try_from).transpose()
     }
 
+    async fn user_emails(
+        &self,
+        ids: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, String>> {
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, email FROM users WHERE id = ANY($1)")
+                .bind(ids.iter().map(|id| id.0.clone()).collect::<Vec<_>>())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, email)| (UserId(id), email))
+            .collect())
+    }
+
     async fn set_user_active(&self, id: &UserId, active: bool) -> Result<bool> {
         let done = sqlx::query("UPDATE users SET active = $2, updated_at = $3 WHERE id = $1")
             .bind(&id.0)

@@ -263,6 +263,25 @@ impl Db for SqliteDb {
         row.map(User::try_from).transpose()
     }
 
+    async fn user_emails(
+        &self,
+        ids: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, String>> {
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, email FROM users WHERE id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(serde_json::json!(ids.iter().map(|id| id.0.as_str()).collect::<Vec<_>>()).to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, email)| (UserId(id), email))
+            .collect())
+    }
+
     async fn set_user_active(&self, id: &UserId, active: bool) -> Result<bool> {
         let done = sqlx::query("UPDATE users SET active = ?2, updated_at = ?3 WHERE id = ?1")
             .bind(&id.0)

@@ -1,13 +1,14 @@
 //! Store operations. Each checks who may do it (tenancy), then changes the store in one
 //! database transaction together with its audit event and job.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::db::{
     AuditContext, CreateStoreError, Db, DbError, JobKind, NewAudit, NewStore, Page, Store,
     StoreFilter, StoreLimits, StorePatch, Transition, TransitionError,
 };
-use crate::domain::{StoreId, StoreName, StoreStatus};
+use crate::domain::{StoreId, StoreName, StoreStatus, UserId};
 use crate::plugins::Registry;
 use crate::tenancy::{Caller, StoreAction, allowed};
 
@@ -190,6 +191,28 @@ impl StoreService {
             filter.owner = Some(caller.id.clone());
         }
         Ok(self.db.list_stores(&filter).await?)
+    }
+
+    /// The e-mail addresses of the owners of `stores` that are not yet in `known`, added to
+    /// it. Only admins see owners; for anyone else this does nothing.
+    pub async fn learn_owner_emails(
+        &self,
+        caller: &Caller,
+        stores: &[Store],
+        known: &mut HashMap<UserId, String>,
+    ) -> Result<(), LifecycleError> {
+        if caller.role != crate::domain::Role::Admin {
+            return Ok(());
+        }
+        let mut missing: Vec<UserId> = stores
+            .iter()
+            .map(|s| s.owner_id.clone())
+            .filter(|id| !known.contains_key(id))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        known.extend(self.db.user_emails(&missing).await?);
+        Ok(())
     }
 
     /// Starts deleting a store (owner only); cancels its provisioning job.

@@ -100,8 +100,9 @@ backend_test!(
             owner_list.body
         );
         assert!(
-            owner_list.body["stores"][0].get("ownerId").is_none(),
-            "owner ids are not shown to tenants"
+            owner_list.body["stores"][0].get("ownerId").is_none()
+                && owner_list.body["stores"][0].get("ownerEmail").is_none(),
+            "owners are not shown to tenants"
         );
         let other_ids: Vec<String> =
             app.get("/api/v1/stores", Some(&other.token)).await.body["stores"]
@@ -120,6 +121,23 @@ backend_test!(
                 .iter()
                 .all(|s| s["ownerId"].is_string())
         );
+        let email_of_owner = |id: &serde_json::Value| {
+            [&owner, &other]
+                .into_iter()
+                .find(|u| *id == u.id.as_str())
+                .map(|u| u.email.clone())
+        };
+        for store in everything.body["stores"].as_array().unwrap() {
+            assert_eq!(
+                store["ownerEmail"].as_str().map(str::to_owned),
+                email_of_owner(&store["ownerId"]),
+                "the admin sees each owner's e-mail address: {store}"
+            );
+        }
+        let one = app
+            .get(&format!("/api/v1/stores/{mine}"), Some(&admin.token))
+            .await;
+        assert_eq!(one.body["store"]["ownerEmail"], other.email.as_str());
         let filtered = app
             .get(
                 &format!("/api/v1/stores?ownerId={}", other.id),

@@ -102,7 +102,7 @@ async fn a_store_streams_its_progress_until_ready() {
 async fn a_ticket_opens_the_all_stores_stream_and_nothing_else() {
     let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
     let host = rig.host().await;
-    let _admin = host.user("admin").await; // the first user is the admin, who sees everything
+    let admin = host.user("admin").await; // the first user is the admin, who sees everything
     let owner = host.user("owner").await;
     let other = host.user("other").await;
     let (theirs, _) = create_store(&host, &other, "theirs", "medusa").await;
@@ -141,6 +141,33 @@ async fn a_ticket_opens_the_all_stores_stream_and_nothing_else() {
         events.iter().all(|e| e["id"] != theirs.as_str()),
         "another tenant's store leaked into the stream"
     );
+    assert!(
+        events.iter().all(|e| e.get("ownerEmail").is_none()),
+        "a tenant's stream names no owners"
+    );
+
+    // The admin's stream carries every store, each with its owner's e-mail address.
+    let stream = host
+        .client
+        .get(format!("{}/api/v1/stores/events", host.base))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .expect("events");
+    let seen = std::cell::RefCell::new(std::collections::HashSet::new());
+    let events = read_events(stream, |s| {
+        seen.borrow_mut()
+            .insert(s["id"].as_str().unwrap_or_default().to_owned());
+        seen.borrow().len() == 2
+    })
+    .await;
+    for (id, owner) in [(&mine, &owner), (&theirs, &other)] {
+        let event = events
+            .iter()
+            .find(|e| e["id"] == id.as_str())
+            .expect("the store is in the admin's stream");
+        assert_eq!(event["ownerEmail"], owner.email.as_str(), "{event}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
