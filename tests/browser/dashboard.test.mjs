@@ -6,6 +6,8 @@
 //   SCREENSHOT_DIR   where screenshots go (CI keeps them as artifacts)
 //   PLUGIN_WASM      a valid plugin upload (woocommerce 0.2.0)
 //   FAKE_URL         the fake cluster, whose /_fake/settings makes pods fail
+//   GUARDED_URL      a second server with guardrails on: one store per user, a 10-minute
+//                    creation cooldown, two login attempts per 15 minutes
 // The tests run in order and share the server: the first registered user is the admin.
 // Every page fails its test on a console error or an uncaught exception.
 
@@ -54,8 +56,8 @@ function noConsoleErrors(errors) {
   assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
 }
 
-async function register(page, name) {
-  await page.goto(`${base}/#/register`);
+async function register(page, name, server = base) {
+  await page.goto(`${server}/#/register`);
   await page.getByLabel('E-mail').fill(`${name}@example.com`);
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Password').fill(`password-${name}`);
@@ -236,4 +238,56 @@ test('the admin sees every store with its owner and the platform audit log', asy
   await page.goto(`${base}/#/admin/plugins`);
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
   noConsoleErrors(errors);
+});
+
+test('guardrails are explained: login rate limit, store limit and creation cooldown, with the wait', async () => {
+  const guarded = process.env.GUARDED_URL;
+  assert.ok(guarded, 'GUARDED_URL must be set');
+  const { page, errors } = await open(PHONE);
+  await page.goto(`${guarded}/`);
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.getByLabel('E-mail').fill('mallory@example.com');
+  await page.getByLabel('Password').fill('guessing-wrong');
+  const attempt = async () => {
+    const answered = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/login'));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    return (await answered).status();
+  };
+  assert.deepEqual([await attempt(), await attempt(), await attempt()], [401, 401, 429]);
+  await page.getByRole('alert').filter({ hasText: 'Too many login attempts. Try again in 15 min.' }).waitFor();
+  await shot(page, '17-login-rate-limited');
+
+  await register(page, 'gina', guarded);
+  const create = async (name) => {
+    await page.goto(`${guarded}/#/stores/new`);
+    await page.getByRole('heading', { name: 'New store' }).waitFor();
+    await page.locator('#store-name').fill(name);
+    await page.getByLabel('Engine').selectOption('woocommerce');
+    await page.getByRole('button', { name: 'Create store' }).click();
+  };
+  await create('gina-one');
+  await page.getByRole('heading', { name: 'gina-one' }).waitFor();
+  const firstStore = page.url();
+
+  await create('gina-two');
+  await page.getByRole('alert').filter({ hasText: 'You have reached your limit of 1 store. Delete a store to create another.' }).waitFor();
+  await shot(page, '18-store-limit');
+
+  // Asked while the store is still provisioning: the confirmation stays open through the
+  // live updates that bring it to ready.
+  await page.goto(firstStore);
+  await page.locator('.badge[data-status=provisioning], .badge[data-status=requested]').waitFor();
+  await page.getByRole('button', { name: 'Delete store' }).click();
+  await page.locator('.badge[data-status=ready]').waitFor({ timeout: 60_000 });
+  const confirm = page.getByRole('button', { name: 'Yes, delete gina-one' });
+  assert.ok(await confirm.isVisible(), 'the confirmation survived the live updates');
+  await confirm.click();
+  await page.locator('.badge[data-status=deleted]').waitFor({ timeout: 60_000 });
+  await create('gina-two');
+  // The cooldown is ten minutes and began a few seconds ago: the wait is rounded up.
+  await page.getByRole('alert').filter({ hasText: 'You can create your next store in 10 min' }).waitFor();
+  assert.equal(await page.locator('#store-name').inputValue(), 'gina-two', 'the form keeps what was typed');
+  await shot(page, '19-creation-cooldown');
+  // Refusals (401, 429) are logged by the browser as failed loads: expected here.
+  assert.ok(errors.every((e) => /401|429/.test(e)), errors.join('\n'));
 });

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use storeplane_tests::app::Backend;
 use storeplane_tests::fake_kube::Settings;
+use storeplane_tests::host::HostProcess;
 use storeplane_tests::{guests, workspace_root};
 
 use crate::provisioning::Rig;
@@ -39,9 +40,30 @@ async fn dashboard_in_chromium() {
     let host = rig.host().await;
     let plugin = rig.data.path().join("woocommerce-0.2.0.wasm");
     std::fs::write(&plugin, guests::WOO_NEXT).expect("write the plugin upload");
+    // A second server with its own database and cluster, its guardrails on and tight.
+    // Its stores take a few seconds to become ready, so a deletion can be asked for while one
+    // is still provisioning.
+    let guarded_rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            ready_after_ms: 4_000,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let guarded = HostProcess::start(
+        &guarded_rig
+            .options()
+            .with("MAX_STORES_PER_USER", "1")
+            .with("STORE_CREATION_COOLDOWN_MS", "600000")
+            .with("LOGIN_RATE_LIMIT_MAX", "2")
+            .with("LOGIN_RATE_LIMIT_WINDOW_MS", "900000"),
+    )
+    .await;
     let screenshots = workspace_root().join("tests/artifacts/screenshots");
 
     let base = host.base.clone();
+    let guarded_base = guarded.base.clone();
     let fake = format!("http://{}", rig.fake.addr);
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -52,6 +74,7 @@ async fn dashboard_in_chromium() {
             .env("SCREENSHOT_DIR", &screenshots)
             .env("PLUGIN_WASM", &plugin)
             .env("FAKE_URL", fake)
+            .env("GUARDED_URL", guarded_base)
             .output()
     })
     .await
@@ -71,7 +94,7 @@ async fn dashboard_in_chromium() {
         }
     );
     assert!(
-        report.contains("# pass 7"),
-        "all seven browser tests ran:\n{report}"
+        report.contains("# pass 8"),
+        "all eight browser tests ran:\n{report}"
     );
 }

@@ -2,13 +2,17 @@
 // credentials, and rate limits with the time to wait.
 
 import * as api from './api.js';
-import { h, replace, alert, field } from './dom.js';
+import { h, replace, alert, field, waitTime } from './dom.js';
 import { startSession } from './app.js';
 
 function explain(error) {
   if (error.status === 429) {
-    const wait = error.retryAfter ? ` Try again in ${error.retryAfter} s.` : '';
-    return `${error.message}${wait}`;
+    const what = {
+      LOGIN_RATE_LIMITED: 'Too many login attempts.',
+      REGISTRATION_RATE_LIMITED: 'Too many registrations from this address.',
+    }[error.code] || 'Too many requests.';
+    const wait = error.retryAfter ? `Try again in ${waitTime(error.retryAfter * 1000)}.` : 'Try again later.';
+    return `${what} ${wait}`;
   }
   if (Array.isArray(error.details) && error.details.length) return `${error.message}: ${error.details.join('; ')}`;
   return error.message;

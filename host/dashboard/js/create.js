@@ -3,7 +3,7 @@
 // creation cooldown are explained (with the remaining wait).
 
 import * as api from './api.js';
-import { h, replace, alert, field } from './dom.js';
+import { h, replace, alert, field, waitTime } from './dom.js';
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
@@ -65,11 +65,12 @@ function optionsForm(schema) {
 function explain(error) {
   if (error.code === 'STORE_LIMIT_EXCEEDED') {
     const limit = error.details && error.details.limit;
-    return `You have reached your limit of ${limit} stores. Delete a store to create another.`;
+    const stores = limit === 1 ? 'store' : 'stores';
+    return `You have reached your limit of ${limit} ${stores}. Delete a store to create another.`;
   }
   if (error.code === 'CREATION_COOLDOWN') {
     const ms = (error.details && error.details.retryAfterMs) || (error.retryAfter || 1) * 1000;
-    return `Stores can be created again in ${Math.ceil(ms / 1000)} s.`;
+    return `You can create your next store in ${waitTime(ms)}: there is a pause between two creations.`;
   }
   if (Array.isArray(error.details) && error.details.length) return `${error.message}: ${error.details.join('; ')}`;
   return error.message;

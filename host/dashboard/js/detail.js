@@ -67,43 +67,71 @@ export async function detailView(root, id) {
   const credentials = h('div', { class: 'stack' });
   const history = h('div');
 
+  // Live updates re-render the page often; the actions and credentials panels are only
+  // rebuilt when what they show changes, so an open confirmation, a shown error or revealed
+  // credentials (and the keyboard focus in them) survive a progress event.
+  let confirming = false;
+  let actionError = null;
+  let actionsShown = null;
+  let credentialsShown = null;
+
   const renderActions = () => {
+    const deletable = isOwner && ['requested', 'provisioning', 'ready', 'failed'].includes(store.status);
+    if (!deletable) confirming = false;
+    const shown = JSON.stringify([store.status, store.failureReason, confirming, actionError]);
+    if (shown === actionsShown) return;
+    actionsShown = shown;
     const notice = store.status === 'failed'
       ? alert('error', h('strong', {}, 'Provisioning failed: '), h('span', { 'data-testid': 'failure-reason' }, store.failureReason || 'unknown reason'))
       : null;
+    const problem = actionError ? alert('error', actionError) : null;
+    if (confirming) {
+      replace(actions, notice, problem,
+        alert('error', `Delete ${store.name}? Its namespace and all its data are removed. This cannot be undone.`),
+        h('div', { class: 'row' },
+          h('button', { type: 'button', class: 'danger', onclick: doDelete }, `Yes, delete ${store.name}`),
+          h('button', { type: 'button', class: 'secondary', onclick: cancelDelete }, 'Cancel')));
+      return;
+    }
     const buttons = [];
     if (isOwner && store.status === 'failed') buttons.push(h('button', { type: 'button', onclick: retry }, 'Retry'));
-    if (isOwner && ['requested', 'provisioning', 'ready', 'failed'].includes(store.status)) {
-      buttons.push(h('button', { type: 'button', class: 'danger', onclick: askDelete }, 'Delete store'));
-    }
-    replace(actions, notice, buttons.length ? h('div', { class: 'row' }, ...buttons) : null);
+    if (deletable) buttons.push(h('button', { type: 'button', class: 'danger', onclick: askDelete }, 'Delete store'));
+    replace(actions, notice, problem, buttons.length ? h('div', { class: 'row' }, ...buttons) : null);
   };
 
   const askDelete = () => {
-    replace(actions,
-      alert('error', `Delete ${store.name}? Its namespace and all its data are removed. This cannot be undone.`),
-      h('div', { class: 'row' },
-        h('button', { type: 'button', class: 'danger', onclick: doDelete }, `Yes, delete ${store.name}`),
-        h('button', { type: 'button', class: 'secondary', onclick: renderActions }, 'Cancel')));
-    actions.querySelector('button').focus();
+    confirming = true;
+    actionError = null;
+    renderActions();
+    actions.querySelector('.row button').focus();
+  };
+
+  const cancelDelete = () => {
+    confirming = false;
+    renderActions();
   };
 
   const doDelete = async () => {
     try {
       store = (await api.del(`/stores/${id}`)).store;
+      confirming = false;
       flash('info', `Deleting ${store.name}…`);
       render();
     } catch (error) {
-      replace(actions, alert('error', error.message));
+      confirming = false;
+      actionError = error.message;
+      renderActions();
     }
   };
 
   const retry = async () => {
     try {
       store = (await api.post(`/stores/${id}/retry`)).store;
+      actionError = null;
       render();
     } catch (error) {
-      replace(actions, alert('error', error.message));
+      actionError = error.message;
+      renderActions();
     }
   };
 
@@ -114,18 +142,26 @@ export async function detailView(root, id) {
         h('dt', {}, 'Username'), h('dd', { class: 'mono' }, c.username),
         h('dt', {}, 'Password'), h('dd', { class: 'mono' }, c.password),
         c.adminUrl ? [h('dt', {}, 'Admin'), h('dd', {}, safeLink(c.adminUrl))] : null),
-      h('button', { type: 'button', class: 'secondary', onclick: renderCredentials }, 'Hide'));
+      h('button', { type: 'button', class: 'secondary', onclick: hideCredentials }, 'Hide'));
     } catch (error) {
       replace(credentials, alert('error', error.message));
     }
   };
 
   const renderCredentials = () => {
+    const shown = `${isOwner} ${store.status}`;
+    if (shown === credentialsShown) return;
+    credentialsShown = shown;
     if (!isOwner || store.status !== 'ready') {
       replace(credentials, h('p', { class: 'muted' }, isOwner ? 'Available once the store is ready.' : 'Only the owner can see them.'));
       return;
     }
     replace(credentials, h('button', { type: 'button', class: 'secondary', onclick: reveal }, 'Reveal admin credentials'));
+  };
+
+  const hideCredentials = () => {
+    credentialsShown = null;
+    renderCredentials();
   };
 
   const loadHistory = async () => {

@@ -52,6 +52,15 @@ export function duration(ms) {
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
+/** How long someone has to wait, rounded up to what a reader cares about: `40 s`, `10 min`,
+ * `2 h 5 min`. */
+export function waitTime(ms) {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const min = Math.ceil(s / 60);
+  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h${min % 60 ? ` ${min % 60} min` : ''}`;
+}
+
 /** An alert box: kind is error | info | ok. */
 export function alert(kind, ...children) {
   return h('div', { class: `alert ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...children);
