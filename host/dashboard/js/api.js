@@ -4,6 +4,14 @@
 const TOKEN = 'storeplane.token';
 const base = '/api/v1';
 let onUnauthorized = () => {};
+// Server clock minus this browser's, learnt from the `Date` header of each answer (to about a
+// second), so that times the server records (a step's start) read the same everywhere.
+let clockOffsetMs = 0;
+
+/** Now, by the server's clock. */
+export function serverNow() {
+  return Date.now() + clockOffsetMs;
+}
 
 export class ApiError extends Error {
   constructor(status, body, retryAfter) {
@@ -56,6 +64,9 @@ export async function request(method, path, { body, raw, contentType } = {}) {
     headers['content-type'] = 'application/json';
   }
   const response = await fetch(base + path, { method, headers, body: payload });
+  const serverDate = Date.parse(response.headers.get('date') || '');
+  // The header is truncated to the second: its middle is the best guess.
+  if (!Number.isNaN(serverDate)) clockOffsetMs = serverDate + 500 - Date.now();
   const text = await response.text();
   let json = null;
   try {

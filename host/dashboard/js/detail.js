@@ -26,7 +26,7 @@ function stepList(store, stepSince) {
       mark = store.status === 'failed' ? '✗' : '…';
     }
     const elapsed = state === 'current' && stepSince ? h('span', { class: 'muted', 'data-testid': 'step-elapsed' },
-      ` ${duration(Date.now() - stepSince)}`) : null;
+      ` ${duration(api.serverNow() - stepSince)}`) : null;
     return h('li', { class: state, 'data-step': key, 'aria-current': state === 'current' ? 'step' : undefined },
       h('span', { class: 'mark', 'aria-hidden': 'true' }, mark), h('span', {}, `${n}. ${label}`), elapsed);
   });
@@ -174,10 +174,14 @@ export async function detailView(root, id) {
 
   const render = () => {
     const step = store.progress ? store.progress.step : null;
+    // The server records when the step began; until it has, the moment this page saw the
+    // step change stands in.
+    const startedAt = store.progress && store.progress.startedAt ? Date.parse(store.progress.startedAt) : null;
     if (step !== stepKey) {
       stepKey = step;
-      stepSince = step ? Date.now() : null;
+      stepSince = step ? api.serverNow() : null;
     }
+    if (startedAt) stepSince = startedAt;
     replace(header,
       h('div', { class: 'row spread' }, h('h1', {}, store.name), badge(store.status)),
       h('dl', { class: 'kv' },
@@ -207,7 +211,7 @@ export async function detailView(root, id) {
   // Elapsed time of the current step ticks every second; the stream brings changes.
   const ticker = setInterval(() => {
     const el = progress.querySelector('[data-testid=step-elapsed]');
-    if (el && stepSince) el.textContent = ` ${duration(Date.now() - stepSince)}`;
+    if (el && stepSince) el.textContent = ` ${duration(api.serverNow() - stepSince)}`;
   }, 1000);
   const close = api.liveStores(`/stores/${id}/events`, (next) => {
     const statusChanged = next.status !== store.status;

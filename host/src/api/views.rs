@@ -42,11 +42,15 @@ pub struct Urls {
 
 /// A step of a store's provisioning (of 9) or deletion (of 2).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ProgressView {
     pub step: String,
     /// 1-based.
     pub index: i32,
     pub of: i32,
+    /// When the step began (absent while the store is not in the pipeline, e.g. `failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// A store.
@@ -68,7 +72,7 @@ pub struct StoreView {
     pub plugin_version: Option<String>,
     pub current_step: Option<String>,
     /// Where the store's provisioning or deletion is (absent when neither runs), e.g.
-    /// `{"step": "wait", "index": 7, "of": 9}`.
+    /// `{"step": "wait", "index": 7, "of": 9, "startedAt": "2026-11-28T21:03:04Z"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<ProgressView>,
     pub provisioning_duration_ms: Option<i64>,
@@ -126,6 +130,7 @@ impl StoreView {
                 step: p.step,
                 index: p.index,
                 of: p.of,
+                started_at: store.step_started_at,
             }),
             provisioning_duration_ms: store
                 .ready_at

@@ -112,6 +112,10 @@ impl JobQueue for PgDb {
             sqlx::query(
                 "UPDATE stores SET progress = COALESCE($2, progress), \
                  current_step = CASE WHEN $3 THEN $4 ELSE current_step END, \
+                 step_started_at = CASE WHEN NOT $3 THEN step_started_at \
+                     WHEN $4 IS NULL THEN NULL \
+                     WHEN $4 IS DISTINCT FROM current_step OR step_started_at IS NULL THEN $7 \
+                     ELSE step_started_at END, \
                  plugin_version = COALESCE($5, plugin_version), plugin_digest = COALESCE($6, plugin_digest), \
                  updated_at = $7 WHERE id = $1",
             )

@@ -64,6 +64,7 @@ pub struct StoreRow {
     pub ready_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub progress: String,
+    pub step_started_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<StoreRow> for Store {
@@ -84,6 +85,7 @@ impl TryFrom<StoreRow> for Store {
             failure_reason: row.failure_reason,
             retry_count: row.retry_count,
             current_step: row.current_step,
+            step_started_at: row.step_started_at,
             progress: json(&row.progress, "stores.progress")?,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -181,7 +183,7 @@ impl From<PluginRow> for PluginRecord {
 
 /// Columns of `stores`, in `StoreRow` order.
 pub const STORE_COLUMNS: &str = "id, owner_id, name, engine, options, status, version, plugin_version, plugin_digest, \
-     endpoints, failure_reason, retry_count, current_step, created_at, updated_at, ready_at, deleted_at, progress";
+     endpoints, failure_reason, retry_count, current_step, created_at, updated_at, ready_at, deleted_at, progress, step_started_at";
 
 /// Columns of `audit_events`, in `AuditRow` order.
 pub const AUDIT_COLUMNS: &str = "id, created_at, actor_id, store_id, action, from_status, to_status, message, request_id, ip, details";

@@ -113,7 +113,8 @@ pub(super) async fn apply_transition(
              retry_count = retry_count + CASE WHEN ?9 THEN 1 ELSE 0 END, \
              ready_at = CASE WHEN ?4 = 'ready' THEN ?5 ELSE ready_at END, \
              deleted_at = CASE WHEN ?4 = 'deleted' THEN ?5 ELSE deleted_at END, \
-             current_step = CASE WHEN ?4 IN ('ready', 'deleted') THEN NULL ELSE current_step END \
+             current_step = CASE WHEN ?4 IN ('ready', 'deleted') THEN NULL ELSE current_step END, \
+             step_started_at = CASE WHEN ?4 IN ('ready', 'failed', 'deleted') THEN NULL ELSE step_started_at END \
              WHERE id = ?1 AND status = ?2 AND version = ?3 RETURNING {STORE_COLUMNS}"
     );
     let row: Option<StoreRow> = sqlx::query_as(&sql)

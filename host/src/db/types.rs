@@ -55,6 +55,8 @@ pub struct Store {
     pub failure_reason: Option<String>,
     pub retry_count: i32,
     pub current_step: Option<String>,
+    /// When `current_step` began.
+    pub step_started_at: Option<DateTime<Utc>>,
     /// The provisioning record (pinned plan, steps done); see `lifecycle`.
     pub progress: serde_json::Value,
     pub created_at: DateTime<Utc>,

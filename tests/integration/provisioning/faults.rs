@@ -134,6 +134,11 @@ async fn a_crash_looping_pod_fails_the_store_fast_with_the_reason() {
         reason.contains("CrashLoopBackOff") && reason.contains("mariadb"),
         "{reason}"
     );
+    assert_eq!(failed["progress"]["step"], "wait", "where it stopped");
+    assert!(
+        failed["progress"].get("startedAt").is_none(),
+        "a failed store's step is not running, so it has no running time: {failed}"
+    );
     assert!(
         rig.fake.execs().is_empty(),
         "no setup on a store that never got ready"

@@ -214,6 +214,8 @@ async fn progress_shows_the_current_step_while_waiting() {
         Backend::Sqlite,
         Settings {
             ready_after_ms: 1_500,
+            // Setup lasts long enough to be seen.
+            default_exec_delay_ms: 300,
             ..Settings::default()
         },
     )
@@ -231,6 +233,34 @@ async fn progress_shows_the_current_step_while_waiting() {
     assert!(
         rig.fake.execs().is_empty(),
         "no setup before the workloads are ready"
+    );
+    // The step's start is recorded by the server, and stays put while the step lasts.
+    let started_at = |store: &Value| {
+        store["progress"]["startedAt"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .unwrap_or_else(|| panic!("progress.startedAt: {store}"))
+    };
+    let began = started_at(&waiting);
+    let created = chrono::DateTime::parse_from_rfc3339(waiting["createdAt"].as_str().unwrap())
+        .expect("createdAt");
+    assert!(began >= created && began <= chrono::Utc::now(), "{waiting}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = host
+        .get(&format!("/api/v1/stores/{id}"), Some(&owner.token))
+        .await
+        .body["store"]
+        .clone();
+    if later["progress"]["step"] == "wait" {
+        assert_eq!(started_at(&later), began, "the same step, the same start");
+    }
+    let in_setup = wait_until(&host, &owner, &id, Duration::from_secs(30), |s| {
+        s["progress"]["step"] == "setup"
+    })
+    .await;
+    assert!(
+        started_at(&in_setup) > began,
+        "the next step starts its own clock: {in_setup}"
     );
     wait_status(&host, &owner, &id, "ready", Duration::from_secs(30)).await;
 }
