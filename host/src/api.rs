@@ -18,6 +18,7 @@ mod query;
 mod request_id;
 mod state;
 mod stores;
+mod users;
 mod views;
 
 use std::net::SocketAddr;
@@ -71,6 +72,9 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/admin/plugins/{engine}/rollback", post(plugins::rollback))
         .route("/admin/plugins/{engine}/disable", post(plugins::disable))
         .route("/admin/plugins/{engine}/enable", post(plugins::enable))
+        .route("/admin/users", get(users::list))
+        .route("/admin/users/{id}/deactivate", post(users::deactivate))
+        .route("/admin/users/{id}/activate", post(users::activate))
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

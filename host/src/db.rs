@@ -76,8 +76,17 @@ pub trait Db: JobQueue + Send + Sync + std::fmt::Debug {
         &self,
         ids: &[UserId],
     ) -> Result<std::collections::HashMap<UserId, String>>;
-    /// Activates or deactivates a user; `false` if there is no such user.
-    async fn set_user_active(&self, id: &UserId, active: bool) -> Result<bool>;
+    /// Users, oldest first, each with their number of stores that are not deleted.
+    async fn list_users(&self, limit: u32, offset: u32) -> Result<Page<UserSummary>>;
+    /// Activates or deactivates a user, recording `audit` in the same transaction; `None` if
+    /// there is no such user. A user who already is in that state is returned unchanged, and
+    /// nothing is recorded.
+    async fn set_user_active(
+        &self,
+        id: &UserId,
+        active: bool,
+        audit: NewAudit,
+    ) -> Result<Option<User>>;
 
     /// Inserts a `requested` store, its audit event and its provision job, after checking the
     /// owner's active-store limit and creation cooldown in the same transaction.

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `stores` | store operations of the API |
 //! | `plugins` | plugin administration (upload, activate, roll back, disable) |
+//! | `users` | user administration (list with store counts, deactivate, reactivate) |
 //! | `runner` | workers, leases, heartbeats, retry/backoff, settling outcomes |
 //! | `job` | a running job's context and its step errors |
 //! | `provision` | the pipeline steps 1–9 |
@@ -22,6 +23,7 @@ mod provision;
 pub mod record;
 mod runner;
 mod stores;
+mod users;
 
 pub use events::{StoreChanged, StoreEvents};
 pub use job::{JobContext, StepError};
@@ -30,3 +32,4 @@ pub use provision::{CREDENTIALS_SECRET, Pipeline, PipelineSettings, generate_sec
 pub use record::{Progress, progress_of};
 pub use runner::{JobRunner, RunnerSettings};
 pub use stores::{CreateStore, Credentials, LifecycleError, StoreService, validate_options};
+pub use users::{UserAdmin, UserAdminError};

@@ -129,7 +129,8 @@ test('another tenant, on a phone, cannot see the store', async () => {
   await shot(page, '07-bob-forbidden');
   // The refused request (403) is logged by the browser as a failed load: expected.
   assert.ok(errors.every((e) => /403/.test(e)), errors.join('\n'));
-  await context.close();
+  await page.close();
+  shared.bob = context;
 });
 
 async function fakeSettings(settings) {
@@ -233,6 +234,24 @@ test('the admin sees every store with its owner and the platform audit log', asy
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.getByText(/alice-shop deleted/).waitFor();
   await shot(page, '14-admin-audit');
+
+  // Users: bob is deactivated, which ends his session at once, and then let back in.
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByRole('heading', { name: 'Users' }).waitFor();
+  const aliceRow = page.locator('[data-user-id]').filter({ hasText: 'alice@example.com' });
+  assert.match(await aliceRow.innerText(), /tenant/);
+  assert.match(await page.locator('[data-user-id]').filter({ hasText: 'admin@example.com' }).innerText(), /you/);
+  await page.getByRole('button', { name: 'Deactivate bob@example.com' }).click();
+  await page.getByRole('status').filter({ hasText: 'bob@example.com is deactivated' }).waitFor();
+  const bobRow = page.locator('[data-user-id]').filter({ hasText: 'bob@example.com' });
+  await bobRow.locator('[data-state=deactivated]').waitFor();
+  await shot(page, '20-admin-users');
+  const bobPage = await shared.bob.newPage();
+  await bobPage.goto(`${base}/#/stores`);
+  await bobPage.getByRole('heading', { name: 'Log in' }).waitFor();
+  await bobPage.close();
+  await page.getByRole('button', { name: 'Reactivate bob@example.com' }).click();
+  await bobRow.locator('[data-state=active]').waitFor();
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
   await page.goto(`${base}/#/admin/plugins`);

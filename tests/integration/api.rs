@@ -6,3 +6,4 @@ mod concurrency;
 mod isolation;
 mod plugins;
 mod stores;
+mod users;

@@ -97,14 +97,54 @@ backend_test!(
                 .unwrap()
                 .is_none()
         );
-        assert!(db.set_user_active(&bob.id, false).await.unwrap());
+        let toggled = |what: &str| NewAudit::new(ctx(&bob.id), what, what.to_owned());
+        let off = db
+            .set_user_active(&bob.id, false, toggled("user.deactivated"))
+            .await
+            .unwrap()
+            .expect("bob exists");
+        assert!(!off.active);
         assert!(!db.user_by_id(&bob.id).await.unwrap().unwrap().active);
-        assert!(db.set_user_active(&bob.id, true).await.unwrap());
+        let unchanged = db
+            .set_user_active(&bob.id, false, toggled("user.deactivated"))
+            .await
+            .unwrap()
+            .expect("bob exists");
+        assert!(!unchanged.active);
+        let recorded = db
+            .list_audit(&AuditFilter {
+                action: Some("user.deactivated".into()),
+                limit: 10,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            recorded.total, 1,
+            "a change that changes nothing is not recorded"
+        );
         assert!(
-            !db.set_user_active(&UserId("missing".into()), true)
+            db.set_user_active(&bob.id, true, toggled("user.activated"))
                 .await
                 .unwrap()
+                .expect("bob exists")
+                .active
         );
+        assert!(
+            db.set_user_active(&UserId("missing".into()), true, toggled("user.activated"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let users = db.list_users(10, 0).await.unwrap();
+        assert_eq!(users.total, 3);
+        let listed_bob = users
+            .items
+            .iter()
+            .find(|u| u.user.id == bob.id)
+            .expect("bob is listed");
+        assert_eq!(listed_bob.active_stores, 0);
+        assert_eq!(db.list_users(1, 2).await.unwrap().items.len(), 1);
 
         // Stores: limit, cooldown, unique live names.
         let limits = StoreLimits {

@@ -14,7 +14,8 @@ function originOf(origin) {
   return origin.kind;
 }
 
-function adminOnly(root) {
+/** The page shown to a non-admin who opened an admin page. */
+export function adminOnly(root) {
   replace(root, h('h1', {}, 'Admins only'), alert('error', 'This page is for administrators.'));
 }
 

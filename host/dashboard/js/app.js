@@ -8,6 +8,7 @@ import { storesView } from './stores.js';
 import { createView } from './create.js';
 import { detailView } from './detail.js';
 import { adminStoresView, auditView, pluginsView } from './admin.js';
+import { usersView } from './users.js';
 
 const app = document.getElementById('app');
 const nav = document.getElementById('nav');
@@ -64,7 +65,7 @@ function renderNav() {
   const links = [h('a', { href: '#/stores' }, 'My stores'), h('a', { href: '#/stores/new' }, 'New store')];
   if (me.role === 'admin') {
     links.push(h('a', { href: '#/admin/stores' }, 'All stores'), h('a', { href: '#/admin/audit' }, 'Audit log'),
-      h('a', { href: '#/admin/plugins' }, 'Plugins'));
+      h('a', { href: '#/admin/users' }, 'Users'), h('a', { href: '#/admin/plugins' }, 'Plugins'));
   }
   replace(nav, ...links,
     h('span', { class: 'muted', 'data-testid': 'whoami' }, `${me.username}${me.role === 'admin' ? ' (admin)' : ''}`),
@@ -80,6 +81,7 @@ const routes = [
   [/^#\/admin\/stores$/, adminStoresView, true],
   [/^#\/admin\/audit$/, auditView, true],
   [/^#\/admin\/plugins$/, pluginsView, true],
+  [/^#\/admin\/users$/, usersView, true],
 ];
 
 async function route() {

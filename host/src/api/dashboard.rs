@@ -44,6 +44,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../dashboard/js/admin.js"),
     ),
+    (
+        "js/users.js",
+        JS,
+        include_str!("../../dashboard/js/users.js"),
+    ),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";

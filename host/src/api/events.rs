@@ -4,6 +4,7 @@
 //! for changes made by this replica (in-process notifications), within a few seconds for
 //! changes made by another replica (a periodic re-read). `POST /auth/ticket` hands out the
 //! short-lived ticket an `EventSource` passes as `?ticket=`, since it cannot send headers.
+//! A stream ends within seconds of its caller's account being deactivated.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -80,6 +81,8 @@ struct Watch {
     pending: Vec<Event>,
     /// Owners' e-mail addresses learnt so far (admins' streams only; addresses never change).
     owner_emails: HashMap<UserId, String>,
+    /// Set once the caller's account is found deactivated or gone: the stream ends.
+    ended: bool,
 }
 
 impl Watch {
@@ -115,8 +118,16 @@ impl Watch {
         }
     }
 
-    /// Re-reads every watched store.
+    /// Re-reads every watched store, after checking that the caller may still read anything.
     async fn reread(&mut self) {
+        match self.state.db.user_by_id(&self.caller.id).await {
+            Ok(Some(user)) if user.active => {}
+            Ok(_) => {
+                self.ended = true;
+                return;
+            }
+            Err(err) => tracing::warn!(error = %err, "event stream: re-reading the caller failed"),
+        }
         let stores = match &self.only {
             Some(id) => self
                 .state
@@ -143,11 +154,14 @@ impl Watch {
         }
     }
 
-    /// Waits for the next events to send.
-    async fn next_events(&mut self) -> Vec<Event> {
+    /// Waits for the next events to send; `None` once the stream is over.
+    async fn next_events(&mut self) -> Option<Vec<Event>> {
         loop {
+            if self.ended {
+                return None;
+            }
             if !self.pending.is_empty() {
-                return std::mem::take(&mut self.pending);
+                return Some(std::mem::take(&mut self.pending));
             }
             tokio::select! {
                 change = self.changes.recv() => match change {
@@ -176,7 +190,7 @@ impl Watch {
 
 fn stream_of(watch: Watch) -> impl Stream<Item = Result<Event, Infallible>> {
     futures::stream::unfold(watch, |mut watch| async move {
-        let events = watch.next_events().await;
+        let events = watch.next_events().await?;
         Some((futures::stream::iter(events.into_iter().map(Ok)), watch))
     })
     .flatten()
@@ -205,6 +219,7 @@ pub async fn store_events(
         seen: HashMap::new(),
         pending: Vec::new(),
         owner_emails: HashMap::new(),
+        ended: false,
     };
     watch.offer(&[store]).await;
     Ok(Sse::new(stream_of(watch)).keep_alive(KeepAlive::default()))
@@ -228,6 +243,7 @@ pub async fn all_events(
         seen: HashMap::new(),
         pending: Vec::new(),
         owner_emails: HashMap::new(),
+        ended: false,
     };
     watch.reread().await;
     Ok(Sse::new(stream_of(watch)).keep_alive(KeepAlive::default()))

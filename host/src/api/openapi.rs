@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::extract::AppJson;
-use super::{audit, auth, engines, events, health, plugins, stores};
+use super::{audit, auth, engines, events, health, plugins, stores, users};
 
 /// The error envelope every error response uses.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -119,6 +119,7 @@ impl Modify for BearerAuth {
         audit::list, audit::list_logs,
         engines::list,
         plugins::list, plugins::upload, plugins::activate, plugins::rollback, plugins::disable, plugins::enable,
+        users::list, users::deactivate, users::activate,
         health::health, health::live, health::ready, health::metrics, health::metrics_json,
     ),
     components(schemas(ErrorEnvelope, ErrorBody))

@@ -28,6 +28,23 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// A `users` row and its count of stores that are not deleted.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserSummaryRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub active_stores: i64,
+}
+
+/// Users with their store counts, oldest first, ending in the dialect's `paging` clause.
+pub fn list_users_sql(paging: &str) -> String {
+    format!(
+        "SELECT {USER_COLUMNS}, (SELECT COUNT(*) FROM stores \
+         WHERE stores.owner_id = users.id AND stores.status <> 'deleted') AS active_stores \
+         FROM users ORDER BY created_at, id {paging}"
+    )
+}
+
 impl TryFrom<UserRow> for User {
     type Error = DbError;
     fn try_from(row: UserRow) -> Result<Self, DbError> {

@@ -13,7 +13,7 @@ use sqlx::{Sqlite, Transaction as SqlxTx};
 
 use super::rows::{
     AUDIT_COLUMNS, AuditRow, JOB_COLUMNS, JobRow, PluginRow, STORE_COLUMNS, StoreRow, USER_COLUMNS,
-    UserRow, cooldown_remaining,
+    UserRow, UserSummaryRow, cooldown_remaining, list_users_sql,
 };
 use super::*;
 
@@ -283,14 +283,51 @@ impl Db for SqliteDb {
             .collect())
     }
 
-    async fn set_user_active(&self, id: &UserId, active: bool) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET active = ?2, updated_at = ?3 WHERE id = ?1")
+    async fn list_users(&self, limit: u32, offset: u32) -> Result<Page<UserSummary>> {
+        let rows: Vec<UserSummaryRow> = sqlx::query_as(&list_users_sql("LIMIT ?1 OFFSET ?2"))
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                Ok(UserSummary {
+                    user: User::try_from(row.user)?,
+                    active_stores: row.active_stores,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Page { items, total })
+    }
+
+    async fn set_user_active(
+        &self,
+        id: &UserId,
+        active: bool,
+        audit: NewAudit,
+    ) -> Result<Option<User>> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "UPDATE users SET active = ?2, updated_at = ?3 WHERE id = ?1 AND active <> ?2 \
+             RETURNING {USER_COLUMNS}"
+        );
+        let changed: Option<UserRow> = sqlx::query_as(&sql)
             .bind(&id.0)
             .bind(active)
             .bind(Utc::now())
-            .execute(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        let Some(row) = changed else {
+            tx.rollback().await?;
+            return self.user_by_id(id).await;
+        };
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(Some(User::try_from(row)?))
     }
 
     async fn create_store(

@@ -176,6 +176,13 @@ pub struct StoreFilter {
     pub offset: u32,
 }
 
+/// A user and the number of stores they hold (not counting deleted ones): the admin's list.
+#[derive(Debug, Clone)]
+pub struct UserSummary {
+    pub user: User,
+    pub active_stores: i64,
+}
+
 /// One page of a list and the total count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {

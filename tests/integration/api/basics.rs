@@ -150,7 +150,15 @@ backend_test!(
 
         app.app_state
             .db
-            .set_user_active(&storeplane::domain::UserId(ann.id.clone()), false)
+            .set_user_active(
+                &storeplane::domain::UserId(ann.id.clone()),
+                false,
+                storeplane::db::NewAudit::new(
+                    storeplane::db::AuditContext::default(),
+                    "user.deactivated",
+                    "ann deactivated",
+                ),
+            )
             .await
             .unwrap();
         assert_eq!(

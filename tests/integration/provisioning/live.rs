@@ -237,3 +237,36 @@ async fn the_owner_reveals_the_admin_credentials_and_nobody_else() {
     let after = host.get(&path, Some(&owner.token)).await;
     assert_eq!(after.status.as_u16(), 409, "{}", after.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivating_a_user_ends_their_event_stream() {
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = rig.host().await;
+    let admin = host.user("admin").await;
+    let owner = host.user("owner").await;
+    let mut stream = host
+        .client
+        .get(format!("{}/api/v1/stores/events", host.base))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(stream.status().as_u16(), 200);
+    let off = host
+        .post(
+            &format!("/api/v1/admin/users/{}/deactivate", owner.id),
+            Some(&admin.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(off.status.as_u16(), 200, "{}", off.body);
+    // The stream re-checks its caller every couple of seconds, then ends.
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(_chunk) = stream.chunk().await.expect("chunk") {}
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the stream was still open 15 s after deactivation"
+    );
+}

@@ -1,0 +1,145 @@
+//! Admin user management: the list with store counts, deactivation (login refused, earlier
+//! tokens rejected, stores kept), reactivation, the audit trail, and who may do it.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use storeplane_tests::app::TestApp;
+use storeplane_tests::backend_test;
+
+backend_test!(
+    admins_list_deactivate_and_reactivate_users,
+    |backend| async move {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.user("boss").await;
+        let carol = app.user("carol").await;
+        let dave = app.user("dave").await;
+        let shop = app.store(&carol, "carols-shop").await;
+
+        // The list: oldest first, roles, activity and store counts; admins only.
+        let list = app.get("/api/v1/admin/users", Some(&admin.token)).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        assert_eq!(list.body["total"], 3);
+        let users = list.body["users"].as_array().unwrap();
+        let emails: Vec<&str> = users.iter().map(|u| u["email"].as_str().unwrap()).collect();
+        assert_eq!(emails, [&admin.email, &carol.email, &dave.email]);
+        assert_eq!(users[0]["role"], "admin");
+        assert_eq!(users[1]["activeStores"], 1);
+        assert_eq!(users[2]["activeStores"], 0);
+        assert!(users.iter().all(|u| u["active"] == true));
+        assert!(
+            users.iter().all(|u| u.get("passwordHash").is_none()),
+            "no password hashes: {}",
+            list.body
+        );
+        let paged = app
+            .get("/api/v1/admin/users?limit=1&offset=1", Some(&admin.token))
+            .await;
+        assert_eq!(paged.body["users"][0]["email"], carol.email.as_str());
+        for (token, want) in [
+            (Some(carol.token.as_str()), StatusCode::FORBIDDEN),
+            (None, StatusCode::UNAUTHORIZED),
+        ] {
+            assert_eq!(app.get("/api/v1/admin/users", token).await.status, want);
+            let refused = app
+                .post(
+                    &format!("/api/v1/admin/users/{}/deactivate", dave.id),
+                    token,
+                    json!({}),
+                )
+                .await;
+            assert_eq!(refused.status, want, "{}", refused.body);
+        }
+
+        // Deactivation: the earlier token and a new login are refused; the store stays.
+        let off = app
+            .post(
+                &format!("/api/v1/admin/users/{}/deactivate", carol.id),
+                Some(&admin.token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+        assert_eq!(off.body["user"]["active"], false);
+        let me = app.get("/api/v1/auth/me", Some(&carol.token)).await;
+        assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{}", me.body);
+        let login = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({ "email": carol.email, "password": "password-carol" }),
+            )
+            .await;
+        assert_eq!(
+            (login.status, login.envelope_code().as_str()),
+            (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS")
+        );
+        let kept = app
+            .get(&format!("/api/v1/stores/{shop}"), Some(&admin.token))
+            .await;
+        assert_eq!(kept.status, StatusCode::OK);
+        assert_ne!(kept.body["store"]["status"], "deleted");
+
+        // Doing it again changes and records nothing.
+        let again = app
+            .post(
+                &format!("/api/v1/admin/users/{}/deactivate", carol.id),
+                Some(&admin.token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(again.body["user"]["active"], false);
+
+        // Reactivation lets carol in again.
+        let on = app
+            .post(
+                &format!("/api/v1/admin/users/{}/activate", carol.id),
+                Some(&admin.token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(on.body["user"]["active"], true, "{}", on.body);
+        let me = app.get("/api/v1/auth/me", Some(&carol.token)).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+
+        // The audit trail: one event per change, by the admin, naming the user.
+        let audit = app
+            .get(
+                "/api/v1/audit?eventType=user.deactivated",
+                Some(&admin.token),
+            )
+            .await;
+        assert_eq!(audit.body["total"], 1, "{}", audit.body);
+        let event = &audit.body["logs"][0];
+        assert_eq!(event["actorId"], admin.id.as_str());
+        assert_eq!(event["details"]["userId"], carol.id.as_str());
+        let audit = app
+            .get("/api/v1/audit?eventType=user.activated", Some(&admin.token))
+            .await;
+        assert_eq!(audit.body["total"], 1, "{}", audit.body);
+
+        // An admin cannot lock themselves out; unknown users are 404.
+        let own = app
+            .post(
+                &format!("/api/v1/admin/users/{}/deactivate", admin.id),
+                Some(&admin.token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (own.status, own.envelope_code().as_str()),
+            (StatusCode::CONFLICT, "CONFLICT")
+        );
+        let unknown = app
+            .post(
+                "/api/v1/admin/users/00000000-0000-4000-8000-000000000000/activate",
+                Some(&admin.token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (unknown.status, unknown.envelope_code().as_str()),
+            (StatusCode::NOT_FOUND, "USER_NOT_FOUND")
+        );
+    }
+);
