@@ -292,6 +292,13 @@ test('guardrails are explained: login rate limit, store limit and creation coold
   await page.getByRole('alert').filter({ hasText: 'You have reached your limit of 1 store. Delete a store to create another.' }).waitFor();
   await shot(page, '18-store-limit');
 
+  // gina is this server's first user, so its admin: her store count links to her stores.
+  await page.goto(`${guarded}/#/admin/users`);
+  await page.getByRole('link', { name: 'Stores of gina@example.com' }).click();
+  await page.getByRole('heading', { name: 'Stores of one user' }).waitFor();
+  await page.locator('[data-store-id]').filter({ hasText: 'gina-one' }).waitFor();
+  assert.match(await page.locator('[data-store-id]').innerText(), /gina@example\.com/);
+
   // Asked while the store is still provisioning: the confirmation stays open through the
   // live updates that bring it to ready.
   await page.goto(firstStore);

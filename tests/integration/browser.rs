@@ -46,7 +46,7 @@ async fn dashboard_in_chromium() {
     let guarded_rig = Rig::new(
         Backend::Sqlite,
         Settings {
-            ready_after_ms: 4_000,
+            ready_after_ms: 8_000,
             ..Settings::default()
         },
     )

@@ -19,8 +19,12 @@ export function adminOnly(root) {
   replace(root, h('h1', {}, 'Admins only'), alert('error', 'This page is for administrators.'));
 }
 
-export function adminStoresView(root) {
-  return storesPage(root, { heading: h('h1', {}, 'All stores'), admin: true, onForbidden: () => adminOnly(root) });
+/** Every store; with `owner` (a user id, from the Users page) only that user's. */
+export function adminStoresView(root, owner) {
+  const heading = owner
+    ? h('div', { class: 'row spread' }, h('h1', {}, 'Stores of one user'), h('a', { href: '#/admin/stores' }, 'Show every store'))
+    : h('h1', {}, 'All stores');
+  return storesPage(root, { heading, admin: true, owner: owner || '', onForbidden: () => adminOnly(root) });
 }
 
 export async function auditView(root) {
@@ -39,7 +43,8 @@ export async function auditView(root) {
         h('td', { 'data-label': 'When' }, when(e.createdAt)),
         h('td', { 'data-label': 'Action' }, h('code', {}, e.action)),
         h('td', { 'data-label': 'Store' }, e.storeId ? h('a', { href: `#/stores/${e.storeId}` }, e.storeId) : ''),
-        h('td', { 'data-label': 'Actor', class: 'mono' }, e.actorId || 'system'),
+        h('td', { 'data-label': 'Actor' }, e.actorEmail
+          ? h('span', { title: e.actorId }, e.actorEmail) : h('span', { class: 'mono' }, e.actorId || 'system')),
         h('td', { 'data-label': 'Message' }, e.message)));
       const last = Math.min(state.offset + pageSize, reply.total);
       replace(list,

@@ -78,7 +78,7 @@ const routes = [
   [/^#\/stores\/new$/, createView, true],
   [/^#\/stores\/([0-9a-f]{12})$/, detailView, true],
   [/^#\/(stores)?$/, storesView, true],
-  [/^#\/admin\/stores$/, adminStoresView, true],
+  [/^#\/admin\/stores(?:\?owner=([0-9a-f-]{36}))?$/, adminStoresView, true],
   [/^#\/admin\/audit$/, auditView, true],
   [/^#\/admin\/plugins$/, pluginsView, true],
   [/^#\/admin\/users$/, usersView, true],

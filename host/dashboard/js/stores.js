@@ -67,22 +67,24 @@ async function filters(initial, onChange) {
 }
 
 /** The list query for filters. */
-function query({ status, engine }) {
+function query({ status, engine, owner }) {
   const params = new URLSearchParams({ limit: '100' });
   if (status) params.set('status', status);
   if (engine) params.set('engine', engine);
+  if (owner) params.set('ownerId', owner);
   return `/stores?${params}`;
 }
 
 /** Whether a store passes the filters (live updates respect them too). */
-function passes({ status, engine }) {
-  return (s) => (status ? s.status === status : s.status !== 'deleted') && (!engine || s.engine === engine);
+function passes({ status, engine, owner }) {
+  return (s) => (status ? s.status === status : s.status !== 'deleted') && (!engine || s.engine === engine)
+    && (!owner || s.ownerId === owner);
 }
 
 /** A page listing stores with filters and live updates. `admin` adds the owner column and
- * the total; `heading` sits above the filters. */
-export async function storesPage(root, { heading, admin = false, onForbidden }) {
-  const state = { status: '', engine: '' };
+ * the total; `owner` (admins) shows one user's stores; `heading` sits above the filters. */
+export async function storesPage(root, { heading, admin = false, owner = '', onForbidden }) {
+  const state = { status: '', engine: '', owner };
   const list = h('div');
   let table = null;
   const load = async () => {

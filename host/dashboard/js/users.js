@@ -50,7 +50,9 @@ export async function usersView(root) {
       h('td', { 'data-label': 'E-mail' }, u.email),
       h('td', { 'data-label': 'Username' }, u.username),
       h('td', { 'data-label': 'Role' }, u.role),
-      h('td', { 'data-label': 'Stores' }, String(u.activeStores)),
+      h('td', { 'data-label': 'Stores' }, u.activeStores
+        ? h('a', { href: `#/admin/stores?owner=${u.id}`, 'aria-label': `Stores of ${u.email}` }, String(u.activeStores))
+        : '0'),
       h('td', { 'data-label': 'State' }, stateBadge(u)),
       h('td', { 'data-label': 'Since' }, when(u.createdAt)),
       h('td', { 'data-label': '' }, action(u))));

@@ -1,6 +1,8 @@
 //! `GET /audit` and `GET /audit/logs` (the same handler): admins see every event, tenants the
 //! events they caused or that concern their stores.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +12,7 @@ use super::openapi::ErrorEnvelope;
 use super::query::{AppQuery, page};
 use super::state::AppState;
 use crate::db::{AuditEvent, AuditFilter};
-use crate::domain::{Role, StoreId};
+use crate::domain::{Role, StoreId, UserId};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -24,12 +26,22 @@ pub struct AuditQuery {
     pub event_type: Option<String>,
 }
 
+/// An audit event; admins also get the actor's e-mail address.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_email: Option<String>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditResponse {
     pub request_id: String,
     #[schema(value_type = Vec<Object>)]
-    pub logs: Vec<AuditEvent>,
+    pub logs: Vec<AuditEventView>,
     pub total: i64,
     pub limit: u32,
     pub offset: u32,
@@ -59,9 +71,32 @@ pub async fn list(
         offset,
     };
     let found = state.db.list_audit(&filter).await?;
+    let actor_emails = if user.0.role == Role::Admin {
+        let mut actors: Vec<UserId> = found
+            .items
+            .iter()
+            .filter_map(|e| e.actor_id.clone().map(UserId))
+            .collect();
+        actors.sort();
+        actors.dedup();
+        state.db.user_emails(&actors).await?
+    } else {
+        HashMap::new()
+    };
+    let logs = found
+        .items
+        .into_iter()
+        .map(|event| AuditEventView {
+            actor_email: event
+                .actor_id
+                .as_ref()
+                .and_then(|id| actor_emails.get(&UserId(id.clone())).cloned()),
+            event,
+        })
+        .collect();
     Ok(AppJson(AuditResponse {
         request_id: ctx.request_id,
-        logs: found.items,
+        logs,
         total: found.total,
         limit,
         offset,

@@ -167,8 +167,8 @@ backend_test!(
                 .as_array()
                 .unwrap()
                 .iter()
-                .all(|e| e["storeId"] != mine),
-            "{}",
+                .all(|e| e["storeId"] != mine && e.get("actorEmail").is_none()),
+            "tenants see neither others' events nor e-mail addresses: {}",
             owner_audit.body
         );
         let admin_audit = app.get("/api/v1/audit", Some(&admin.token)).await;

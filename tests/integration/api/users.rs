@@ -112,6 +112,11 @@ backend_test!(
         assert_eq!(audit.body["total"], 1, "{}", audit.body);
         let event = &audit.body["logs"][0];
         assert_eq!(event["actorId"], admin.id.as_str());
+        assert_eq!(
+            event["actorEmail"],
+            admin.email.as_str(),
+            "admins see who did it"
+        );
         assert_eq!(event["details"]["userId"], carol.id.as_str());
         let audit = app
             .get("/api/v1/audit?eventType=user.activated", Some(&admin.token))
