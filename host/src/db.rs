@@ -37,6 +37,9 @@ impl From<sqlx::migrate::MigrateError> for DbError {
     }
 }
 
+/// Store ids as their changes are committed; see [`Db::store_change_feed`].
+pub type StoreChangeFeed = futures::stream::BoxStream<'static, Result<StoreId>>;
+
 /// Result alias of the persistence layer.
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
 
@@ -78,6 +81,13 @@ pub trait Db: JobQueue + Send + Sync + std::fmt::Debug {
     ) -> Result<std::collections::HashMap<UserId, String>>;
     /// Users, oldest first, each with their number of stores that are not deleted.
     async fn list_users(&self, limit: u32, offset: u32) -> Result<Page<UserSummary>>;
+
+    /// The ids of stores as any connection (any replica) commits a change to them, for event
+    /// streams to hear of other replicas' work at once (PostgreSQL: `LISTEN` on a channel a
+    /// trigger notifies). `None` where one process is the only writer (SQLite). The stream
+    /// ends when the pool closes; changes committed while its connection is being re-made are
+    /// missed, so listeners still re-read now and then.
+    async fn store_change_feed(&self) -> Result<Option<StoreChangeFeed>>;
     /// Activates or deactivates a user, recording `audit` in the same transaction; `None` if
     /// there is no such user. A user who already is in that state is returned unchanged, and
     /// nothing is recorded.

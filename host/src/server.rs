@@ -233,6 +233,14 @@ pub async fn run(config: Config, server: ServerConfig) -> anyhow::Result<()> {
             },
         ));
     }
+    match app.state.db.store_change_feed().await {
+        Ok(Some(feed)) => {
+            tokio::spawn(app.state.stores.events().clone().follow(feed));
+        }
+        Ok(None) => {}
+        // Streams still learn of other replicas' changes by re-reading.
+        Err(err) => tracing::warn!(error = %err, "cannot follow the store change feed"),
+    }
     let runner = app
         .runner
         .clone()

@@ -1,10 +1,11 @@
 //! Live store changes as server-sent events: `GET /stores/:id/events` (one store) and
 //! `GET /stores/events` (all the caller's stores; admins: all). Each event is `event: store`
 //! with the store's view as data, sent when its status, step or anything else changes: at once
-//! for changes made by this replica (in-process notifications), within a few seconds for
-//! changes made by another replica (a periodic re-read). `POST /auth/ticket` hands out the
-//! short-lived ticket an `EventSource` passes as `?ticket=`, since it cannot send headers.
-//! A stream ends within seconds of its caller's account being deactivated.
+//! for changes made by this replica (in-process notifications) and, on PostgreSQL, by any
+//! other (the database's change feed); without a feed, within a few seconds (a periodic
+//! re-read). `POST /auth/ticket` hands out the short-lived ticket an `EventSource` passes as
+//! `?ticket=`, since it cannot send headers. A stream ends within seconds of its caller's
+//! account being deactivated.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -26,8 +27,11 @@ use crate::domain::{Role, UserId};
 use crate::lifecycle::StoreChanged;
 use crate::tenancy::Caller;
 
-/// How often a stream re-reads its stores (changes made by other replicas).
+/// How often a stream re-reads its stores and its caller: often while other replicas' changes
+/// can only be found that way, rarely while the database's change feed brings them (a safety
+/// net for notifications lost across a reconnect, and the check for a deactivated caller).
 const REREAD_EVERY: Duration = Duration::from_secs(2);
+const REREAD_EVERY_WITH_FEED: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -154,6 +158,14 @@ impl Watch {
         }
     }
 
+    fn reread_every(&self) -> Duration {
+        if self.state.stores.events().hears_other_replicas() {
+            REREAD_EVERY_WITH_FEED
+        } else {
+            REREAD_EVERY
+        }
+    }
+
     /// Waits for the next events to send; `None` once the stream is over.
     async fn next_events(&mut self) -> Option<Vec<Event>> {
         loop {
@@ -163,6 +175,7 @@ impl Watch {
             if !self.pending.is_empty() {
                 return Some(std::mem::take(&mut self.pending));
             }
+            let reread_every = self.reread_every();
             tokio::select! {
                 change = self.changes.recv() => match change {
                     Ok(StoreChanged(id)) => {
@@ -178,11 +191,11 @@ impl Watch {
                     // Missed some: look at everything again.
                     Err(broadcast::error::RecvError::Lagged(_)) => self.reread().await,
                     Err(broadcast::error::RecvError::Closed) => {
-                        tokio::time::sleep(REREAD_EVERY).await;
+                        tokio::time::sleep(self.reread_every()).await;
                         self.reread().await;
                     }
                 },
-                () = tokio::time::sleep(REREAD_EVERY) => self.reread().await,
+                () = tokio::time::sleep(reread_every) => self.reread().await,
             }
         }
     }

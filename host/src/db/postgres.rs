@@ -12,6 +12,9 @@ use super::rows::{
 };
 use super::*;
 
+/// The channel a trigger on `stores` notifies with the store id (migration 0004).
+const STORE_CHANGES_CHANNEL: &str = "storeplane_store_changed";
+
 /// Settings key claimed by the first user ever created.
 const BOOTSTRAP_KEY: &str = "bootstrap_admin";
 
@@ -284,6 +287,27 @@ impl Db for PgDb {
             })
             .collect::<Result<_>>()?;
         Ok(Page { items, total })
+    }
+
+    async fn store_change_feed(&self) -> Result<Option<StoreChangeFeed>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(STORE_CHANGES_CHANNEL).await?;
+        let feed = futures::stream::unfold(listener, |mut listener| async move {
+            match listener.recv().await {
+                Ok(note) => {
+                    let id = StoreId::parse(note.payload()).ok_or_else(|| {
+                        DbError(format!(
+                            "store change for a bad store id {:?}",
+                            note.payload()
+                        ))
+                    });
+                    Some((id, listener))
+                }
+                Err(sqlx::Error::PoolClosed) => None,
+                Err(err) => Some((Err(DbError::from(err)), listener)),
+            }
+        });
+        Ok(Some(Box::pin(feed)))
     }
 
     async fn set_user_active(

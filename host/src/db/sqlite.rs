@@ -304,6 +304,11 @@ impl Db for SqliteDb {
         Ok(Page { items, total })
     }
 
+    async fn store_change_feed(&self) -> Result<Option<StoreChangeFeed>> {
+        // One process writes a SQLite database: its own notifications are all there is.
+        Ok(None)
+    }
+
     async fn set_user_active(
         &self,
         id: &UserId,

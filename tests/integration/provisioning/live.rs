@@ -270,3 +270,48 @@ async fn deactivating_a_user_ends_their_event_stream() {
         "the stream was still open 15 s after deactivation"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_streams_the_progress_another_replica_makes() {
+    let rig = Rig::new(
+        Backend::Postgres,
+        Settings {
+            ready_after_ms: 2_000,
+            default_exec_delay_ms: 300,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let worker = rig.host().await;
+    let owner = worker.user("owner").await;
+    let (id, _) = create_store(&worker, &owner, "far-away", "woocommerce").await;
+    // The first replica holds the job; only then does the second start, so it cannot take it.
+    wait_until(&worker, &owner, &id, Duration::from_secs(30), |s| {
+        s["progress"]["step"] == "wait"
+    })
+    .await;
+    let viewer = rig.host().await;
+    let stream = viewer
+        .client
+        .get(format!("{}/api/v1/stores/{id}/events", viewer.base))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .expect("events");
+    let events = read_events(stream, |s| s["status"] == "ready").await;
+    assert!(
+        worker.logs().iter().any(|l| l.contains("job claimed"))
+            && !viewer.logs().iter().any(|l| l.contains("job claimed")),
+        "the first replica did the work"
+    );
+    // Each of the 8 setup steps is recorded as it finishes; the database's change feed brings
+    // every record to the other replica (a periodic re-read would see one or two of them).
+    let setup_events = events
+        .iter()
+        .filter(|e| e["progress"]["step"] == "setup")
+        .count();
+    assert!(
+        setup_events >= 5,
+        "the viewing replica saw {setup_events} setup updates: {events:#?}"
+    );
+}
