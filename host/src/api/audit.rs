@@ -71,18 +71,15 @@ pub async fn list(
         offset,
     };
     let found = state.db.list_audit(&filter).await?;
-    let actor_emails = if user.0.role == Role::Admin {
-        let mut actors: Vec<UserId> = found
-            .items
-            .iter()
-            .filter_map(|e| e.actor_id.clone().map(UserId))
-            .collect();
-        actors.sort();
-        actors.dedup();
-        state.db.user_emails(&actors).await?
-    } else {
-        HashMap::new()
-    };
+    let mut actor_emails = HashMap::new();
+    let actors = found
+        .items
+        .iter()
+        .filter_map(|e| e.actor_id.clone().map(UserId));
+    state
+        .stores
+        .learn_emails(&user.caller(), actors, &mut actor_emails)
+        .await?;
     let logs = found
         .items
         .into_iter()

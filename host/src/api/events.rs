@@ -108,7 +108,11 @@ impl Watch {
         let learnt = self
             .state
             .stores
-            .learn_owner_emails(&self.caller, &unseen, &mut self.owner_emails)
+            .learn_emails(
+                &self.caller,
+                unseen.iter().map(|s| s.owner_id.clone()),
+                &mut self.owner_emails,
+            )
             .await;
         if let Err(err) = learnt {
             // The events still go out, only without the owners' addresses.

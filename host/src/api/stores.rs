@@ -88,9 +88,10 @@ async fn views_of(
     stores: &[crate::db::Store],
 ) -> Result<Vec<StoreView>, ApiError> {
     let mut emails = HashMap::new();
+    let owners = stores.iter().map(|s| s.owner_id.clone());
     state
         .stores
-        .learn_owner_emails(&user.caller(), stores, &mut emails)
+        .learn_emails(&user.caller(), owners, &mut emails)
         .await?;
     Ok(stores
         .iter()

@@ -193,20 +193,20 @@ impl StoreService {
         Ok(self.db.list_stores(&filter).await?)
     }
 
-    /// The e-mail addresses of the owners of `stores` that are not yet in `known`, added to
-    /// it. Only admins see owners; for anyone else this does nothing.
-    pub async fn learn_owner_emails(
+    /// Adds to `known` the e-mail addresses of the users among `ids` it lacks, for an admin's
+    /// views (stores' owners, audit events' actors). Only admins are shown other users'
+    /// addresses; for anyone else this does nothing.
+    pub async fn learn_emails(
         &self,
         caller: &Caller,
-        stores: &[Store],
+        ids: impl IntoIterator<Item = UserId>,
         known: &mut HashMap<UserId, String>,
     ) -> Result<(), LifecycleError> {
         if caller.role != crate::domain::Role::Admin {
             return Ok(());
         }
-        let mut missing: Vec<UserId> = stores
-            .iter()
-            .map(|s| s.owner_id.clone())
+        let mut missing: Vec<UserId> = ids
+            .into_iter()
             .filter(|id| !known.contains_key(id))
             .collect();
         missing.sort();
