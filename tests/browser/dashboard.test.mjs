@@ -252,6 +252,10 @@ test('the admin sees every store with its owner and the platform audit log', asy
   await bobPage.close();
   await page.getByRole('button', { name: 'Reactivate bob@example.com' }).click();
   await bobRow.locator('[data-state=active]').waitFor();
+  await page.getByRole('link', { name: 'Activity of alice@example.com' }).click();
+  await page.getByRole('heading', { name: 'Audit log of one user' }).waitFor();
+  await page.getByText(/deletion of alice-shop requested/).waitFor();
+  assert.equal(await page.getByText(/bob/).count(), 0, 'only alice\'s events');
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
   await page.goto(`${base}/#/admin/plugins`);

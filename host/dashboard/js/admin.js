@@ -27,8 +27,9 @@ export function adminStoresView(root, owner) {
   return storesPage(root, { heading, admin: true, owner: owner || '', onForbidden: () => adminOnly(root) });
 }
 
-export async function auditView(root) {
-  const state = { eventType: '', storeId: '', offset: 0 };
+/** The platform audit log; with `actor` (a user id, from the Users page) only their events. */
+export async function auditView(root, actor) {
+  const state = { eventType: '', storeId: '', actor: actor || '', offset: 0 };
   const pageSize = 50;
   const list = h('div');
   const eventType = h('input', { id: 'audit-type', type: 'text', placeholder: 'e.g. store.ready, auth.login_failed' });
@@ -37,6 +38,7 @@ export async function auditView(root) {
     const params = new URLSearchParams({ limit: String(pageSize), offset: String(state.offset) });
     if (state.eventType) params.set('eventType', state.eventType);
     if (state.storeId) params.set('storeId', state.storeId);
+    if (state.actor) params.set('actorId', state.actor);
     try {
       const reply = await api.get(`/audit?${params}`);
       const rows = reply.logs.map((e) => h('tr', {},
@@ -71,7 +73,10 @@ export async function auditView(root) {
     Object.assign(state, { eventType: eventType.value.trim(), storeId: storeId.value.trim(), offset: 0 });
     load();
   });
-  replace(root, h('h1', {}, 'Audit log'), form, list);
+  const heading = state.actor
+    ? h('div', { class: 'row spread' }, h('h1', {}, 'Audit log of one user'), h('a', { href: '#/admin/audit' }, 'Show everyone\'s events'))
+    : h('h1', {}, 'Audit log');
+  replace(root, heading, form, list);
   await load();
 }
 

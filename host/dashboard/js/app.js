@@ -79,7 +79,7 @@ const routes = [
   [/^#\/stores\/([0-9a-f]{12})$/, detailView, true],
   [/^#\/(stores)?$/, storesView, true],
   [/^#\/admin\/stores(?:\?owner=([0-9a-f-]{36}))?$/, adminStoresView, true],
-  [/^#\/admin\/audit$/, auditView, true],
+  [/^#\/admin\/audit(?:\?actor=([0-9a-f-]{36}))?$/, auditView, true],
   [/^#\/admin\/plugins$/, pluginsView, true],
   [/^#\/admin\/users$/, usersView, true],
 ];

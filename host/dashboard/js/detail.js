@@ -103,7 +103,8 @@ export async function detailView(root, id) {
     confirming = true;
     actionError = null;
     renderActions();
-    actions.querySelector('.row button').focus();
+    // Focus the harmless choice: a second Enter must not delete the store.
+    actions.querySelector('.row button.secondary').focus();
   };
 
   const cancelDelete = () => {

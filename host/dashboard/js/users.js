@@ -48,7 +48,8 @@ export async function usersView(root) {
     }
     const rows = reply.users.map((u) => h('tr', { 'data-user-id': u.id },
       h('td', { 'data-label': 'E-mail' }, u.email),
-      h('td', { 'data-label': 'Username' }, u.username),
+      h('td', { 'data-label': 'Username' }, u.username, ' ',
+        h('a', { href: `#/admin/audit?actor=${u.id}`, class: 'muted', 'aria-label': `Activity of ${u.email}` }, '(activity)')),
       h('td', { 'data-label': 'Role' }, u.role),
       h('td', { 'data-label': 'Stores' }, u.activeStores
         ? h('a', { href: `#/admin/stores?owner=${u.id}`, 'aria-label': `Stores of ${u.email}` }, String(u.activeStores))

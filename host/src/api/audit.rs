@@ -24,6 +24,9 @@ pub struct AuditQuery {
     /// Action, e.g. `store.create`, `auth.login_failed`, `plugin.activate`.
     #[serde(rename = "eventType")]
     pub event_type: Option<String>,
+    /// Only events this user caused (a user id).
+    #[serde(rename = "actorId")]
+    pub actor_id: Option<String>,
 }
 
 /// An audit event; admins also get the actor's e-mail address.
@@ -67,6 +70,7 @@ pub async fn list(
         visible_to: (user.0.role != Role::Admin).then(|| user.0.id.clone()),
         store_id,
         action: query.event_type,
+        actor: query.actor_id.map(UserId),
         limit,
         offset,
     };

@@ -492,17 +492,20 @@ impl Db for PgDb {
 
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Page<AuditEvent>> {
         let condition = "($1::TEXT IS NULL OR actor_id = $1 OR store_owner = $1) \
-             AND ($2::TEXT IS NULL OR store_id = $2) AND ($3::TEXT IS NULL OR action = $3)";
+             AND ($2::TEXT IS NULL OR store_id = $2) AND ($3::TEXT IS NULL OR action = $3) \
+             AND ($4::TEXT IS NULL OR actor_id = $4)";
         let visible = filter.visible_to.as_ref().map(|u| u.0.as_str());
         let store = filter.store_id.as_ref().map(StoreId::as_str);
         let action = filter.action.as_deref();
+        let actor = filter.actor.as_ref().map(|u| u.0.as_str());
         let sql = format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE {condition} ORDER BY id DESC LIMIT $4 OFFSET $5"
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE {condition} ORDER BY id DESC LIMIT $5 OFFSET $6"
         );
         let rows: Vec<AuditRow> = sqlx::query_as(&sql)
             .bind(visible)
             .bind(store)
             .bind(action)
+            .bind(actor)
             .bind(i64::from(filter.limit))
             .bind(i64::from(filter.offset))
             .fetch_all(&self.pool)
@@ -513,6 +516,7 @@ impl Db for PgDb {
         .bind(visible)
         .bind(store)
         .bind(action)
+        .bind(actor)
         .fetch_one(&self.pool)
         .await?;
         Ok(Page {

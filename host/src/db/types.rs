@@ -161,6 +161,8 @@ pub struct AuditFilter {
     pub visible_to: Option<UserId>,
     pub store_id: Option<StoreId>,
     pub action: Option<String>,
+    /// Only events this user caused.
+    pub actor: Option<UserId>,
     pub limit: u32,
     pub offset: u32,
 }

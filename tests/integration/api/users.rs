@@ -123,6 +123,27 @@ backend_test!(
             .await;
         assert_eq!(audit.body["total"], 1, "{}", audit.body);
 
+        // One user's activity: carol registered and created her shop.
+        let by_carol = app
+            .get(
+                &format!("/api/v1/audit?actorId={}", carol.id),
+                Some(&admin.token),
+            )
+            .await;
+        let actions: Vec<&str> = by_carol.body["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["actorId"], carol.id.as_str(), "{e}");
+                e["action"].as_str().unwrap()
+            })
+            .collect();
+        assert!(
+            actions.contains(&"auth.register") && actions.contains(&"store.create"),
+            "{actions:?}"
+        );
+
         // An admin cannot lock themselves out; unknown users are 404.
         let own = app
             .post(
