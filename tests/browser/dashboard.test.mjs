@@ -101,6 +101,10 @@ test('a tenant creates a WooCommerce store, watches it become ready, reveals the
   shared.storeUrl = page.url();
   // Live progress: some step is current while provisioning, then the badge turns ready.
   await page.locator('.steps li.current, .steps li.done').first().waitFor();
+  // The running step shows how long it has run (readiness takes 1.5 s in the fake cluster).
+  const elapsed = page.locator('.steps li.current [data-testid=step-elapsed]');
+  await elapsed.waitFor();
+  assert.match(await elapsed.innerText(), /^\s*\d+ s$/);
   await shot(page, '03-provisioning');
   await page.locator('.badge[data-status=ready]').waitFor({ timeout: 60_000 });
   assert.equal(await page.locator('.steps li.done').count(), 9, 'every step is done');

@@ -19,10 +19,15 @@ export function adminOnly(root) {
   replace(root, h('h1', {}, 'Admins only'), alert('error', 'This page is for administrators.'));
 }
 
+/** The heading of a page narrowed to one user, with the way back to everyone. */
+function narrowedHeading(title, everyoneHref, everyoneLabel) {
+  return h('div', { class: 'row spread' }, h('h1', {}, title), h('a', { href: everyoneHref }, everyoneLabel));
+}
+
 /** Every store; with `owner` (a user id, from the Users page) only that user's. */
 export function adminStoresView(root, owner) {
   const heading = owner
-    ? h('div', { class: 'row spread' }, h('h1', {}, 'Stores of one user'), h('a', { href: '#/admin/stores' }, 'Show every store'))
+    ? narrowedHeading('Stores of one user', '#/admin/stores', 'Show every store')
     : h('h1', {}, 'All stores');
   return storesPage(root, { heading, admin: true, owner: owner || '', onForbidden: () => adminOnly(root) });
 }
@@ -74,7 +79,7 @@ export async function auditView(root, actor) {
     load();
   });
   const heading = state.actor
-    ? h('div', { class: 'row spread' }, h('h1', {}, 'Audit log of one user'), h('a', { href: '#/admin/audit' }, 'Show everyone\'s events'))
+    ? narrowedHeading('Audit log of one user', '#/admin/audit', 'Show everyone\'s events')
     : h('h1', {}, 'Audit log');
   replace(root, heading, form, list);
   await load();

@@ -12,7 +12,13 @@ const STEPS = [
   ['wait', 'Wait for the workloads'], ['setup', 'Set up the store'], ['ready', 'Ready'],
 ];
 
-function stepList(store, stepSince) {
+/** When the current step began, by the server's record; null when no step is running. */
+function stepStart(store) {
+  return store.progress && store.progress.startedAt ? Date.parse(store.progress.startedAt) : null;
+}
+
+function stepList(store) {
+  const since = stepStart(store);
   const current = store.progress && store.progress.of === 9 ? store.progress.index : 0;
   const items = STEPS.map(([key, label], i) => {
     const n = i + 1;
@@ -25,8 +31,8 @@ function stepList(store, stepSince) {
       state = store.status === 'failed' ? 'failed' : 'current';
       mark = store.status === 'failed' ? '✗' : '…';
     }
-    const elapsed = state === 'current' && stepSince ? h('span', { class: 'muted', 'data-testid': 'step-elapsed' },
-      ` ${duration(api.serverNow() - stepSince)}`) : null;
+    const elapsed = state === 'current' && since ? h('span', { class: 'muted', 'data-testid': 'step-elapsed' },
+      ` ${duration(api.serverNow() - since)}`) : null;
     return h('li', { class: state, 'data-step': key, 'aria-current': state === 'current' ? 'step' : undefined },
       h('span', { class: 'mark', 'aria-hidden': 'true' }, mark), h('span', {}, `${n}. ${label}`), elapsed);
   });
@@ -57,8 +63,6 @@ export async function detailView(root, id) {
   let store = (await api.get(`/stores/${id}`)).store;
   const me = currentUser();
   const isOwner = !store.ownerId || store.ownerId === me.id;
-  let stepKey = null;
-  let stepSince = null;
 
   const header = h('div');
   const progress = h('div');
@@ -174,15 +178,6 @@ export async function detailView(root, id) {
   };
 
   const render = () => {
-    const step = store.progress ? store.progress.step : null;
-    // The server records when the step began; until it has, the moment this page saw the
-    // step change stands in.
-    const startedAt = store.progress && store.progress.startedAt ? Date.parse(store.progress.startedAt) : null;
-    if (step !== stepKey) {
-      stepKey = step;
-      stepSince = step ? api.serverNow() : null;
-    }
-    if (startedAt) stepSince = startedAt;
     replace(header,
       h('div', { class: 'row spread' }, h('h1', {}, store.name), badge(store.status)),
       h('dl', { class: 'kv' },
@@ -191,7 +186,7 @@ export async function detailView(root, id) {
         store.ownerEmail ? [h('dt', {}, 'Owner'), h('dd', {}, store.ownerEmail)] : null,
         h('dt', {}, 'Created'), h('dd', {}, when(store.createdAt)),
         store.provisioningDurationMs ? [h('dt', {}, 'Provisioned in'), h('dd', {}, duration(store.provisioningDurationMs))] : null));
-    replace(progress, stepList(store, stepSince));
+    replace(progress, stepList(store));
     replace(links, endpoints(store));
     renderActions();
     renderCredentials();
@@ -212,7 +207,8 @@ export async function detailView(root, id) {
   // Elapsed time of the current step ticks every second; the stream brings changes.
   const ticker = setInterval(() => {
     const el = progress.querySelector('[data-testid=step-elapsed]');
-    if (el && stepSince) el.textContent = ` ${duration(api.serverNow() - stepSince)}`;
+    const since = stepStart(store);
+    if (el && since) el.textContent = ` ${duration(api.serverNow() - since)}`;
   }, 1000);
   const close = api.liveStores(`/stores/${id}/events`, (next) => {
     const statusChanged = next.status !== store.status;

@@ -8,7 +8,7 @@ use sqlx::{Postgres, Transaction as SqlxTx};
 
 use super::rows::{
     AUDIT_COLUMNS, AuditRow, JOB_COLUMNS, JobRow, PluginRow, STORE_COLUMNS, StoreRow, USER_COLUMNS,
-    UserRow, UserSummaryRow, cooldown_remaining, list_users_sql,
+    UserRow, UserSummaryRow, cooldown_remaining, email_map, list_users_sql,
 };
 use super::*;
 
@@ -262,10 +262,7 @@ impl Db for PgDb {
                 .bind(ids.iter().map(|id| id.0.clone()).collect::<Vec<_>>())
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, email)| (UserId(id), email))
-            .collect())
+        Ok(email_map(rows))
     }
 
     async fn list_users(&self, limit: u32, offset: u32) -> Result<Page<UserSummary>> {
@@ -279,12 +276,7 @@ impl Db for PgDb {
             .await?;
         let items = rows
             .into_iter()
-            .map(|row| {
-                Ok(UserSummary {
-                    user: User::try_from(row.user)?,
-                    active_stores: row.active_stores,
-                })
-            })
+            .map(UserSummary::try_from)
             .collect::<Result<_>>()?;
         Ok(Page { items, total })
     }

@@ -2,10 +2,13 @@
 //! into records. A value the schema's CHECK constraints should have made impossible surfaces as
 //! a [`DbError`], never a panic.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::{
     AuditEvent, DbError, Job, PluginRecord, Role, Store, StoreId, StoreStatus, User, UserId,
+    UserSummary,
 };
 
 fn json(text: &str, column: &str) -> Result<serde_json::Value, DbError> {
@@ -34,6 +37,23 @@ pub struct UserSummaryRow {
     #[sqlx(flatten)]
     pub user: UserRow,
     pub active_stores: i64,
+}
+
+impl TryFrom<UserSummaryRow> for UserSummary {
+    type Error = DbError;
+    fn try_from(row: UserSummaryRow) -> Result<Self, DbError> {
+        Ok(UserSummary {
+            user: User::try_from(row.user)?,
+            active_stores: row.active_stores,
+        })
+    }
+}
+
+/// `(id, email)` rows as a map from user id to e-mail address.
+pub fn email_map(rows: Vec<(String, String)>) -> HashMap<UserId, String> {
+    rows.into_iter()
+        .map(|(id, email)| (UserId(id), email))
+        .collect()
 }
 
 /// Users with their store counts, oldest first, ending in the dialect's `paging` clause.
