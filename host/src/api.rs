@@ -190,16 +190,24 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
     response
 }
 
+/// Routes the global per-IP limit never applies to (health probes, metrics scrapes).
+pub const UNLIMITED_PATHS: [&str; 5] = [
+    "/api/v1/health",
+    "/api/v1/health/live",
+    "/api/v1/health/ready",
+    "/api/v1/metrics",
+    "/api/v1/metrics/json",
+];
+
 async fn global_rate_limit(
     State(state): State<AppState>,
     ip: extract::ClientIp,
     request: Request,
     next: Next,
 ) -> Response {
-    // Health and metrics stay reachable for probes and scrapers.
-    let path = request.uri().path();
-    if !path.ends_with("/health")
-        && !path.contains("/metrics")
+    // Probes and scrapers are never limited: a liveness probe answered 429 during a flood
+    // gets a healthy pod restarted. Exact paths only, so no API route can borrow the exemption.
+    if !UNLIMITED_PATHS.contains(&request.uri().path())
         && let Err(wait) = state
             .limiters
             .global

@@ -1,6 +1,11 @@
 //! Authentication: argon2id password hashes and HS256 JWTs with `exp`, `iat`, `iss` and `sub`.
-//! Pure (no I/O); the API re-checks the user in the database on every request, so a
-//! deactivated user's token stops working at once.
+//! No I/O; the API re-checks the user in the database on every request, so a deactivated
+//! user's token stops working at once. The server hashes on [`HashingPool`] (bounded threads,
+//! memory and queue); [`hash_password`] and [`verify_password`] are for one-off use (the CLI).
+
+mod hashing;
+
+pub use hashing::{HashBusy, HashError, HashingPool};
 
 use std::time::Duration;
 
@@ -144,16 +149,6 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()
-    })
-}
-
-/// A hash of a random password, verified against when the e-mail is unknown, so a failed
-/// login takes the same time whether or not the account exists.
-pub fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| {
-        let random: [u8; 16] = rand::random();
-        hash_password(&hex::encode(random)).unwrap_or_default()
     })
 }
 

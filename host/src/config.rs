@@ -317,11 +317,34 @@ pub struct ServerConfig {
     #[arg(long, env = "RATE_LIMIT_WINDOW_MS", default_value_t = 60_000)]
     pub rate_limit_window_ms: u64,
 
-    /// Login attempts per client IP + e-mail per window (0 disables).
+    /// Login attempts per client IP + e-mail per window (0 disables). The window also counts
+    /// the per-address and per-account failures below.
     #[arg(long, env = "LOGIN_RATE_LIMIT_MAX", default_value_t = 10)]
     pub login_rate_limit_max: u32,
     #[arg(long, env = "LOGIN_RATE_LIMIT_WINDOW_MS", default_value_t = 900_000)]
     pub login_rate_limit_window_ms: u64,
+
+    /// Failed logins per client IP (any e-mail) per login window (0 disables).
+    #[arg(long, env = "LOGIN_IP_MAX_FAILURES", default_value_t = 50)]
+    pub login_ip_max_failures: u32,
+
+    /// Failed logins per e-mail (from any address) per login window, except from addresses
+    /// the account logged in from recently (0 disables).
+    #[arg(long, env = "LOGIN_ACCOUNT_MAX_FAILURES", default_value_t = 20)]
+    pub login_account_max_failures: u32,
+
+    /// Failed logins across the service per minute, except from addresses their account
+    /// logged in from recently (0 disables).
+    #[arg(long, env = "LOGIN_GLOBAL_MAX_FAILURES", default_value_t = 600)]
+    pub login_global_max_failures: u32,
+
+    /// Password-hashing threads (0: the number of CPUs, at most 4). Each uses 19 MiB while busy.
+    #[arg(long, env = "PASSWORD_HASH_WORKERS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub password_hash_workers: u32,
+
+    /// Logins and registrations that may wait for a hashing thread; more are answered 503.
+    #[arg(long, env = "PASSWORD_HASH_QUEUE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub password_hash_queue: u32,
 
     /// Registrations per client IP per window (0 disables).
     #[arg(long, env = "REGISTER_RATE_LIMIT_MAX", default_value_t = 5)]

@@ -8,11 +8,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::api::{self, AppState, Limiters};
-use crate::auth::TokenKeys;
+use crate::auth::{HashingPool, TokenKeys};
 use crate::config::{Config, ServerConfig};
 use crate::conformance::Conformance;
 use crate::db::{self, Db, StoreLimits};
-use crate::guardrails::{CircuitBreaker, SlidingWindow, parse_trusted_proxies};
+use crate::guardrails::{
+    CircuitBreaker, LoginGuard, LoginLimits, SlidingWindow, parse_trusted_proxies,
+};
 use crate::lifecycle::{
     JobRunner, Pipeline, PipelineSettings, PluginAdmin, RunnerSettings, StoreService,
 };
@@ -51,15 +53,26 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
     let ms = Duration::from_millis;
     let limiters = Arc::new(Limiters {
         global: SlidingWindow::new(server.rate_limit_max, ms(server.rate_limit_window_ms)),
-        login: SlidingWindow::new(
-            server.login_rate_limit_max,
-            ms(server.login_rate_limit_window_ms),
-        ),
+        login: LoginGuard::new(LoginLimits {
+            per_source: server.login_rate_limit_max,
+            failures_per_address: server.login_ip_max_failures,
+            failures_per_account: server.login_account_max_failures,
+            window: ms(server.login_rate_limit_window_ms),
+            global_failures: server.login_global_max_failures,
+            global_window: Duration::from_secs(60),
+        }),
         register: SlidingWindow::new(
             server.register_rate_limit_max,
             ms(server.register_rate_limit_window_ms),
         ),
     });
+    let hasher = Arc::new(
+        HashingPool::new(
+            hash_workers(server.password_hash_workers),
+            server.password_hash_queue as usize,
+        )
+        .context("starting password-hashing threads")?,
+    );
     let limits = StoreLimits {
         max_active: server.max_stores_per_user,
         cooldown: ms(server.store_creation_cooldown_ms),
@@ -126,6 +139,7 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
         registry,
         keys,
         limiters,
+        hasher,
         trusted_proxies: trusted.into(),
         metrics,
         max_plugin_bytes: usize::try_from(server.max_plugin_upload_mb << 20).unwrap_or(usize::MAX),
@@ -137,6 +151,15 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
         router,
         runner,
     })
+}
+
+/// Hashing threads for `configured` (0: the CPUs this process may use, at most 4: each busy
+/// thread holds 19 MiB, and more threads than CPUs only queue inside the kernel instead).
+fn hash_workers(configured: u32) -> usize {
+    if configured > 0 {
+        return configured as usize;
+    }
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
 }
 
 /// The registry with built-ins, stored uploads and the recorded activation state.

@@ -172,3 +172,56 @@ async fn plans_carry_no_secret_values_and_read_secrets_from_the_environment() {
         );
     }
 }
+
+/// Breakage 15 of the real-cluster review: the local overlay (`values-local.yaml`) is applied
+/// after the plan's values, so any ingress setting in it silently beat the operator's
+/// `INGRESS_CLASS` and `STORE_TLS`. The overlay may set storage and images, never what the
+/// host's settings decide.
+#[tokio::test]
+async fn operator_overlays_never_override_the_ingress_class_or_tls_the_host_chose() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for engine in ENGINES {
+        let component = rt
+            .load(builtin::wasm(engine).expect("built-in"))
+            .expect("load");
+        let mut store = spec("6f708192", json!({}));
+        store.ingress_class = Some("nginx".into());
+        store.tls = true;
+        let plan = component.plan(&rt, &store).expect("plan");
+        let values = dir.path().join(format!("{engine}.json"));
+        std::fs::write(&values, serde_json::to_vec(&plan.values).expect("json"))
+            .expect("write values");
+        for overlay in ["values-local.yaml", "values-vps.yaml"] {
+            let out = Command::new(helm_bin())
+                .args(["template", "store"])
+                .arg(store_chart())
+                .arg("-f")
+                .arg(&values)
+                .arg("-f")
+                .arg(store_chart().join(overlay))
+                .output()
+                .expect("run helm template");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8_lossy(&out.stdout);
+            let ingress = text
+                .split("\n---")
+                .filter_map(|doc| serde_yaml_ng::from_str::<serde_json::Value>(doc).ok())
+                .find(|doc| doc["kind"] == "Ingress")
+                .unwrap_or_else(|| panic!("{engine} {overlay}: no Ingress"));
+            assert_eq!(
+                ingress["spec"]["ingressClassName"], "nginx",
+                "{engine} with {overlay}: INGRESS_CLASS must win"
+            );
+            assert!(
+                ingress["spec"]["tls"].is_array(),
+                "{engine} with {overlay}: STORE_TLS=true must keep TLS on: {}",
+                ingress["spec"]
+            );
+        }
+    }
+}

@@ -102,3 +102,38 @@ fn the_configuration_reference_matches_the_configuration_types() {
         }
     }
 }
+
+/// Breakage 6 of the real-cluster review: the guide mapped k3d's load balancer to port 8080,
+/// but a store knows only its host name (WordPress is installed with, and redirects to, a
+/// port-less URL), so every store link led the browser back to port 80. The guide's cluster
+/// must publish the ingress on the port the stores' URLs use, and never tell users to add one.
+#[test]
+fn the_real_cluster_guide_serves_stores_on_the_port_their_urls_name() {
+    let spec = storeplane::plugins::samples::sample_spec("6f708192", serde_json::json!({}), false);
+    let url = url::Url::parse(&format!("http://{}/", spec.hostname)).expect("store URL");
+    let store_port = url.port_or_known_default().expect("a port");
+    for file in ["docs/real-cluster.md", "README.md"] {
+        let text = std::fs::read_to_string(workspace_root().join(file)).expect(file);
+        for line in text.lines().filter(|l| l.contains("k3d cluster create")) {
+            let mapping = line
+                .split_whitespace()
+                .skip_while(|w| *w != "-p")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{file}: no -p in {line:?}"))
+                .trim_matches('"');
+            let host_port: u16 = mapping
+                .split(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("{file}: cannot read the port of {mapping:?}"));
+            assert_eq!(
+                host_port, store_port,
+                "{file}: `{line}` publishes the ingress on {host_port}, store URLs use {store_port}"
+            );
+        }
+        assert!(
+            !text.contains(".localhost:8080"),
+            "{file} sends users to a port the stores do not know"
+        );
+    }
+}

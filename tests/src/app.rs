@@ -134,6 +134,12 @@ pub fn test_server_config(database_url: String) -> ServerConfig {
         rate_limit_window_ms: 60_000,
         login_rate_limit_max: 0,
         login_rate_limit_window_ms: 60_000,
+        login_ip_max_failures: 0,
+        login_account_max_failures: 0,
+        login_global_max_failures: 0,
+        password_hash_workers: 0,
+        // Tests register many users at once; the bounded queue has its own test.
+        password_hash_queue: 1_000,
         register_rate_limit_max: 0,
         register_rate_limit_window_ms: 60_000,
         cors_origin: vec![],

@@ -1,11 +1,16 @@
 //! A fake Kubernetes API server (axum, in memory) that kube-rs talks to over HTTP, so the
-//! provisioning pipeline is tested without a cluster: discovery, CRUD, server-side apply, merge
-//! patch, selectors, watches with bookmarks, `Status` errors, namespace termination, simulated
-//! readiness and failures, websocket exec with scripted results, and fault injection.
+//! provisioning pipeline is tested without a cluster: authentication and RBAC with the
+//! control-plane chart's rules (the host connects as its ServiceAccount), discovery, CRUD,
+//! server-side apply, merge patch, selectors, watches with bookmarks, `Status` errors,
+//! namespace termination, simulated readiness and failures, websocket exec with scripted
+//! results, and fault injection. `docs/fake-kubernetes.md` says what is modelled after which
+//! Kubernetes source.
 //!
 //! Tests drive it in-process through [`FakeKube`]; the `fake-kube` binary serves the same
 //! thing for benchmarks and manual runs, with control endpoints under `/_fake/`.
 
+pub mod authz;
+mod chart_rbac;
 mod exec;
 mod objects;
 mod resources;
@@ -22,9 +27,12 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+pub use authz::{ADMIN_TOKEN, HOST_TOKEN};
+pub use chart_rbac::control_plane_rbac;
 pub use objects::{ApiError, Selector};
 pub use state::{
-    ExecRecord, ExecScript, FakeState, PodFailure, ReadyMark, RequestRecord, Settings, lock,
+    AuthorizationRecord, ExecRecord, ExecScript, FakeState, PodFailure, ReadyMark, RequestRecord,
+    Settings, lock,
 };
 
 /// A running fake API server.
@@ -51,6 +59,10 @@ pub fn router(state: Arc<FakeState>) -> axum::Router {
             get(exec::exec).post(exec::exec),
         )
         .fallback(routes::kubernetes)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            routes::authorize,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             routes::faults,
@@ -138,11 +150,17 @@ pub fn objects_in(state: &FakeState, namespace: Option<&str>) -> Vec<Value> {
         .collect()
 }
 
-/// A kubeconfig pointing at `addr` with a bearer token.
+/// A kubeconfig pointing at `addr` as the control plane's ServiceAccount (the rights its
+/// chart grants).
 pub fn kubeconfig(addr: SocketAddr) -> String {
+    kubeconfig_with_token(addr, HOST_TOKEN)
+}
+
+/// A kubeconfig pointing at `addr` with `token` ([`HOST_TOKEN`] or [`ADMIN_TOKEN`]).
+pub fn kubeconfig_with_token(addr: SocketAddr, token: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{addr}\n\
-         users:\n- name: fake\n  user:\n    token: fake-token\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\n\
+         users:\n- name: fake\n  user:\n    token: {token}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\n\
          current-context: fake\n"
     )
 }
@@ -182,6 +200,11 @@ impl FakeKube {
     /// Every exec so far.
     pub fn execs(&self) -> Vec<ExecRecord> {
         lock(&self.state.execs).clone()
+    }
+
+    /// Every authorization decision so far.
+    pub fn authorizations(&self) -> Vec<AuthorizationRecord> {
+        lock(&self.state.authorizations).clone()
     }
 
     /// Every request so far.

@@ -6,10 +6,12 @@ import { h, replace, alert, field, waitTime } from './dom.js';
 import { startSession } from './app.js';
 
 function explain(error) {
-  if (error.status === 429) {
+  if (error.status === 429 || error.code === 'AUTH_BUSY') {
     const what = {
       LOGIN_RATE_LIMITED: 'Too many login attempts.',
+      ACCOUNT_LOGIN_LOCKED: 'Too many failed logins for this account. You can still log in from a device you used before.',
       REGISTRATION_RATE_LIMITED: 'Too many registrations from this address.',
+      AUTH_BUSY: 'The server is busy.',
     }[error.code] || 'Too many requests.';
     const wait = error.retryAfter ? `Try again in ${waitTime(error.retryAfter * 1000)}.` : 'Try again later.';
     return `${what} ${wait}`;

@@ -13,6 +13,7 @@ use super::views::UserView;
 use crate::auth;
 use crate::db::{CreateUserError, NewAudit, NewUser};
 use crate::domain::{Email, UserId, Username};
+use crate::guardrails::LoginRefusal;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
@@ -56,7 +57,8 @@ fn issue(state: &AppState, user: &crate::db::User) -> Result<String, ApiError> {
 /// Registers a user; the first user ever becomes admin.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
     responses((status = 201, body = AuthResponse), (status = 400, body = super::openapi::ErrorEnvelope),
-              (status = 409, body = super::openapi::ErrorEnvelope), (status = 429, body = super::openapi::ErrorEnvelope)))]
+              (status = 409, body = super::openapi::ErrorEnvelope), (status = 429, body = super::openapi::ErrorEnvelope),
+              (status = 503, body = super::openapi::ErrorEnvelope)))]
 pub async fn register(
     State(state): State<AppState>,
     ctx: RequestContext,
@@ -79,11 +81,14 @@ pub async fn register(
     if !(8..=128).contains(&body.password.chars().count()) {
         return Err(ApiError::validation("password must be 8 to 128 characters"));
     }
-    let password = body.password;
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+    let hash = state
+        .hasher
+        .hash(body.password)
         .await
-        .map_err(|err| ApiError::internal(&err))?
-        .map_err(|err| ApiError::internal(&err))?;
+        .map_err(|err| match err {
+            auth::HashError::Busy(busy) => hashing_busy(busy),
+            auth::HashError::Auth(err) => ApiError::internal(&err),
+        })?;
     let new = NewUser {
         id: UserId::generate(),
         email,
@@ -117,31 +122,31 @@ pub async fn register(
 /// Logs in with e-mail and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = AuthResponse), (status = 401, body = super::openapi::ErrorEnvelope),
-              (status = 429, body = super::openapi::ErrorEnvelope)))]
+              (status = 429, body = super::openapi::ErrorEnvelope), (status = 503, body = super::openapi::ErrorEnvelope)))]
 pub async fn login(
     State(state): State<AppState>,
     ctx: RequestContext,
     AppJson(body): AppJson<LoginBody>,
 ) -> Result<AppJson<AuthResponse>, ApiError> {
     let email = body.email.trim().to_lowercase();
-    let key = format!("{}|{email}", ctx.ip);
-    if let Err(wait) = state.limiters.login.check(&key, Instant::now()) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "LOGIN_RATE_LIMITED",
-            "too many login attempts; try again later",
-        )
-        .retry_after(wait.as_secs()));
+    if let Err(refusal) = state.limiters.login.admit(ctx.ip, &email, Instant::now()) {
+        return Err(login_refused(refusal));
     }
     let user = state.db.user_by_email(&email).await?;
-    let hash = user.as_ref().map_or_else(
-        || auth::decoy_hash().to_owned(),
-        |u| u.password_hash.clone(),
-    );
-    let password = body.password;
-    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = state
+        .hasher
+        .verify(body.password, hash)
         .await
-        .map_err(|err| ApiError::internal(&err))?;
+        .map_err(hashing_busy)?;
+    if matches && user.as_ref().is_some_and(|u| u.active) {
+        state
+            .limiters
+            .login
+            .succeeded(ctx.ip, &email, Instant::now());
+    } else {
+        state.limiters.login.failed(ctx.ip, &email, Instant::now());
+    }
     match user {
         Some(user) if matches && user.active => {
             let mut event = NewAudit::new(ctx.audit(Some(&user)), "auth.login", "login succeeded");
@@ -170,6 +175,42 @@ pub async fn login(
             ))
         }
     }
+}
+
+/// Every hashing thread is busy and the queue is full: come back in a second rather than
+/// queue without bound (each hash holds 19 MiB while it runs).
+fn hashing_busy(_: auth::HashBusy) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "AUTH_BUSY",
+        "the server is busy checking passwords; try again in a moment",
+    )
+    .retry_after(1)
+}
+
+/// A login refused before its password was checked, explained with the time to wait.
+fn login_refused(refusal: LoginRefusal) -> ApiError {
+    let (code, message) = match refusal {
+        LoginRefusal::Source(_) => (
+            "LOGIN_RATE_LIMITED",
+            "too many login attempts; try again later",
+        ),
+        LoginRefusal::Address(_) => (
+            "LOGIN_RATE_LIMITED",
+            "too many failed logins from this address; try again later",
+        ),
+        LoginRefusal::Account(_) => (
+            "ACCOUNT_LOGIN_LOCKED",
+            "too many failed logins for this account from several addresses; try again later, \
+             or from an address this account has logged in from before",
+        ),
+        LoginRefusal::Global(_) => (
+            "LOGIN_RATE_LIMITED",
+            "the service is refusing logins for a moment after many failed attempts; try again later",
+        ),
+    };
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        .retry_after(refusal.wait().as_secs().max(1))
 }
 
 /// The authenticated user.

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::TokenKeys;
+use crate::auth::{HashingPool, TokenKeys};
 use crate::db::Db;
-use crate::guardrails::{IpNet, SlidingWindow};
+use crate::guardrails::{IpNet, LoginGuard, SlidingWindow};
 use crate::lifecycle::StoreService;
 use crate::metrics::Metrics;
 use crate::plugins::Registry;
@@ -15,8 +15,8 @@ use crate::plugins::Registry;
 pub struct Limiters {
     /// Every request, per client IP.
     pub global: SlidingWindow,
-    /// Login attempts, per client IP + e-mail.
-    pub login: SlidingWindow,
+    /// Login attempts: per client IP + e-mail, failures per IP, per account and in total.
+    pub login: LoginGuard,
     /// Registrations, per client IP.
     pub register: SlidingWindow,
 }
@@ -29,6 +29,8 @@ pub struct AppState {
     pub stores: StoreService,
     pub keys: Arc<TokenKeys>,
     pub limiters: Arc<Limiters>,
+    /// Password hashing: a few threads and a bounded queue.
+    pub hasher: Arc<HashingPool>,
     pub trusted_proxies: Arc<[IpNet]>,
     pub metrics: Arc<Metrics>,
     /// The cluster, when one is configured.

@@ -35,6 +35,48 @@ impl SlidingWindow {
     /// Records a hit for `key` at `now` if allowed; otherwise returns how long until the
     /// oldest hit leaves the window.
     pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        self.with_key(key, now, |times| {
+            self.wait(times, now)?;
+            times.push_back(now);
+            Ok(())
+        })
+    }
+
+    /// Whether a hit for `key` would be allowed at `now`, without recording one.
+    pub fn peek(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        self.with_key(key, now, |times| self.wait(times, now))
+    }
+
+    /// Records a hit for `key` at `now` unconditionally (e.g. a failure after an admitted
+    /// attempt). Only the newest `max` hits are kept: older ones cannot change the answer.
+    pub fn hit(&self, key: &str, now: Instant) {
+        let _ = self.with_key(key, now, |times| {
+            if times.len() >= self.max as usize {
+                times.pop_front();
+            }
+            times.push_back(now);
+            Ok(())
+        });
+    }
+
+    fn wait(&self, times: &VecDeque<Instant>, now: Instant) -> Result<(), Duration> {
+        if times.len() >= self.max as usize {
+            let oldest = times.front().copied().unwrap_or(now);
+            return Err(self
+                .window
+                .saturating_sub(now.duration_since(oldest))
+                .max(Duration::from_secs(1)));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on `key`'s hits inside the window; a no-op when the limiter is off.
+    fn with_key(
+        &self,
+        key: &str,
+        now: Instant,
+        f: impl FnOnce(&mut VecDeque<Instant>) -> Result<(), Duration>,
+    ) -> Result<(), Duration> {
         if !self.enabled() {
             return Ok(());
         }
@@ -54,15 +96,7 @@ impl SlidingWindow {
         {
             times.pop_front();
         }
-        if times.len() >= self.max as usize {
-            let oldest = times.front().copied().unwrap_or(now);
-            return Err(self
-                .window
-                .saturating_sub(now.duration_since(oldest))
-                .max(Duration::from_secs(1)));
-        }
-        times.push_back(now);
-        Ok(())
+        f(times)
     }
 
     /// Forgets `key` (e.g. after a successful login).
@@ -94,6 +128,17 @@ mod tests {
             limiter.check("k", start + Duration::from_secs(61)).is_ok(),
             "the window slides"
         );
+    }
+
+    #[test]
+    fn peek_does_not_count_and_hit_always_counts() {
+        let limiter = SlidingWindow::new(2, Duration::from_secs(60));
+        let now = Instant::now();
+        assert!((0..10).all(|_| limiter.peek("k", now).is_ok()));
+        limiter.hit("k", now);
+        limiter.hit("k", now);
+        limiter.hit("k", now);
+        assert_eq!(limiter.peek("k", now), Err(Duration::from_secs(60)));
     }
 
     #[test]

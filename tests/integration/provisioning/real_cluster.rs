@@ -2,7 +2,7 @@
 //! "Real-cluster end-to-end test":
 //!
 //! ```text
-//! STOREPLANE_E2E_KUBECONFIG=$HOME/.kube/config STOREPLANE_E2E_INGRESS=http://127.0.0.1:8080 \
+//! STOREPLANE_E2E_KUBECONFIG=$HOME/.kube/config STOREPLANE_E2E_INGRESS=http://127.0.0.1:80 \
 //!   cargo test -p storeplane-tests --test integration -- --ignored real_cluster
 //! ```
 //!
@@ -47,10 +47,10 @@ async fn through_ingress(ingress: &str, host: &str, path: &str) -> String {
 async fn real_cluster_runs_both_engines_end_to_end() {
     let kubeconfig = std::env::var("STOREPLANE_E2E_KUBECONFIG").expect(
         "STOREPLANE_E2E_KUBECONFIG must name the kubeconfig of a k3d/kind cluster with Traefik \
-         (k3d cluster create storeplane -p 8080:80@loadbalancer)",
+         (k3d cluster create storeplane -p 80:80@loadbalancer)",
     );
     let ingress =
-        std::env::var("STOREPLANE_E2E_INGRESS").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+        std::env::var("STOREPLANE_E2E_INGRESS").unwrap_or_else(|_| "http://127.0.0.1:80".into());
     let database = TestDatabase::create(Backend::Sqlite).await;
     let data = tempfile::tempdir().expect("tempdir");
     let overlay = storeplane_tests::workspace_root().join("helm/ecommerce-store/values-local.yaml");

@@ -17,6 +17,8 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
+    /// `details` of the `Status` (name, group, kind, causes), when the real server sends them.
+    pub details: Option<Value>,
 }
 
 impl ApiError {
@@ -25,7 +27,13 @@ impl ApiError {
             code,
             reason,
             message: message.into(),
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn not_found(resource: &Resource, name: &str) -> Self {
@@ -38,10 +46,14 @@ impl ApiError {
 
     /// The `Status` body.
     pub fn status(&self) -> Value {
-        json!({
+        let mut status = json!({
             "kind": "Status", "apiVersion": "v1", "metadata": {},
             "status": "Failure", "message": self.message, "reason": self.reason, "code": self.code,
-        })
+        });
+        if let Some(details) = &self.details {
+            status["details"] = details.clone();
+        }
+        status
     }
 }
 

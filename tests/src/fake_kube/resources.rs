@@ -85,6 +85,28 @@ pub static RESOURCES: &[Resource] = &[
         "horizontalpodautoscalers",
         true,
     ),
+    r(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        false,
+    ),
+    r(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        false,
+    ),
+    r("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
+    r(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        true,
+    ),
 ];
 
 /// The resource of `group/version` with plural `plural`.

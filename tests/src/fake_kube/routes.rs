@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
+use super::authz::{self, Attributes, Identity};
 use super::objects::{ApiError, Selector};
 use super::resources::{self, Resource};
 use super::simulate;
@@ -85,6 +86,66 @@ pub async fn faults(State(state): State<Arc<FakeState>>, request: Request, next:
     response
 }
 
+/// Authenticates the bearer token and authorizes the request with RBAC, as kube-apiserver's
+/// filters do before any handler runs. Discovery and `/version` are open to every
+/// authenticated user (the default `system:discovery` and `system:public-info-viewer` roles).
+pub async fn authorize(
+    State(state): State<Arc<FakeState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let Some(identity) = Identity::of_token(token) else {
+        return error(&ApiError::new(401, "Unauthorized", "Unauthorized"));
+    };
+    let segments: Vec<&str> = request.uri().path().trim_matches('/').split('/').collect();
+    let discovery = matches!(
+        segments.as_slice(),
+        ["version"] | ["api"] | ["apis"] | ["api", _] | ["apis", _, _]
+    );
+    if !discovery && let Ok(target) = parse_target(&segments) {
+        let pairs = query_pairs(request.uri());
+        let method = request.method().as_str().to_owned();
+        let name = target
+            .name
+            .clone()
+            .or_else(|| Attributes::name_from_field_selector(&pairs))
+            .unwrap_or_default();
+        let attributes = Attributes {
+            verb: Attributes::verb_of(&method, target.name.is_some(), &pairs).to_owned(),
+            group: target.resource.group.to_owned(),
+            resource: target.resource.plural.to_owned(),
+            subresource: target.subresource.clone().unwrap_or_default(),
+            namespace: target.namespace.clone().unwrap_or_default(),
+            name,
+        };
+        let refusal = if !state.authorize(&identity, &attributes) {
+            Some(authz::forbidden(&identity, &attributes))
+        } else if attributes.subresource == "exec" && attributes.verb == "get" {
+            // 1.35 (AuthorizePodWebsocketUpgradeCreatePermission): a websocket exec also
+            // needs `create`, and its refusal carries no "User … cannot" text.
+            let create = Attributes {
+                verb: "create".into(),
+                ..attributes.clone()
+            };
+            (!state.authorize(&identity, &create))
+                .then(|| authz::forbidden_with_reason(&create, ""))
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            return error(&refusal);
+        }
+    }
+    request.extensions_mut().insert(identity);
+    next.run(request).await
+}
+
 /// Where a request points.
 struct Target {
     resource: &'static Resource,
@@ -144,6 +205,7 @@ fn parse_target(segments: &[&str]) -> Result<Target, ApiError> {
 /// Every Kubernetes path that is not exec.
 pub async fn kubernetes(
     State(state): State<Arc<FakeState>>,
+    identity: Option<axum::Extension<Identity>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -175,6 +237,7 @@ pub async fn kubernetes(
         ));
     }
     let pairs = query_pairs(&uri);
+    let identity = identity.map_or_else(Identity::admin, |axum::Extension(i)| i);
     let result = match (&method, &target.name) {
         (&Method::GET, Some(name)) => get(&state, &target, name),
         (&Method::GET, None) if matches!(param(&pairs, "watch"), Some("true" | "1")) => {
@@ -190,7 +253,15 @@ pub async fn kubernetes(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            patch(&state, &target, name, content_type, &pairs, &body)
+            patch(
+                &state,
+                &identity,
+                &target,
+                name,
+                content_type,
+                &pairs,
+                &body,
+            )
         }
         (&Method::DELETE, Some(name)) => delete(&state, &target, name),
         _ => Err(ApiError::new(
@@ -331,6 +402,7 @@ fn generation_changed(before: Option<&Value>, after: &Value) -> bool {
 
 fn patch(
     state: &Arc<FakeState>,
+    identity: &Identity,
     target: &Target,
     name: &str,
     content_type: &str,
@@ -358,6 +430,21 @@ fn patch(
                     "BadRequest",
                     "the name of the object does not match the URL",
                 ));
+            }
+            if before.is_none() {
+                // An apply that creates the object also needs `create` on it (apiserver
+                // handlers/patch.go), checked after the `patch` the filter checked.
+                let create = Attributes {
+                    verb: "create".into(),
+                    group: target.resource.group.to_owned(),
+                    resource: target.resource.plural.to_owned(),
+                    subresource: String::new(),
+                    namespace: target.namespace.clone().unwrap_or_default(),
+                    name: name.to_owned(),
+                };
+                if !state.authorize(identity, &create) {
+                    return Err(authz::forbidden(identity, &create));
+                }
             }
             let mut patch = patch;
             if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {

@@ -96,6 +96,14 @@ pub struct RequestRecord {
     pub status: u16,
 }
 
+/// One authorization decision: who asked to do what, and whether RBAC allowed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRecord {
+    pub user: String,
+    pub attributes: super::authz::Attributes,
+    pub allowed: bool,
+}
+
 /// When a workload became ready.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadyMark {
@@ -112,6 +120,7 @@ pub struct FakeState {
     pub settings: Mutex<Settings>,
     pub execs: Mutex<Vec<ExecRecord>>,
     pub requests: Mutex<Vec<RequestRecord>>,
+    pub authorizations: Mutex<Vec<AuthorizationRecord>>,
     pub ready_marks: Mutex<Vec<ReadyMark>>,
     pub events: broadcast::Sender<Event>,
 }
@@ -139,19 +148,50 @@ impl FakeState {
             settings: Mutex::new(settings),
             execs: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
+            authorizations: Mutex::new(Vec::new()),
             ready_marks: Mutex::new(Vec::new()),
             events,
         };
         {
             let ns = super::resources::of_kind("v1", "Namespace");
             let mut objects = lock(&state.objects);
-            for name in ["default", "kube-system"] {
+            for name in ["default", "kube-system", super::authz::HOST_NAMESPACE] {
                 if let Some(ns) = ns {
                     let _ = objects.create(ns, "", serde_json::json!({"metadata": {"name": name}}));
                 }
             }
+            // The control plane's rights, exactly as its chart grants them.
+            let rbac = super::chart_rbac::control_plane_rbac()
+                .unwrap_or_else(|err| panic!("the fake API server needs the chart's RBAC: {err}"));
+            for object in rbac {
+                let kind = object
+                    .get("kind")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default();
+                let namespace = object
+                    .pointer("/metadata/namespace")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                if let Some(resource) =
+                    super::resources::of_kind("rbac.authorization.k8s.io/v1", kind)
+                {
+                    let _ = objects.create(resource, &namespace, object);
+                }
+            }
         }
         state
+    }
+
+    /// RBAC's answer for `who` doing `what`, recorded for tests to inspect.
+    pub fn authorize(&self, who: &super::authz::Identity, what: &super::authz::Attributes) -> bool {
+        let allowed = super::authz::allowed(&lock(&self.objects), who, what);
+        lock(&self.authorizations).push(AuthorizationRecord {
+            user: who.user.clone(),
+            attributes: what.clone(),
+            allowed,
+        });
+        allowed
     }
 
     pub fn settings(&self) -> Settings {
