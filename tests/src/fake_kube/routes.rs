@@ -237,7 +237,10 @@ pub async fn kubernetes(
         ));
     }
     let pairs = query_pairs(&uri);
-    let identity = identity.map_or_else(Identity::admin, |axum::Extension(i)| i);
+    // `authorize` runs first and always leaves the identity; without one, nothing is allowed.
+    let Some(axum::Extension(identity)) = identity else {
+        return error(&ApiError::new(401, "Unauthorized", "Unauthorized"));
+    };
     let result = match (&method, &target.name) {
         (&Method::GET, Some(name)) => get(&state, &target, name),
         (&Method::GET, None) if matches!(param(&pairs, "watch"), Some("true" | "1")) => {
