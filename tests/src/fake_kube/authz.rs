@@ -53,6 +53,18 @@ impl Identity {
         }
     }
 
+    /// A request without credentials (kube-apiserver's default anonymous authentication).
+    pub fn anonymous() -> Self {
+        Self {
+            user: "system:anonymous".into(),
+            groups: vec!["system:unauthenticated".into()],
+        }
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        self.groups.iter().any(|g| g == "system:authenticated")
+    }
+
     /// The identity of a bearer token, if it is one the fake issued.
     pub fn of_token(token: &str) -> Option<Self> {
         match token {
@@ -157,6 +169,16 @@ pub fn forbidden(who: &Identity, what: &Attributes) -> ApiError {
         who.user, what.verb, what.group
     );
     forbidden_with_reason(what, &reason)
+}
+
+/// The 403 for a non-resource path (`forbidden: User "…" cannot get path "/apis"`).
+pub fn forbidden_path(who: &Identity, path: &str) -> ApiError {
+    ApiError::new(
+        403,
+        "Forbidden",
+        format!("forbidden: User {:?} cannot get path {path:?}", who.user),
+    )
+    .with_details(json!({}))
 }
 
 /// `NewForbidden(groupResource, name, reason)`.

@@ -98,17 +98,28 @@ pub async fn authorize(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let Some(identity) = Identity::of_token(token) else {
-        return error(&ApiError::new(401, "Unauthorized", "Unauthorized"));
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // No token: the anonymous user, as with kube-apiserver's default anonymous auth; a token
+    // the fake did not issue: 401.
+    let identity = match token {
+        None => Identity::anonymous(),
+        Some(token) => match Identity::of_token(token) {
+            Some(identity) => identity,
+            None => return error(&ApiError::new(401, "Unauthorized", "Unauthorized")),
+        },
     };
     let segments: Vec<&str> = request.uri().path().trim_matches('/').split('/').collect();
+    // `/version` is public (`system:public-info-viewer`); discovery needs an authenticated
+    // user (`system:discovery`).
     let discovery = matches!(
         segments.as_slice(),
-        ["version"] | ["api"] | ["apis"] | ["api", _] | ["apis", _, _]
+        ["api"] | ["apis"] | ["api", _] | ["apis", _, _]
     );
-    if !discovery && let Ok(target) = parse_target(&segments) {
+    let open = segments.as_slice() == ["version"] || (discovery && identity.is_authenticated());
+    if discovery && !open {
+        return error(&authz::forbidden_path(&identity, request.uri().path()));
+    }
+    if !open && let Ok(target) = parse_target(&segments) {
         let pairs = query_pairs(request.uri());
         let method = request.method().as_str().to_owned();
         let name = target
