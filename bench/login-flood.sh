@@ -28,7 +28,7 @@ for _ in $(seq 300); do curl -sf "$base/health/live" >/dev/null && break; sleep 
 # One real account, so the flood also meets a known e-mail now and then.
 curl -sf -o /dev/null -H 'content-type: application/json' \
   -d '{"email":"owner@example.com","username":"owner","password":"password-owner"}' "$base/auth/register"
-sleep 2
+sleep 7  # past the hashing workers' 5 s idle release, so "idle" holds no hash buffer
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
 idle=$(rss)
 
