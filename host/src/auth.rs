@@ -1,7 +1,7 @@
 //! Authentication: argon2id password hashes and HS256 JWTs with `exp`, `iat`, `iss` and `sub`.
 //! No I/O; the API re-checks the user in the database on every request, so a deactivated
 //! user's token stops working at once. The server hashes on [`HashingPool`] (bounded threads,
-//! memory and queue); [`hash_password`] and [`verify_password`] are for one-off use (the CLI).
+//! memory and queue); [`hash_password`] is for one-off use (the CLI).
 
 mod hashing;
 
@@ -9,8 +9,6 @@ pub use hashing::{HashBusy, HashError, HashingPool};
 
 use std::time::Duration;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -132,24 +130,10 @@ impl TokenKeys {
     }
 }
 
-/// Hashes a password with argon2id (default parameters: 19 MiB, 2 passes).
+/// Hashes a password with argon2id (default parameters: 19 MiB, 2 passes) on the calling
+/// thread, for one-off use; the server hashes on [`HashingPool`].
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
-    let salt_bytes: [u8; 16] = rand::random();
-    let salt =
-        SaltString::encode_b64(&salt_bytes).map_err(|err| AuthError::Hash(err.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|err| AuthError::Hash(err.to_string()))
-}
-
-/// Checks `password` against a stored hash; a malformed hash never matches.
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    hashing::hash_once(password)
 }
 
 #[cfg(test)]
@@ -216,14 +200,5 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(keys().verify(&forged), Err(AuthError::Invalid));
         assert_eq!(keys().verify("not.a.token"), Err(AuthError::Invalid));
-    }
-
-    #[test]
-    fn passwords_hash_with_argon2id_and_verify() {
-        let hash = hash_password("correct horse").unwrap_or_default();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("wrong horse", &hash));
-        assert!(!verify_password("x", "not a hash"));
     }
 }

@@ -5,9 +5,11 @@
 
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use storeplane::conformance::check_plugin;
+use storeplane::k8s::HelmRenderer;
 use storeplane::plugins::{Origin, Registry, builtin};
 use storeplane_tests::{conformance, helm_bin, kubernetes_validate, runtime, spec, store_chart};
 
@@ -180,7 +182,6 @@ async fn plans_carry_no_secret_values_and_read_secrets_from_the_environment() {
 #[tokio::test]
 async fn operator_overlays_never_override_the_ingress_class_or_tls_the_host_chose() {
     let rt = runtime();
-    let dir = tempfile::tempdir().expect("tempdir");
     for engine in ENGINES {
         let component = rt
             .load(builtin::wasm(engine).expect("built-in"))
@@ -189,38 +190,29 @@ async fn operator_overlays_never_override_the_ingress_class_or_tls_the_host_chos
         store.ingress_class = Some("nginx".into());
         store.tls = true;
         let plan = component.plan(&rt, &store).expect("plan");
-        let values = dir.path().join(format!("{engine}.json"));
-        std::fs::write(&values, serde_json::to_vec(&plan.values).expect("json"))
-            .expect("write values");
         for overlay in ["values-local.yaml", "values-vps.yaml"] {
-            let out = Command::new(helm_bin())
-                .args(["template", "store"])
-                .arg(store_chart())
-                .arg("-f")
-                .arg(&values)
-                .arg("-f")
-                .arg(store_chart().join(overlay))
-                .output()
-                .expect("run helm template");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            // The renderer the host runs with HELM_VALUES_FILE set.
+            let helm = HelmRenderer::new(
+                helm_bin(),
+                Duration::from_secs(60),
+                Some(store_chart().join(overlay)),
             );
-            let text = String::from_utf8_lossy(&out.stdout);
-            let ingress = text
-                .split("\n---")
-                .filter_map(|doc| serde_yaml_ng::from_str::<serde_json::Value>(doc).ok())
-                .find(|doc| doc["kind"] == "Ingress")
+            let manifests = helm
+                .template(&store_chart(), "store", "store-6f708192", &plan.values)
+                .await
+                .unwrap_or_else(|err| panic!("{engine} {overlay}: {err}"));
+            let ingress = manifests
+                .iter()
+                .find(|m| m.kind == "Ingress")
                 .unwrap_or_else(|| panic!("{engine} {overlay}: no Ingress"));
             assert_eq!(
-                ingress["spec"]["ingressClassName"], "nginx",
+                ingress.object["spec"]["ingressClassName"], "nginx",
                 "{engine} with {overlay}: INGRESS_CLASS must win"
             );
             assert!(
-                ingress["spec"]["tls"].is_array(),
+                ingress.object["spec"]["tls"].is_array(),
                 "{engine} with {overlay}: STORE_TLS=true must keep TLS on: {}",
-                ingress["spec"]
+                ingress.object["spec"]
             );
         }
     }

@@ -139,16 +139,12 @@ pub async fn login(
         .verify(body.password, hash)
         .await
         .map_err(hashing_busy)?;
-    if matches && user.as_ref().is_some_and(|u| u.active) {
-        state
-            .limiters
-            .login
-            .succeeded(ctx.ip, &email, Instant::now());
-    } else {
-        state.limiters.login.failed(ctx.ip, &email, Instant::now());
-    }
     match user {
         Some(user) if matches && user.active => {
+            state
+                .limiters
+                .login
+                .succeeded(ctx.ip, &email, Instant::now());
             let mut event = NewAudit::new(ctx.audit(Some(&user)), "auth.login", "login succeeded");
             event.details = serde_json::json!({ "email": email });
             state.db.record_audit(event).await?;
@@ -161,6 +157,7 @@ pub async fn login(
             }))
         }
         user => {
+            state.limiters.login.failed(ctx.ip, &email, Instant::now());
             let mut event = NewAudit::new(
                 ctx.audit(user.as_ref()),
                 "auth.login_failed",

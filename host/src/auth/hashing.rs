@@ -42,7 +42,6 @@ pub enum HashError {
 #[derive(Debug)]
 pub struct HashingPool {
     shared: Arc<Shared>,
-    workers: usize,
 }
 
 #[derive(Debug)]
@@ -87,12 +86,7 @@ impl HashingPool {
                 .name(format!("argon2-{index}"))
                 .spawn(move || worker(&shared))?;
         }
-        Ok(Self { shared, workers })
-    }
-
-    /// Number of worker threads.
-    pub fn workers(&self) -> usize {
-        self.workers
+        Ok(Self { shared })
     }
 
     /// A new argon2id hash of `password` (PHC string).
@@ -229,6 +223,12 @@ fn decoy(scratch: &mut Scratch) -> &'static str {
     DECOY.get_or_init(|| made)
 }
 
+/// [`hash_with`] in a buffer of its own, for one-off use outside the pool.
+pub(super) fn hash_once(password: &str) -> Result<String, AuthError> {
+    let mut scratch = Scratch::new().map_err(|err| AuthError::Hash(err.to_string()))?;
+    hash_with(&mut scratch, password.as_bytes())
+}
+
 /// An argon2id hash with default parameters (19 MiB, 2 passes), computed in `scratch`.
 fn hash_with(scratch: &mut Scratch, password: &[u8]) -> Result<String, AuthError> {
     let salt_bytes: [u8; 16] = rand::random();
@@ -277,7 +277,7 @@ fn verify_with(scratch: &mut Scratch, password: &[u8], phc: &str) -> bool {
     };
     let argon = Argon2::new(algorithm, version, params.clone());
     let mut out = vec![0u8; expected.len()];
-    let computed = if params.block_count() <= scratch.capacity() {
+    let computed = if params.block_count() <= Scratch::BLOCKS {
         argon.hash_password_into_with_memory(password, salt, &mut out, scratch.blocks())
     } else {
         argon.hash_password_into(password, salt, &mut out)
@@ -298,10 +298,6 @@ impl Scratch {
     fn new() -> std::io::Result<Self> {
         let map = memmap2::MmapMut::map_anon(Self::BLOCKS * std::mem::size_of::<Block>())?;
         Ok(Self { map })
-    }
-
-    fn capacity(&self) -> usize {
-        Self::BLOCKS
     }
 
     #[allow(unsafe_code)]
@@ -339,10 +335,22 @@ mod tests {
         runtime().block_on(async {
             let hash = pool.hash("correct horse".into()).await.unwrap_or_default();
             assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-            // Interoperable: the library's own verifier accepts the pool's hash, and the pool
-            // accepts the library's hash.
-            assert!(super::super::verify_password("correct horse", &hash));
-            let library = super::super::hash_password("battery staple").unwrap_or_default();
+            // Interoperable with the argon2 library's own PHC hashing and verifying, which made
+            // every hash stored before the pool existed.
+            use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+            let parsed = PasswordHash::new(&hash).unwrap_or_else(|_| unreachable!());
+            assert!(
+                Argon2::default()
+                    .verify_password(b"correct horse", &parsed)
+                    .is_ok()
+            );
+            let salt =
+                SaltString::encode_b64(b"0123456789abcdef").unwrap_or_else(|_| unreachable!());
+            let library = Argon2::default()
+                .hash_password(b"battery staple", &salt)
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(super::hash_once("battery staple").is_ok_and(|h| h.starts_with("$argon2id$")));
             assert_eq!(
                 pool.verify("battery staple".into(), Some(library.clone()))
                     .await,

@@ -94,38 +94,64 @@ pub struct Attributes {
 }
 
 impl Attributes {
-    /// The verb kube-apiserver derives from a request's method and query.
-    pub fn verb_of(method: &str, has_name: bool, query: &[(String, String)]) -> &'static str {
+    /// What a request asks for, read from its method, path and query alone, as kube-apiserver's
+    /// `RequestInfoFactory` does before anything knows whether the resource exists; `None` for
+    /// a non-resource path (`/version`, discovery documents).
+    pub fn of_request(method: &str, path: &str, query: &[(String, String)]) -> Option<Self> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // `/api/v1` and `/apis/{group}/{version}` are discovery, not resources.
+        let (group, rest) = match parts.as_slice() {
+            ["api", _version, rest @ ..] if !rest.is_empty() => ("", rest),
+            ["apis", group, _version, rest @ ..] if !rest.is_empty() => (*group, rest),
+            _ => return None,
+        };
+        let mut rest = rest;
+        let mut namespace = "";
+        if rest.first() == Some(&"namespaces") && rest.len() > 1 {
+            // The namespace of a request for a namespace itself is that namespace.
+            namespace = rest[1];
+            if rest.len() > 2 && !matches!(rest[2], "status" | "finalize") {
+                rest = &rest[2..];
+            }
+        }
+        let resource = rest.first().copied().unwrap_or_default();
+        let path_name = rest.get(1).copied().unwrap_or_default();
+        let subresource = rest.get(2).copied().unwrap_or_default();
         let watch = query
             .iter()
             .any(|(k, v)| k == "watch" && v != "false" && v != "0");
-        match (method, has_name) {
-            ("GET" | "HEAD", true) => "get",
-            ("GET" | "HEAD", false) if watch => "watch",
-            ("GET" | "HEAD", false) => "list",
+        let verb = match (method, path_name.is_empty()) {
+            ("GET" | "HEAD", false) => "get",
+            ("GET" | "HEAD", true) if watch => "watch",
+            ("GET" | "HEAD", true) => "list",
             ("POST", _) => "create",
             ("PUT", _) => "update",
             ("PATCH", _) => "patch",
-            ("DELETE", true) => "delete",
-            ("DELETE", false) => "deletecollection",
+            ("DELETE", false) => "delete",
+            ("DELETE", true) => "deletecollection",
             _ => "",
-        }
+        };
+        let name = if matches!(verb, "list" | "watch") {
+            name_from_field_selector(query).unwrap_or_default()
+        } else {
+            path_name.to_owned()
+        };
+        Some(Self {
+            verb: verb.to_owned(),
+            group: group.to_owned(),
+            resource: resource.to_owned(),
+            subresource: subresource.to_owned(),
+            namespace: namespace.to_owned(),
+            name,
+        })
     }
 
-    /// The name a list or watch is narrowed to by `fieldSelector=metadata.name=X`.
-    pub fn name_from_field_selector(query: &[(String, String)]) -> Option<String> {
-        let selector = query
-            .iter()
-            .find(|(k, _)| k == "fieldSelector")
-            .map(|(_, v)| v)?;
-        let mut parts = selector.split(',');
-        let only = parts.next()?;
-        if parts.next().is_some() {
-            return None;
+    /// The same request with another verb (the extra checks made inside handlers).
+    pub fn with_verb(&self, verb: &str) -> Self {
+        Self {
+            verb: verb.to_owned(),
+            ..self.clone()
         }
-        only.strip_prefix("metadata.name=")
-            .or_else(|| only.strip_prefix("metadata.name=="))
-            .map(str::to_owned)
     }
 
     /// `pods` or `deployments.apps`, as messages name a group-resource.
@@ -144,6 +170,28 @@ impl Attributes {
             format!("{}/{}", self.resource, self.subresource)
         }
     }
+}
+
+/// The name a list or watch is narrowed to by `fieldSelector=metadata.name=X`.
+fn name_from_field_selector(query: &[(String, String)]) -> Option<String> {
+    let selector = query
+        .iter()
+        .find(|(k, _)| k == "fieldSelector")
+        .map(|(_, v)| v)?;
+    let mut parts = selector.split(',');
+    let only = parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    only.strip_prefix("metadata.name==")
+        .or_else(|| only.strip_prefix("metadata.name="))
+        .map(str::to_owned)
+}
+
+/// Non-resource paths: `/version` is public (`system:public-info-viewer`), discovery is for
+/// authenticated users (`system:discovery`), nothing else is served.
+pub fn allowed_path(who: &Identity, path: &str) -> bool {
+    path == "/version" || (who.is_authenticated() && (path.starts_with("/api")))
 }
 
 /// Whether `who` may do `what`, from the RBAC objects in `objects`.
@@ -319,31 +367,57 @@ mod tests {
     }
 
     #[test]
-    fn verbs_follow_the_request_info_rules() {
+    fn requests_become_attributes_as_the_request_info_factory_reads_them() {
         let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
             pairs
                 .iter()
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect()
         };
-        assert_eq!(Attributes::verb_of("GET", true, &[]), "get");
-        assert_eq!(Attributes::verb_of("GET", false, &[]), "list");
+        let of =
+            |method, path, query: &[(&str, &str)]| Attributes::of_request(method, path, &q(query));
         assert_eq!(
-            Attributes::verb_of("GET", false, &q(&[("watch", "true")])),
-            "watch"
+            of("GET", "/api/v1/namespaces/s/pods/web-0/exec", &[]),
+            Some(attributes("get", "pods", "exec", "s", "web-0"))
         );
         assert_eq!(
-            Attributes::verb_of("GET", false, &q(&[("watch", "0")])),
-            "list"
+            of("GET", "/api/v1/namespaces/s/pods", &[]),
+            Some(attributes("list", "pods", "", "s", ""))
         );
         assert_eq!(
-            Attributes::verb_of("DELETE", false, &[]),
-            "deletecollection"
+            of(
+                "GET",
+                "/api/v1/namespaces",
+                &[("watch", "true"), ("fieldSelector", "metadata.name=s")]
+            ),
+            Some(attributes("watch", "namespaces", "", "", "s"))
         );
         assert_eq!(
-            Attributes::name_from_field_selector(&q(&[("fieldSelector", "metadata.name=store-a")])),
-            Some("store-a".into())
+            of("GET", "/api/v1/namespaces", &[("watch", "0")]),
+            Some(attributes("list", "namespaces", "", "", ""))
         );
+        assert_eq!(
+            of("DELETE", "/api/v1/namespaces/s", &[]),
+            Some(attributes("delete", "namespaces", "", "s", "s")),
+            "a namespace's own requests are in that namespace"
+        );
+        assert_eq!(
+            of("DELETE", "/api/v1/namespaces/s/pods", &[]),
+            Some(attributes("deletecollection", "pods", "", "s", ""))
+        );
+        let deploy = of("PATCH", "/apis/apps/v1/namespaces/s/deployments/web", &[]);
+        assert_eq!(
+            deploy.map(|a| (a.group, a.verb)),
+            Some(("apps".into(), "patch".into()))
+        );
+        assert_eq!(
+            of("GET", "/apis/example.com/v1/namespaces/s/widgets/w", &[]).map(|a| a.resource),
+            Some("widgets".into()),
+            "unknown resources are authorized too, before anything looks them up"
+        );
+        for discovery in ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/version"] {
+            assert_eq!(of("GET", discovery, &[]), None, "{discovery}");
+        }
     }
 
     #[test]

@@ -108,53 +108,42 @@ pub async fn authorize(
             None => return error(&ApiError::new(401, "Unauthorized", "Unauthorized")),
         },
     };
-    let segments: Vec<&str> = request.uri().path().trim_matches('/').split('/').collect();
-    // `/version` is public (`system:public-info-viewer`); discovery needs an authenticated
-    // user (`system:discovery`).
-    let discovery = matches!(
-        segments.as_slice(),
-        ["api"] | ["apis"] | ["api", _] | ["apis", _, _]
-    );
-    let open = segments.as_slice() == ["version"] || (discovery && identity.is_authenticated());
-    if discovery && !open {
-        return error(&authz::forbidden_path(&identity, request.uri().path()));
-    }
-    if !open && let Ok(target) = parse_target(&segments) {
-        let pairs = query_pairs(request.uri());
-        let method = request.method().as_str().to_owned();
-        let name = target
-            .name
-            .clone()
-            .or_else(|| Attributes::name_from_field_selector(&pairs))
-            .unwrap_or_default();
-        let attributes = Attributes {
-            verb: Attributes::verb_of(&method, target.name.is_some(), &pairs).to_owned(),
-            group: target.resource.group.to_owned(),
-            resource: target.resource.plural.to_owned(),
-            subresource: target.subresource.clone().unwrap_or_default(),
-            namespace: target.namespace.clone().unwrap_or_default(),
-            name,
-        };
-        let refusal = if !state.authorize(&identity, &attributes) {
-            Some(authz::forbidden(&identity, &attributes))
-        } else if attributes.subresource == "exec" && attributes.verb == "get" {
-            // 1.35 (AuthorizePodWebsocketUpgradeCreatePermission): a websocket exec also
-            // needs `create`, and its refusal carries no "User … cannot" text.
-            let create = Attributes {
-                verb: "create".into(),
-                ..attributes.clone()
-            };
+    let path = request.uri().path().to_owned();
+    let pairs = query_pairs(request.uri());
+    let attributes = Attributes::of_request(request.method().as_str(), &path, &pairs);
+    let refusal = match &attributes {
+        None => (!authz::allowed_path(&identity, &path))
+            .then(|| authz::forbidden_path(&identity, &path)),
+        Some(attributes) if !state.authorize(&identity, attributes) => {
+            Some(authz::forbidden(&identity, attributes))
+        }
+        // 1.35 (AuthorizePodWebsocketUpgradeCreatePermission): a websocket exec also needs
+        // `create`, and its refusal carries no "User … cannot" text.
+        Some(attributes) if attributes.subresource == "exec" && attributes.verb == "get" => {
+            let create = attributes.with_verb("create");
             (!state.authorize(&identity, &create))
                 .then(|| authz::forbidden_with_reason(&create, ""))
-        } else {
-            None
-        };
-        if let Some(refusal) = refusal {
-            return error(&refusal);
         }
+        Some(_) => None,
+    };
+    if let Some(refusal) = refusal {
+        return error(&refusal);
     }
-    request.extensions_mut().insert(identity);
+    if let Some(attributes) = attributes {
+        request.extensions_mut().insert(Authorized {
+            identity,
+            attributes,
+        });
+    }
     next.run(request).await
+}
+
+/// An authorized resource request: who asked, and what for (handlers make further checks
+/// with it, as kube-apiserver's do).
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    pub identity: Identity,
+    pub attributes: Attributes,
 }
 
 /// Where a request points.
@@ -216,7 +205,7 @@ fn parse_target(segments: &[&str]) -> Result<Target, ApiError> {
 /// Every Kubernetes path that is not exec.
 pub async fn kubernetes(
     State(state): State<Arc<FakeState>>,
-    identity: Option<axum::Extension<Identity>>,
+    authorized: Option<axum::Extension<Authorized>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -248,8 +237,9 @@ pub async fn kubernetes(
         ));
     }
     let pairs = query_pairs(&uri);
-    // `authorize` runs first and always leaves the identity; without one, nothing is allowed.
-    let Some(axum::Extension(identity)) = identity else {
+    // `authorize` runs first and leaves its decision on every resource request; without
+    // one, nothing is allowed.
+    let Some(axum::Extension(authorized)) = authorized else {
         return error(&ApiError::new(401, "Unauthorized", "Unauthorized"));
     };
     let result = match (&method, &target.name) {
@@ -269,7 +259,7 @@ pub async fn kubernetes(
                 .unwrap_or_default();
             patch(
                 &state,
-                &identity,
+                &authorized,
                 &target,
                 name,
                 content_type,
@@ -416,7 +406,7 @@ fn generation_changed(before: Option<&Value>, after: &Value) -> bool {
 
 fn patch(
     state: &Arc<FakeState>,
-    identity: &Identity,
+    request: &Authorized,
     target: &Target,
     name: &str,
     content_type: &str,
@@ -448,16 +438,9 @@ fn patch(
             if before.is_none() {
                 // An apply that creates the object also needs `create` on it (apiserver
                 // handlers/patch.go), checked after the `patch` the filter checked.
-                let create = Attributes {
-                    verb: "create".into(),
-                    group: target.resource.group.to_owned(),
-                    resource: target.resource.plural.to_owned(),
-                    subresource: String::new(),
-                    namespace: target.namespace.clone().unwrap_or_default(),
-                    name: name.to_owned(),
-                };
-                if !state.authorize(identity, &create) {
-                    return Err(authz::forbidden(identity, &create));
+                let create = request.attributes.with_verb("create");
+                if !state.authorize(&request.identity, &create) {
+                    return Err(authz::forbidden(&request.identity, &create));
                 }
             }
             let mut patch = patch;
