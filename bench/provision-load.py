@@ -13,7 +13,10 @@ alternating) for one tenant, and waits until all are ready. Reports:
     ready to the first setup exec in that store (p50/p95/max) -- the watch path.
 
     bench/provision-load.py [--stores 200] [--backend sqlite|postgres] [--concurrency 8]
-                            [--ready-after-ms 0]
+                            [--ready-after-ms 0] [--fake-kube PATH]
+
+--fake-kube runs another build of the fake API server against the same host (e.g. an earlier
+commit's, to measure what a change to the fake costs in one session on one machine).
 
 Needs: a release build (`cargo build --release -p storeplane --bin storeplane -p
 storeplane-tests --bin fake-kube`, done by this script), helm (.ci/install-helm), and
@@ -80,6 +83,8 @@ def main():
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--ready-after-ms", type=int, default=0,
                         help="delay before the fake cluster's workloads are ready (0: at once)")
+    parser.add_argument("--fake-kube", default=os.path.join(ROOT, "target/release/fake-kube"),
+                        help="the fake API server binary (default: this checkout's release build)")
     args = parser.parse_args()
 
     subprocess.run(
@@ -103,7 +108,7 @@ def main():
 
     logs = open(os.path.join(work, "logs.txt"), "w")
     fake = subprocess.Popen(
-        [os.path.join(ROOT, "target/release/fake-kube"), "--listen", f"127.0.0.1:{fake_port}",
+        [args.fake_kube, "--listen", f"127.0.0.1:{fake_port}",
          "--kubeconfig-out", kubeconfig, "--ready-after-ms", str(args.ready_after_ms)],
         stdout=logs, stderr=logs,
     )
