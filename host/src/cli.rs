@@ -177,7 +177,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.plugin_limits(),
                 Some(config.plugin_cache_dir()),
             )?);
-            let conformance = Conformance::new(config.helm(), config.charts());
+            let conformance =
+                Conformance::new(config.helm(), config.charts()).with_ceiling(config.ceiling());
             let report = check_plugin(runtime, &conformance, wasm, extra).await;
             if let Some(dir) = render_dir {
                 report
@@ -256,7 +257,8 @@ async fn build_registry(config: &Config) -> anyhow::Result<Arc<Registry>> {
         config.plugin_limits(),
         Some(config.plugin_cache_dir()),
     )?);
-    let conformance = Arc::new(Conformance::new(config.helm(), config.charts()));
+    let conformance =
+        Arc::new(Conformance::new(config.helm(), config.charts()).with_ceiling(config.ceiling()));
     let registry = Arc::new(Registry::new(runtime, conformance));
     for (id, wasm) in builtin::BUILTIN {
         registry

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::k8s::{BundledCharts, HelmRenderer};
+use crate::k8s::quantity::Quantity;
+use crate::k8s::{BundledCharts, Ceiling, HelmRenderer};
 use crate::plugins::Limits;
 
 /// Settings of the plugin host, Helm and local state.
@@ -51,6 +52,45 @@ pub struct Config {
     /// Fuel (≈ instructions) of one plugin call.
     #[arg(long, env = "PLUGIN_FUEL", default_value_t = 2_000_000_000, value_parser = clap::value_parser!(u64).range(1_000_000..))]
     pub plugin_fuel: u64,
+    /// Most CPU one store may use (sum of its pods' limits, rolling-update surge included); a
+    /// plan that needs more is refused at `plugin check`, upload and provisioning.
+    #[arg(long, env = "STORE_MAX_CPU", default_value = "8", value_parser = parse_quantity)]
+    pub store_max_cpu: Quantity,
+    /// Most memory one store may use (limits, like STORE_MAX_CPU).
+    #[arg(long, env = "STORE_MAX_MEMORY", default_value = "16Gi", value_parser = parse_quantity)]
+    pub store_max_memory: Quantity,
+    /// Most storage one store's PersistentVolumeClaims may request.
+    #[arg(long, env = "STORE_MAX_STORAGE", default_value = "100Gi", value_parser = parse_quantity)]
+    pub store_max_storage: Quantity,
+    /// Most pods one store may run at once.
+    #[arg(long, env = "STORE_MAX_PODS", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub store_max_pods: i64,
+}
+
+fn parse_cidr(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Ok(String::new()); // INGRESS_SOURCE_CIDRS="": none
+    }
+    let valid = text.split_once('/').is_some_and(|(ip, bits)| {
+        match (ip.parse::<std::net::IpAddr>(), bits.parse::<u8>()) {
+            (Ok(std::net::IpAddr::V4(_)), Ok(bits)) => bits <= 32,
+            (Ok(std::net::IpAddr::V6(_)), Ok(bits)) => bits <= 128,
+            _ => false,
+        }
+    });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not an address range like 10.0.0.0/8"))
+    }
+}
+
+fn parse_quantity(text: &str) -> Result<Quantity, String> {
+    match Quantity::parse(text) {
+        Ok(q) if q > Quantity::ZERO => Ok(q),
+        Ok(_) => Err("must be more than zero".into()),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// A configuration value that cannot work; the message names the variable.
@@ -105,6 +145,16 @@ impl Config {
             Duration::from_millis(self.helm_timeout_ms),
             self.helm_values_file.clone(),
         )
+    }
+
+    /// The most one store may use.
+    pub fn ceiling(&self) -> Ceiling {
+        Ceiling {
+            cpu: self.store_max_cpu,
+            memory: self.store_max_memory,
+            storage: self.store_max_storage,
+            pods: self.store_max_pods,
+        }
     }
 
     /// The bundled charts, written out under the data directory.
@@ -396,6 +446,13 @@ pub struct ProvisioningConfig {
     #[arg(long, env = "INGRESS_NAMESPACE", default_value = "kube-system")]
     pub ingress_namespace: String,
 
+    /// Address ranges (comma-separated CIDRs) also let through to the ports store Ingresses
+    /// lead to: ingress controllers on the host network connect from node addresses and cloud
+    /// load balancers sending to pod IPs from theirs, which no namespace selector matches.
+    /// Empty: only pods in INGRESS_NAMESPACE.
+    #[arg(long, env = "INGRESS_SOURCE_CIDRS", default_value = "0.0.0.0/0,::/0", value_delimiter = ',', value_parser = parse_cidr)]
+    pub ingress_source_cidrs: Vec<String>,
+
     /// Storage class of store volumes (unset: the cluster's default).
     #[arg(long, env = "STORAGE_CLASS")]
     pub storage_class: Option<String>,
@@ -404,6 +461,12 @@ pub struct ProvisioningConfig {
     /// circuit breaker does not count).
     #[arg(long, env = "PROVISIONING_TIMEOUT_MS", default_value_t = 600_000, value_parser = clap::value_parser!(u64).range(1_000..))]
     pub provisioning_timeout_ms: u64,
+
+    /// A store's namespace still there this long after its deletion was requested is reported
+    /// (store failureReason, audit event `store.deletion_stuck`, metric); the deletion keeps
+    /// waiting. In ms.
+    #[arg(long, env = "DELETION_STUCK_AFTER_MS", default_value_t = 600_000, value_parser = clap::value_parser!(u64).range(1_000..))]
+    pub deletion_stuck_after_ms: u64,
 
     /// Jobs (provisioning and deletion) this replica runs at once.
     #[arg(long, env = "PROVISIONING_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]

@@ -16,7 +16,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use crate::k8s::{BundledCharts, HelmRenderer, Manifest};
+use crate::k8s::footprint::CONTAINER_LIMITS;
+use crate::k8s::{BundledCharts, Ceiling, Footprint, HelmRenderer, Manifest};
 use crate::plugins::model::ChartSource;
 use crate::plugins::{DeploymentPlan, EngineInfo, PlanValidator, StoreSpec};
 
@@ -27,6 +28,8 @@ pub use manifests::check_manifests;
 #[derive(Debug)]
 pub struct RenderReport {
     pub manifests: Vec<Manifest>,
+    /// What the objects use at most (zero when they could not be counted).
+    pub footprint: Footprint,
     pub problems: Vec<String>,
 }
 
@@ -35,12 +38,25 @@ pub struct RenderReport {
 pub struct Conformance {
     helm: HelmRenderer,
     charts: BundledCharts,
+    ceiling: Ceiling,
 }
 
 impl Conformance {
-    /// Checks with `helm`, resolving bundled charts from `charts`.
+    /// Checks with `helm`, resolving bundled charts from `charts`, against the default
+    /// per-store ceiling.
     pub fn new(helm: HelmRenderer, charts: BundledCharts) -> Self {
-        Self { helm, charts }
+        Self {
+            helm,
+            charts,
+            ceiling: Ceiling::default(),
+        }
+    }
+
+    /// Refuses plans that would use more than `ceiling` (the operator's per-store maximum).
+    #[must_use]
+    pub fn with_ceiling(mut self, ceiling: Ceiling) -> Self {
+        self.ceiling = ceiling;
+        self
     }
 
     /// Renders `plan` for `spec` and checks every object.
@@ -52,6 +68,7 @@ impl Conformance {
     ) -> RenderReport {
         let fail = |problem: String| RenderReport {
             manifests: Vec::new(),
+            footprint: Footprint::default(),
             problems: vec![problem],
         };
         // An embedded chart is written to a temp file that lives until rendering is done.
@@ -91,9 +108,21 @@ impl Conformance {
             .await
         {
             Ok(manifests) => {
-                let problems = check_manifests(info, spec, plan, &manifests);
+                let mut problems = check_manifests(info, spec, plan, &manifests);
+                let objects: Vec<_> = manifests.iter().map(|m| m.object.clone()).collect();
+                let footprint = match Footprint::of(&objects, &CONTAINER_LIMITS) {
+                    Ok(footprint) => {
+                        problems.extend(footprint.exceeds(&self.ceiling));
+                        footprint
+                    }
+                    Err(found) => {
+                        problems.extend(found);
+                        Footprint::default()
+                    }
+                };
                 RenderReport {
                     manifests,
+                    footprint,
                     problems,
                 }
             }

@@ -56,6 +56,8 @@ pub struct Metrics {
     pub step_seconds: Family<KindLabels, Histogram>,
     /// Circuit breaker around cluster calls: 0 closed, 1 half-open, 2 open.
     pub breaker_state: Gauge,
+    /// Store deletions this process found stuck (namespace still there after the deadline).
+    pub deletions_stuck: Counter,
     started: Instant,
 }
 
@@ -85,6 +87,12 @@ impl Metrics {
             ])
         });
         let breaker_state = Gauge::default();
+        let deletions_stuck = Counter::default();
+        registry.register(
+            "store_deletions_stuck",
+            "Store deletions whose namespace was still there after DELETION_STUCK_AFTER_MS (reported once per store, with the reason in its failureReason and the audit log)",
+            deletions_stuck.clone(),
+        );
         registry.register(
             "job_outcomes",
             "Jobs settled by this process, by kind and outcome (state label)",
@@ -138,6 +146,7 @@ impl Metrics {
             jobs,
             plugin_calls,
             plugin_traps,
+            deletions_stuck,
             job_outcomes,
             step_seconds,
             breaker_state,

@@ -100,7 +100,8 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
         let pipeline = Pipeline {
             db: Arc::clone(&db),
             registry: Arc::clone(&registry),
-            conformance: Conformance::new(config.helm(), config.charts()),
+            conformance: Conformance::new(config.helm(), config.charts())
+                .with_ceiling(config.ceiling()),
             cluster,
             breaker: Arc::clone(&breaker),
             metrics: Arc::clone(&metrics),
@@ -110,10 +111,17 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
                 tls: p.store_tls,
                 ingress_class: p.ingress_class.clone(),
                 ingress_namespace: p.ingress_namespace.clone(),
+                ingress_source_cidrs: p
+                    .ingress_source_cidrs
+                    .iter()
+                    .filter(|cidr| !cidr.is_empty())
+                    .cloned()
+                    .collect(),
                 storage_class: p.storage_class.clone(),
-                quota: crate::k8s::guard::Quota::default(),
                 output_limit: 4096,
-                deletion_wait: Duration::from_secs(120),
+                deletion_wait: Duration::from_secs(120).min(ms(p.deletion_stuck_after_ms)),
+                deletion_stuck_after: ms(p.deletion_stuck_after_ms),
+                quota_wait: Duration::from_secs(60),
             },
         };
         let settings = RunnerSettings {
@@ -175,7 +183,7 @@ async fn build_registry(config: &Config, db: &Arc<dyn Db>) -> anyhow::Result<Arc
     let helm = config.helm();
     let helm_problem = helm.version().await.err().map(|err| err.to_string());
     let validator: Arc<dyn PlanValidator> = match &helm_problem {
-        None => Arc::new(Conformance::new(helm, config.charts())),
+        None => Arc::new(Conformance::new(helm, config.charts()).with_ceiling(config.ceiling())),
         Some(problem) => {
             tracing::warn!(
                 error = %problem,

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use storeplane::conformance::check_plugin;
-use storeplane::k8s::HelmRenderer;
+use storeplane::k8s::quantity::Quantity;
+use storeplane::k8s::{Ceiling, HelmRenderer};
 use storeplane::plugins::{Origin, Registry, builtin};
 use storeplane_tests::{conformance, helm_bin, kubernetes_validate, runtime, spec, store_chart};
 
@@ -216,4 +217,30 @@ async fn operator_overlays_never_override_the_ingress_class_or_tls_the_host_chos
             );
         }
     }
+}
+
+#[tokio::test]
+async fn plugin_check_refuses_a_size_above_the_hosts_per_store_ceiling_with_the_numbers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An operator allows 4 CPU per store; WooCommerce's "large" sample needs 4.5.
+    let ceiling = Ceiling {
+        cpu: Quantity::units(4),
+        ..Ceiling::default()
+    };
+    let conformance = conformance(dir.path()).with_ceiling(ceiling);
+    let wasm = builtin::wasm("woocommerce").expect("built-in").to_vec();
+    let report = check_plugin(runtime(), &conformance, wasm, vec![]).await;
+    assert!(!report.passed(), "{report}");
+    let problems: Vec<&String> = report.specs.iter().flat_map(|s| &s.problems).collect();
+    assert_eq!(
+        problems.len(),
+        1,
+        "only the large sample is refused: {problems:?}"
+    );
+    assert!(
+        problems[0].contains("CPU 4500m and memory 4352Mi")
+            && problems[0].contains("CPU 4500m > 4"),
+        "{}",
+        problems[0]
+    );
 }

@@ -1,9 +1,10 @@
 //! The control-plane chart `helm/storeplane`: it lints, renders for one replica (SQLite) and
 //! three (PostgreSQL) into manifests valid for Kubernetes 1.33, refuses several replicas on
 //! SQLite, and its ClusterRole grants exactly the API calls the host makes: the host provisions,
-//! reveals credentials, retries and deletes stores against a fake that authorizes every request
-//! with the chart's RBAC (real verb mapping), and every granted verb is one the fake saw the
-//! host use, or the server-side apply (create + patch) of a kind the host applies.
+//! reveals credentials, retries (recreating what a chart change made immutable) and deletes
+//! stores against a fake that authorizes every request with the chart's RBAC (real verb
+//! mapping), and every granted verb is one the fake saw the host use, or the server-side apply
+//! (create + patch) of a kind the host applies.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -181,8 +182,16 @@ fn strings(value: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
-    // Make the host do everything it can do against a cluster.
-    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    // Make the host do everything it can do against a cluster. The quota controller is slow
+    // enough that the host always has to watch for it.
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            quota_sync_ms: 300,
+            ..Settings::default()
+        },
+    )
+    .await;
     let host = rig.host().await;
     let owner = host.user("owner").await;
     let (woo, _) = create_store(&host, &owner, "rbac-woo", "woocommerce").await;
@@ -204,9 +213,13 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
         }]
     });
     let (failing, _) = create_store(&host, &owner, "rbac-retry", "woocommerce").await;
-    wait_status(&host, &owner, &failing, "failed", Duration::from_secs(60)).await;
+    let (upgraded, _) = create_store(&host, &owner, "rbac-upgrade", "woocommerce").await;
+    for id in [&failing, &upgraded] {
+        wait_status(&host, &owner, id, "failed", Duration::from_secs(60)).await;
+    }
     rig.fake.update(|s| s.pod_failures.clear());
-    // Someone removed a key from the credentials Secret: the retry puts it back.
+    // Someone removed a key from the credentials Secret: the retry puts it back (and deletes
+    // the pods that could not start).
     let namespace = format!("store-{failing}");
     let mut removed = String::new();
     assert!(
@@ -232,11 +245,60 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
         secret["data"].get(&removed).is_some(),
         "the retry restored {removed}"
     );
-    for id in [&woo, &medusa, &failing] {
+
+    // An older chart release applied the other store's objects: the new one changes fields
+    // that cannot change, so its retry (with a new engine version: planned and applied
+    // again) recreates the StatefulSet and the Deployment.
+    let upgraded_namespace = format!("store-{upgraded}");
+    let objects = rig.fake.objects(&upgraded_namespace);
+    for kind in ["StatefulSet", "Deployment"] {
+        let name = objects
+            .iter()
+            .find(|o| o["kind"] == kind)
+            .and_then(|o| o["metadata"]["name"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(rig.fake.edit_as_applied_by(
+            "storeplane",
+            ("apps/v1", kind),
+            (&upgraded_namespace, &name),
+            |object| {
+                object["spec"]["selector"]["matchLabels"]["app.kubernetes.io/version"] =
+                    json!("0.0.1");
+            }
+        ));
+    }
+    let uploaded = host
+        .client
+        .post(format!("{}/api/v1/admin/plugins", host.base))
+        .bearer_auth(&owner.token)
+        .header("content-type", "application/wasm")
+        .body(storeplane_tests::guests::WOO_NEXT.to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert!(uploaded.status().is_success());
+    let activated = host
+        .post(
+            "/api/v1/admin/plugins/woocommerce/0.2.0/activate",
+            Some(&owner.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(activated.status.as_u16(), 200, "{}", activated.body);
+    host.post(
+        &format!("/api/v1/stores/{upgraded}/retry"),
+        Some(&owner.token),
+        json!({}),
+    )
+    .await;
+    wait_status(&host, &owner, &upgraded, "ready", Duration::from_secs(60)).await;
+    let all = [&woo, &medusa, &failing, &upgraded];
+    for id in all {
         host.delete(&format!("/api/v1/stores/{id}"), Some(&owner.token))
             .await;
     }
-    for id in [&woo, &medusa, &failing] {
+    for id in all {
         wait_status(&host, &owner, id, "deleted", Duration::from_secs(60)).await;
     }
     // The fake authorized every request as kube-apiserver does, with the chart's RBAC: the

@@ -7,7 +7,9 @@ mod deletion;
 mod faults;
 mod lifecycle;
 mod live;
+mod quota;
 mod real_cluster;
+mod upgrade;
 
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use storeplane::config::{Config, Environment, ProvisioningConfig, ServerConfig};
+use storeplane::k8s::Ceiling;
 use storeplane::server::{self, App};
 
 /// Which database a test runs on.
@@ -112,6 +113,10 @@ pub fn test_config() -> Config {
         plugin_memory_mb: 64,
         plugin_timeout_ms: 5_000,
         plugin_fuel: 2_000_000_000,
+        store_max_cpu: Ceiling::default().cpu,
+        store_max_memory: Ceiling::default().memory,
+        store_max_storage: Ceiling::default().storage,
+        store_max_pods: Ceiling::default().pods,
     }
 }
 
@@ -151,8 +156,10 @@ pub fn test_server_config(database_url: String) -> ServerConfig {
             store_tls: false,
             ingress_class: "traefik".into(),
             ingress_namespace: "kube-system".into(),
+            ingress_source_cidrs: vec!["0.0.0.0/0".into(), "::/0".into()],
             storage_class: None,
             provisioning_timeout_ms: 600_000,
+            deletion_stuck_after_ms: 600_000,
             provisioning_concurrency: 4,
             job_lease_ms: 30_000,
             job_poll_interval_ms: 1_000,

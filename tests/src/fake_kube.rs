@@ -2,16 +2,20 @@
 //! provisioning pipeline is tested without a cluster: authentication and RBAC with the
 //! control-plane chart's rules (the host connects as its ServiceAccount), discovery, CRUD,
 //! server-side apply, merge patch, selectors, watches with bookmarks, `Status` errors,
-//! namespace termination, simulated readiness and failures, websocket exec with scripted
+//! admission (NamespaceLifecycle, LimitRanger, ResourceQuota), Deployment → ReplicaSet →
+//! Pod and StatefulSet → claims and pods controllers, namespace termination, simulated readiness and failures, websocket exec with scripted
 //! results, and fault injection. `docs/fake-kubernetes.md` says what is modelled after which
 //! Kubernetes source.
 //!
 //! Tests drive it in-process through [`FakeKube`]; the `fake-kube` binary serves the same
 //! thing for benchmarks and manual runs, with control endpoints under `/_fake/`.
 
+mod admission;
 pub mod authz;
 mod chart_rbac;
 mod exec;
+mod field_manager;
+mod immutable;
 mod objects;
 mod resources;
 mod routes;
@@ -251,7 +255,23 @@ impl FakeKube {
             return false;
         };
         change(&mut object);
-        objects.replace(resource, namespace, name, object).is_ok()
+        objects.overwrite(resource, namespace, name, object).is_ok()
+    }
+
+    /// Changes an object as an earlier server-side apply by `manager` would have left it:
+    /// the change, and `manager` owning every field of the result (what an older chart
+    /// applied). No update validation: this is history, not a request.
+    pub fn edit_as_applied_by(
+        &self,
+        manager: &str,
+        (api_version, kind): (&str, &str),
+        (namespace, name): (&str, &str),
+        change: impl FnOnce(&mut Value),
+    ) -> bool {
+        self.edit(api_version, kind, namespace, name, |object| {
+            change(object);
+            field_manager::record_as_applied(object, manager, api_version);
+        })
     }
 
     /// How many times each object was created (`Kind namespace/name`).

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod fake_kube;
 pub mod host;
+pub mod network_policy;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

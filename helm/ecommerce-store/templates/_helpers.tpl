@@ -23,6 +23,16 @@ storeplane.io/engine: {{ .Values.engine }}
 {{- end -}}
 
 {{/*
+Labels of StatefulSet volumeClaimTemplates: nothing that changes with a chart release, since
+the API server refuses any change to a StatefulSet's claim templates.
+*/}}
+{{- define "store.claimLabels" -}}
+app.kubernetes.io/part-of: storeplane
+storeplane.io/store-id: {{ include "store.id" . | quote }}
+storeplane.io/engine: {{ .Values.engine }}
+{{- end -}}
+
+{{/*
 Selector labels of one workload: dict "ctx" $ "name" "wordpress" "component" "web".
 name + component differ between an app and its database, so selectors never overlap.
 */}}

@@ -92,6 +92,9 @@ pub struct JobUpdate {
     pub current_step: Option<Option<String>>,
     /// New pinned plugin `(version, digest)` (a retry re-planned with another version).
     pub plugin_pin: Option<(String, String)>,
+    /// New `failure_reason` of a store that keeps its status (e.g. a deletion that is stuck);
+    /// `Some(None)` clears it.
+    pub failure_reason: Option<Option<String>>,
     pub transition: Option<JobTransition>,
     /// Audit events to record (store id and owner are filled in).
     pub events: Vec<NewAudit>,
@@ -108,6 +111,7 @@ impl JobUpdate {
             progress: None,
             current_step: None,
             plugin_pin: None,
+            failure_reason: None,
             transition: None,
             events: Vec::new(),
         }

@@ -107,7 +107,10 @@ impl JobQueue for PgDb {
         if !change_job(&mut tx, &update, now).await? {
             return Ok(false);
         }
-        if update.progress.is_some() || update.current_step.is_some() || update.plugin_pin.is_some()
+        if update.progress.is_some()
+            || update.current_step.is_some()
+            || update.plugin_pin.is_some()
+            || update.failure_reason.is_some()
         {
             sqlx::query(
                 "UPDATE stores SET progress = COALESCE($2, progress), \
@@ -117,6 +120,7 @@ impl JobQueue for PgDb {
                      WHEN $4 IS DISTINCT FROM current_step OR step_started_at IS NULL THEN $7 \
                      ELSE step_started_at END, \
                  plugin_version = COALESCE($5, plugin_version), plugin_digest = COALESCE($6, plugin_digest), \
+                 failure_reason = CASE WHEN $8 THEN $9 ELSE failure_reason END, \
                  updated_at = $7 WHERE id = $1",
             )
             .bind(update.store_id.as_str())
@@ -126,6 +130,8 @@ impl JobQueue for PgDb {
             .bind(update.plugin_pin.as_ref().map(|(v, _)| v.as_str()))
             .bind(update.plugin_pin.as_ref().map(|(_, d)| d.as_str()))
             .bind(now)
+            .bind(update.failure_reason.is_some())
+            .bind(update.failure_reason.clone().flatten())
             .execute(&mut *tx)
             .await?;
         }

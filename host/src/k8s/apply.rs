@@ -1,8 +1,17 @@
 //! Server-side apply of objects into a store namespace with the field manager `storeplane`
 //! (forced, so the host's intent wins over drift), for every kind the host knows: the kinds a
 //! store chart may render and the kinds the host creates itself.
+//!
+//! When the API server refuses an apply because it changes a field that can never change
+//! (422: a StatefulSet's claim templates after a chart upgrade, a Deployment's selector), the
+//! object is deleted and applied again, keeping the data: a StatefulSet is deleted orphaning
+//! its pods (the new one adopts them) and never its claims; a Deployment's pods hold no data.
+//! Other immutable changes (a claim's spec, a Job's template) are refused with the reason, as
+//! recreating them would lose data or work.
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use std::time::Duration;
+
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
@@ -78,10 +87,35 @@ fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
         })
 }
 
+/// How an apply went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    InPlace,
+    /// Deleted and created again because a field that cannot change did; says which.
+    Recreated(String),
+}
+
+/// Whether a 422 says the apply changed a field that can never change (apps, batch and core
+/// validation messages).
+fn is_immutable(status: &kube::core::Status) -> bool {
+    status.code == 422
+        && [
+            "field is immutable",
+            "updates to statefulset spec for fields other than",
+            "spec is immutable after creation",
+            "may not change once set",
+        ]
+        .iter()
+        .any(|marker| status.message.contains(marker))
+}
+
+/// How long a deleted object may take to go before it is applied again.
+const GONE_LIMIT: Duration = Duration::from_secs(60);
+
 impl Cluster {
     /// Server-side applies `object`: namespaced objects into `namespace`, cluster-scoped ones
     /// (only the store's Namespace) with `namespace` ignored.
-    pub async fn apply(&self, namespace: &str, object: &Value) -> Result<()> {
+    pub async fn apply(&self, namespace: &str, object: &Value) -> Result<Applied> {
         let text = |pointer: &str| {
             object
                 .pointer(pointer)
@@ -100,18 +134,52 @@ impl Cluster {
         } else {
             Api::all_with(self.client.clone(), &resource)
         };
+        let refused = match self.apply_once(&api, kind, name, object).await? {
+            None => return Ok(Applied::InPlace),
+            Some(refused) => refused,
+        };
+        let propagation = match kind {
+            "StatefulSet" => PropagationPolicy::Orphan,
+            "Deployment" => PropagationPolicy::Background,
+            _ => {
+                return Err(KubeError::Rejected(format!(
+                    "applying {kind}/{name}: {refused}; it cannot be changed in place and recreating it would lose data, so the change needs an operator"
+                )));
+            }
+        };
+        tracing::info!(kind, name, reason = %refused, "recreating an object whose immutable fields changed");
+        self.delete_and_wait(&api, name, propagation).await?;
+        match self.apply_once(&api, kind, name, object).await? {
+            None => Ok(Applied::Recreated(format!("{kind}/{name}: {refused}"))),
+            Some(again) => Err(KubeError::Rejected(format!(
+                "applying {kind}/{name} after recreating it: {again}"
+            ))),
+        }
+    }
+
+    /// One apply; `Ok(Some(message))` when it changed an immutable field.
+    async fn apply_once(
+        &self,
+        api: &Api<DynamicObject>,
+        kind: &str,
+        name: &str,
+        object: &Value,
+    ) -> Result<Option<String>> {
         let params = PatchParams::apply(FIELD_MANAGER).force();
         retrying(|| {
             within(self.call_timeout, async {
-                api.patch(name, &params, &Patch::Apply(object))
-                    .await
-                    .map(drop)
-                    .map_err(|err| match KubeError::from(err) {
+                match api.patch(name, &params, &Patch::Apply(object)).await {
+                    Ok(_) => Ok(None),
+                    Err(kube::Error::Api(status)) if is_immutable(&status) => {
+                        Ok(Some(status.message.clone()))
+                    }
+                    Err(err) => Err(match KubeError::from(err) {
                         KubeError::NotFound(m) => {
                             KubeError::Transient(format!("{kind}/{name}: {m}"))
                         }
                         other => other,
-                    })
+                    }),
+                }
             })
         })
         .await
@@ -119,6 +187,50 @@ impl Cluster {
             KubeError::Rejected(m) => KubeError::Rejected(format!("applying {kind}/{name}: {m}")),
             other => other,
         })
+    }
+
+    /// Deletes `name` and waits until it is gone (an orphaning delete finishes once the
+    /// garbage collector has released the dependents). Polls with `get`: the wait is short and
+    /// a watch would need one more right.
+    async fn delete_and_wait(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        propagation: PropagationPolicy,
+    ) -> Result<()> {
+        let params = DeleteParams {
+            propagation_policy: Some(propagation),
+            ..DeleteParams::default()
+        };
+        retrying(|| {
+            within(self.call_timeout, async {
+                match api.delete(name, &params).await {
+                    Ok(_) => Ok(()),
+                    Err(err) => match KubeError::from(err) {
+                        KubeError::NotFound(_) => Ok(()),
+                        other => Err(other),
+                    },
+                }
+            })
+        })
+        .await?;
+        let deadline = tokio::time::Instant::now() + GONE_LIMIT;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let current =
+                retrying(|| within(self.call_timeout, async { Ok(api.get_opt(name).await?) }))
+                    .await?;
+            if current.is_none() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(KubeError::Transient(format!(
+                    "{name} was deleted to be recreated but is still there after {GONE_LIMIT:?}"
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
     }
 }
 

@@ -33,6 +33,11 @@ impl From<kube::Error> for KubeError {
                 let message = format!("{} ({} {})", status.message, status.code, status.reason);
                 match status.code {
                     404 => Self::NotFound(message),
+                    // Quota admission cannot count the request until the quota controller
+                    // has caught up (a new or changed quota): heals by itself.
+                    403 if status.message.contains("status unknown for quota") => {
+                        Self::Transient(message)
+                    }
                     // Conflict (someone else wrote first), Gone (watch expired), throttling
                     // and every server-side failure heal by trying again.
                     409 | 410 | 429 | 500..=599 => Self::Transient(message),
@@ -81,4 +86,34 @@ pub async fn within<T>(limit: Duration, call: impl Future<Output = Result<T>>) -
     tokio::time::timeout(limit, call)
         .await
         .unwrap_or_else(|_| Err(KubeError::Transient(format!("no answer within {limit:?}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::Status;
+
+    use super::*;
+
+    fn api_error(code: u16, reason: &str, message: &str) -> KubeError {
+        KubeError::from(kube::Error::Api(
+            Status::failure(message, reason).with_code(code).boxed(),
+        ))
+    }
+
+    #[test]
+    fn quota_refusals_are_classified_by_cause() {
+        // The API server's wording (apiserver plugin/resourcequota/controller.go).
+        let lagging = api_error(
+            403,
+            "Forbidden",
+            "persistentvolumeclaims \"data\" is forbidden: status unknown for quota: store-quota, resources: persistentvolumeclaims",
+        );
+        assert!(lagging.is_transient(), "{lagging:?}");
+        let exceeded = api_error(
+            403,
+            "Forbidden",
+            "persistentvolumeclaims \"data\" is forbidden: exceeded quota: store-quota, requested: requests.storage=10Gi, used: requests.storage=20Gi, limited: requests.storage=20Gi",
+        );
+        assert!(matches!(exceeded, KubeError::Rejected(_)), "{exceeded:?}");
+    }
 }

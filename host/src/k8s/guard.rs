@@ -1,10 +1,14 @@
 //! The objects the host owns in every store namespace, built here (pure) and applied by the
-//! pipeline: the namespace itself with Pod Security labels, a ResourceQuota, a LimitRange,
-//! NetworkPolicies (default deny; DNS; same namespace; egress to the internet but not to
-//! cluster or private ranges; ingress from the ingress controller's namespace to the ports the
-//! store exposes), and the default ServiceAccount without token automount.
+//! pipeline: the namespace itself with Pod Security labels, a ResourceQuota sized from what the
+//! store's chart renders, a LimitRange,
+//! NetworkPolicies (default deny; DNS on port 53; same namespace; egress to the internet but
+//! not to cluster or private ranges; ingress from the ingress controller's namespace and the
+//! configured address ranges to the ports the store exposes), and the default ServiceAccount
+//! without token automount.
 
 use serde_json::{Value, json};
+
+use super::footprint::{CONTAINER_LIMITS, Footprint};
 
 /// Label on every object the host creates or applies for a store.
 pub const STORE_LABEL: &str = "storeplane.io/store-id";
@@ -30,32 +34,15 @@ pub struct GuardSettings {
     pub namespace: String,
     /// Namespace of the ingress controller (Traefik on k3s: `kube-system`).
     pub ingress_namespace: String,
-    pub quota: Quota,
+    /// Address ranges also let through to the exposed ports (host-network controllers, load
+    /// balancers sending to pod IPs).
+    pub ingress_source_cidrs: Vec<String>,
+    /// What the store's rendered objects use at most: its quota, exactly.
+    pub footprint: Footprint,
 }
 
-/// Hard limits of one store namespace.
-#[derive(Debug, Clone)]
-pub struct Quota {
-    pub requests_cpu: String,
-    pub requests_memory: String,
-    pub limits_cpu: String,
-    pub limits_memory: String,
-    pub storage: String,
-    pub pods: u32,
-}
-
-impl Default for Quota {
-    fn default() -> Self {
-        Self {
-            requests_cpu: "2".into(),
-            requests_memory: "4Gi".into(),
-            limits_cpu: "4".into(),
-            limits_memory: "8Gi".into(),
-            storage: "50Gi".into(),
-            pods: 20,
-        }
-    }
-}
+/// Name of every store's ResourceQuota.
+pub const QUOTA_NAME: &str = "store-quota";
 
 fn labels(store_id: &str) -> Value {
     json!({
@@ -90,33 +77,42 @@ pub fn namespace(settings: &GuardSettings) -> Value {
     })
 }
 
+/// The store's ResourceQuota: what its rendered objects use at most (see `footprint`), so a
+/// store can run everything its plan renders, rolling updates included, and nothing more; no
+/// LoadBalancer or NodePort Services.
+pub fn quota(settings: &GuardSettings) -> Value {
+    let f = &settings.footprint;
+    json!({
+        "apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta(QUOTA_NAME, settings),
+        "spec": {"hard": {
+            "requests.cpu": f.requests_cpu.cpu(), "requests.memory": f.requests_memory.bytes(),
+            "limits.cpu": f.limits_cpu.cpu(), "limits.memory": f.limits_memory.bytes(),
+            "requests.storage": f.storage.bytes(), "pods": f.pods.to_string(),
+            "persistentvolumeclaims": f.claims.to_string(),
+            "services.loadbalancers": "0", "services.nodeports": "0",
+        }},
+    })
+}
+
 /// Host-owned objects applied before anything of the engine: quota, limits, network policies
 /// (without the ingress allowance, which depends on the rendered chart) and the default
 /// service account.
 pub fn guard_objects(settings: &GuardSettings) -> Vec<Value> {
-    let q = &settings.quota;
+    let l = &CONTAINER_LIMITS;
     let mut egress_v4 = json!({"cidr": "0.0.0.0/0", "except": PRIVATE_V4});
     let mut egress_v6 = json!({"cidr": "::/0", "except": PRIVATE_V6});
     // Keep the two ipBlocks apart: one rule each, so a cluster without IPv6 ignores one.
     let egress_v4 = json!({"ipBlock": egress_v4.take()});
     let egress_v6 = json!({"ipBlock": egress_v6.take()});
     vec![
-        json!({
-            "apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta("store-quota", settings),
-            "spec": {"hard": {
-                "requests.cpu": q.requests_cpu, "requests.memory": q.requests_memory,
-                "limits.cpu": q.limits_cpu, "limits.memory": q.limits_memory,
-                "requests.storage": q.storage, "pods": q.pods.to_string(),
-                "persistentvolumeclaims": "10", "services.loadbalancers": "0", "services.nodeports": "0",
-            }},
-        }),
+        quota(settings),
         json!({
             "apiVersion": "v1", "kind": "LimitRange", "metadata": meta("store-limits", settings),
             "spec": {"limits": [{
                 "type": "Container",
-                "default": {"cpu": "500m", "memory": "512Mi"},
-                "defaultRequest": {"cpu": "50m", "memory": "128Mi"},
-                "max": {"cpu": "2", "memory": "4Gi"},
+                "default": {"cpu": l.default_cpu, "memory": l.default_memory},
+                "defaultRequest": {"cpu": l.default_request_cpu, "memory": l.default_request_memory},
+                "max": {"cpu": l.max_cpu, "memory": l.max_memory},
             }]},
         }),
         json!({
@@ -133,13 +129,15 @@ pub fn guard_objects(settings: &GuardSettings) -> Vec<Value> {
                 "egress": [{"to": [{"podSelector": {}}]}],
             },
         }),
+        // DNS to any address: kube-dns pods, but also NodeLocal DNSCache (a link-local
+        // address on the host network, which no pod selector matches) and resolvers some
+        // CNIs see before service translation. Only port 53.
         json!({
             "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": meta("allow-dns", settings),
             "spec": {
                 "podSelector": {}, "policyTypes": ["Egress"],
                 "egress": [{
-                    "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
                     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
                 }],
             },
@@ -159,22 +157,29 @@ pub fn guard_objects(settings: &GuardSettings) -> Vec<Value> {
     ]
 }
 
-/// Allows the ingress controller's namespace to reach `ports` (numbers or named container
-/// ports) of every pod in the store namespace.
+/// Allows the ingress controller's namespace, and the configured address ranges, to reach
+/// `ports` (numbers or named container ports) of every pod in the store namespace. Other
+/// stores cannot use it: their egress excludes the cluster's private ranges.
 pub fn ingress_allowance(settings: &GuardSettings, ports: &[Value]) -> Value {
     let ports: Vec<Value> = ports
         .iter()
         .map(|port| json!({"protocol": "TCP", "port": port}))
         .collect();
+    let mut from = vec![
+        json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.ingress_namespace}}}),
+    ];
+    from.extend(
+        settings
+            .ingress_source_cidrs
+            .iter()
+            .map(|cidr| json!({"ipBlock": {"cidr": cidr}})),
+    );
     json!({
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
         "metadata": meta("allow-ingress-controller", settings),
         "spec": {
             "podSelector": {}, "policyTypes": ["Ingress"],
-            "ingress": [{
-                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.ingress_namespace}}}],
-                "ports": ports,
-            }],
+            "ingress": [{"from": from, "ports": ports}],
         },
     })
 }
@@ -236,7 +241,8 @@ mod tests {
             store_id: "0123456789ab".into(),
             namespace: "store-0123456789ab".into(),
             ingress_namespace: "kube-system".into(),
-            quota: Quota::default(),
+            ingress_source_cidrs: vec!["0.0.0.0/0".into()],
+            footprint: Footprint::default(),
         }
     }
 

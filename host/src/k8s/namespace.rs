@@ -108,6 +108,9 @@ impl Cluster {
             within(self.call_timeout, async {
                 match api.delete(name, &DeleteParams::background()).await {
                     Ok(_) => Ok(true),
+                    // Already terminating: "The system is ensuring all content is removed
+                    // from this namespace" (a retried deletion).
+                    Err(kube::Error::Api(status)) if status.code == 409 => Ok(true),
                     Err(err) => match KubeError::from(err) {
                         KubeError::NotFound(_) => Ok(false),
                         other => Err(other),
@@ -116,6 +119,46 @@ impl Cluster {
             })
         })
         .await
+    }
+
+    /// Why a namespace that is being deleted is still there: the namespace controller's
+    /// conditions that are `True` (content or finalizers remaining, deletion failures) and
+    /// finalizers other than Kubernetes' own. `None` when the namespace is gone.
+    pub async fn namespace_blockers(&self, name: &str) -> Result<Option<String>> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let current =
+            retrying(|| within(self.call_timeout, async { Ok(api.get_opt(name).await?) })).await?;
+        let Some(namespace) = current else {
+            return Ok(None);
+        };
+        let mut reasons: Vec<String> = namespace
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .filter(|c| c.status == "True")
+            .map(|c| c.message.clone().unwrap_or_else(|| c.type_.clone()))
+            .collect();
+        let foreign: Vec<String> = namespace
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .chain(
+                namespace
+                    .spec
+                    .iter()
+                    .flat_map(|s| s.finalizers.iter().flatten()),
+            )
+            .filter(|f| f.as_str() != "kubernetes")
+            .cloned()
+            .collect();
+        if !foreign.is_empty() {
+            reasons.push(format!("namespace finalizers: {}", foreign.join(", ")));
+        }
+        if reasons.is_empty() {
+            reasons.push("the namespace controller reports nothing yet".into());
+        }
+        Ok(Some(reasons.join("; ")))
     }
 
     /// Waits, by watching, until the namespace no longer exists, for at most `limit`.

@@ -1,6 +1,6 @@
 //! Waiting for a store's workloads to be ready, by watching (not polling) its Deployments,
-//! StatefulSets and Pods; failing fast when a pod cannot start (crash loop, image pull,
-//! unschedulable) with the reason.
+//! StatefulSets and Pods; failing fast when a pod cannot be created (admission refused it) or
+//! cannot start (crash loop, image pull, unschedulable) with the reason.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -111,8 +111,31 @@ impl Seen {
         }
     }
 
-    /// The first pod that cannot start, with why.
+    /// The first workload whose controller cannot create its pods (the ReplicaSet's
+    /// `ReplicaFailure` condition, copied onto the Deployment: a quota, LimitRange or Pod
+    /// Security refusal), or the first pod that cannot start, with why.
     fn failure(&self) -> Option<String> {
+        let refused = self.deployments.values().find_map(|d| {
+            // "status unknown for quota" heals once the quota controller catches up (the
+            // ReplicaSet controller keeps trying); anything else admission says stays.
+            let condition = d.status.as_ref()?.conditions.iter().flatten().find(|c| {
+                c.type_ == "ReplicaFailure"
+                    && c.status == "True"
+                    && !c
+                        .message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("status unknown for quota"))
+            })?;
+            Some(format!(
+                "Deployment {} cannot create its pods ({}): {}",
+                name_of(&d.metadata),
+                condition.reason.as_deref().unwrap_or("ReplicaFailure"),
+                condition.message.as_deref().unwrap_or("no message")
+            ))
+        });
+        if refused.is_some() {
+            return refused;
+        }
         self.pods.values().find_map(|pod| {
             let name = name_of(&pod.metadata);
             let status = pod.status.as_ref()?;

@@ -16,8 +16,8 @@ use super::record::{PinnedPlan, ProvisionRecord, Step};
 use crate::conformance::Conformance;
 use crate::db::{Db, JobChange, JobTransition, Store, StorePatch, StoreStatus};
 use crate::guardrails::{CircuitBreaker, redact, tail};
-use crate::k8s::guard::{self, GuardSettings, Quota, STORE_LABEL};
-use crate::k8s::{Cluster, Readiness, Workload};
+use crate::k8s::guard::{self, GuardSettings, STORE_LABEL};
+use crate::k8s::{Applied, Cluster, Footprint, Readiness, Workload};
 use crate::plugins::model::SetupStep;
 use crate::plugins::{DeploymentPlan, PluginDigest, PluginVersion, Registry, StoreSpec};
 
@@ -35,12 +35,16 @@ pub struct PipelineSettings {
     pub tls: bool,
     pub ingress_class: String,
     pub ingress_namespace: String,
+    pub ingress_source_cidrs: Vec<String>,
     pub storage_class: Option<String>,
-    pub quota: Quota,
     /// Bytes of each setup step's stdout/stderr kept for the audit log.
     pub output_limit: usize,
     /// How long one deletion attempt watches for the namespace to go.
     pub deletion_wait: Duration,
+    /// After how long (from the deletion request) a namespace that is still there is reported.
+    pub deletion_stuck_after: Duration,
+    /// How long the guard step waits for the quota controller to fill the quota's status.
+    pub quota_wait: Duration,
 }
 
 /// Everything the pipeline uses.
@@ -59,7 +63,14 @@ pub struct Pipeline {
 /// Per-run state that is not persisted (recomputed after a resume).
 #[derive(Debug, Default)]
 struct Run {
-    rendered: Option<Vec<Value>>,
+    rendered: Option<Rendered>,
+}
+
+/// The store's chart rendered with its plan and checked.
+#[derive(Debug)]
+struct Rendered {
+    objects: Vec<Value>,
+    footprint: Footprint,
 }
 
 fn permanent(message: impl Into<String>) -> StepError {
@@ -189,27 +200,38 @@ impl Pipeline {
         let namespace = store.id.namespace();
         match step {
             Step::Plan => self.plan(ctx, store, record).await,
-            Step::Namespace => Ok(self
-                .cluster
-                .apply(&namespace, &guard::namespace(&self.guard_settings(store)))
-                .await?),
-            Step::Guard => {
-                for object in guard::guard_objects(&self.guard_settings(store)) {
-                    self.cluster.apply(&namespace, &object).await?;
-                }
+            Step::Namespace => {
+                let settings = self.guard_settings(store, Footprint::default());
+                self.cluster
+                    .apply(&namespace, &guard::namespace(&settings))
+                    .await?;
                 Ok(())
+            }
+            Step::Guard => {
+                // The quota is sized from what the chart renders, so render first.
+                if run.rendered.is_none() {
+                    run.rendered = Some(self.render(store, record).await?);
+                }
+                let footprint = run
+                    .rendered
+                    .as_ref()
+                    .map(|r| r.footprint)
+                    .unwrap_or_default();
+                self.guard(store, footprint).await
             }
             Step::Credentials => self.credentials(store, record).await,
             Step::Render => {
-                run.rendered = Some(self.render(store, record).await?);
+                if run.rendered.is_none() {
+                    run.rendered = Some(self.render(store, record).await?);
+                }
                 Ok(())
             }
             Step::Apply => {
-                let objects = match run.rendered.take() {
-                    Some(objects) => objects,
+                let rendered = match run.rendered.take() {
+                    Some(rendered) => rendered,
                     None => self.render(store, record).await?,
                 };
-                self.apply(store, &objects).await
+                self.apply(ctx, store, &rendered.objects).await
             }
             Step::Wait => self.wait(ctx, store, record).await,
             Step::Setup => self.setup(ctx, store, record).await,
@@ -217,13 +239,44 @@ impl Pipeline {
         }
     }
 
-    fn guard_settings(&self, store: &Store) -> GuardSettings {
+    fn guard_settings(&self, store: &Store, footprint: Footprint) -> GuardSettings {
         GuardSettings {
             store_id: store.id.as_str().to_owned(),
             namespace: store.id.namespace(),
             ingress_namespace: self.settings.ingress_namespace.clone(),
-            quota: self.settings.quota.clone(),
+            ingress_source_cidrs: self.settings.ingress_source_cidrs.clone(),
+            footprint,
         }
+    }
+
+    /// Step 3: the host's guard objects, then a wait until the quota is enforced. The API
+    /// server enforces only what the quota controller has put in the quota's status (an empty
+    /// status is not enforced at all, and a key missing from `status.used` refuses every
+    /// request with "status unknown for quota"), so no workload is applied before that.
+    async fn guard(&self, store: &Store, footprint: Footprint) -> Result<(), StepError> {
+        let namespace = store.id.namespace();
+        let settings = self.guard_settings(store, footprint);
+        for object in guard::guard_objects(&settings) {
+            self.cluster.apply(&namespace, &object).await?;
+        }
+        let quota = guard::quota(&settings);
+        let hard = quota.pointer("/spec/hard").cloned().unwrap_or_default();
+        if !self
+            .cluster
+            .wait_quota_enforced(
+                &namespace,
+                guard::QUOTA_NAME,
+                &hard,
+                self.settings.quota_wait,
+            )
+            .await?
+        {
+            return Err(StepError::Transient(format!(
+                "the quota of namespace {namespace} is not enforced yet (its status lags the spec after {}s: is kube-controller-manager running?)",
+                self.settings.quota_wait.as_secs()
+            )));
+        }
+        Ok(())
     }
 
     fn pinned_plan(record: &ProvisionRecord) -> Result<&PinnedPlan, StepError> {
@@ -359,12 +412,9 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Step 5: `helm template` with the plan's values, checked by the host's rules.
-    async fn render(
-        &self,
-        store: &Store,
-        record: &ProvisionRecord,
-    ) -> Result<Vec<Value>, StepError> {
+    /// Step 5: `helm template` with the plan's values, checked by the host's rules (which
+    /// include what the objects use against the per-store ceiling).
+    async fn render(&self, store: &Store, record: &ProvisionRecord) -> Result<Rendered, StepError> {
         let pinned = Self::pinned_plan(record)?;
         let plugin = PluginDigest::parse(&pinned.plugin_digest)
             .and_then(|d| self.registry.by_digest(&d))
@@ -387,20 +437,39 @@ impl Pipeline {
                 report.problems.join("; ")
             )));
         }
-        Ok(report.manifests.into_iter().map(|m| m.object).collect())
+        Ok(Rendered {
+            objects: report.manifests.into_iter().map(|m| m.object).collect(),
+            footprint: report.footprint,
+        })
     }
 
     /// Step 6: server-side apply of every rendered object into the store namespace, then the
-    /// network policy letting the ingress controller reach the exposed ports.
-    async fn apply(&self, store: &Store, objects: &[Value]) -> Result<(), StepError> {
+    /// network policy letting the ingress controller reach the exposed ports. An object
+    /// recreated because an immutable field changed is recorded in the audit log.
+    async fn apply(
+        &self,
+        ctx: &JobContext,
+        store: &Store,
+        objects: &[Value],
+    ) -> Result<(), StepError> {
         let namespace = store.id.namespace();
         for object in objects {
             let object = confine(object, &namespace, store.id.as_str())?;
-            self.cluster.apply(&namespace, &object).await?;
+            if let Applied::Recreated(why) = self.cluster.apply(&namespace, &object).await? {
+                let mut update = ctx.update_of(JobChange::Keep);
+                update.events.push(ctx.event(
+                    "store.object_recreated",
+                    format!(
+                        "recreated (its data kept) because a field that cannot change did: {why}"
+                    ),
+                ));
+                ctx.update(update).await?;
+            }
         }
         let ports = guard::exposed_ports(objects);
         if !ports.is_empty() {
-            let policy = guard::ingress_allowance(&self.guard_settings(store), &ports);
+            let settings = self.guard_settings(store, Footprint::default());
+            let policy = guard::ingress_allowance(&settings, &ports);
             self.cluster.apply(&namespace, &policy).await?;
         }
         Ok(())

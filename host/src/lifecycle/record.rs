@@ -133,11 +133,13 @@ impl ProvisionRecord {
         }
     }
 
-    /// A new plan replaces the old one: everything from rendering on runs again.
+    /// A new plan replaces the old one: everything from the guard step (the quota is sized
+    /// from the plan) on runs again, except the credentials.
     pub fn replan(&mut self, plan: PinnedPlan) {
         self.plan = Some(plan);
+        // The guard step runs again: the quota is sized from what the new plan renders.
         self.done
-            .retain(|s| matches!(s, Step::Namespace | Step::Guard | Step::Credentials));
+            .retain(|s| matches!(s, Step::Namespace | Step::Credentials));
         self.done.push(Step::Plan);
         self.setup_done.clear();
     }
@@ -165,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn replanning_keeps_the_namespace_steps_and_forgets_the_rest() {
+    fn replanning_keeps_the_namespace_and_credentials_and_forgets_the_rest() {
         let mut record = ProvisionRecord::default();
         for step in Step::ALL {
             record.mark_done(step);
@@ -185,7 +187,7 @@ mod tests {
         record.replan(plan);
         assert_eq!(
             record.done,
-            vec![Step::Namespace, Step::Guard, Step::Credentials, Step::Plan]
+            vec![Step::Namespace, Step::Credentials, Step::Plan]
         );
         assert!(record.setup_done.is_empty());
         let round_trip = ProvisionRecord::from_value(&record.to_value());

@@ -271,6 +271,8 @@ impl Objects {
             meta.insert("namespace".into(), json!(namespace));
         }
         if resource.kind == "Namespace" {
+            // k/k pkg/registry/core/namespace/strategy.go
+            object_map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
             object_map.insert("status".into(), json!({"phase": "Active"}));
         }
         *self
@@ -287,12 +289,38 @@ impl Objects {
         resource: &Resource,
         namespace: &str,
         name: &str,
+        object: Value,
+    ) -> Result<Value, ApiError> {
+        self.update(resource, namespace, name, object, true)
+    }
+
+    /// Replaces an object without update validation: what an older version of a chart, or
+    /// another client long ago, left in the cluster (tests' set-up only).
+    pub fn overwrite(
+        &mut self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+        object: Value,
+    ) -> Result<Value, ApiError> {
+        self.update(resource, namespace, name, object, false)
+    }
+
+    fn update(
+        &mut self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
         mut object: Value,
+        validate: bool,
     ) -> Result<Value, ApiError> {
         let current = self
             .get(resource, namespace, name)
             .cloned()
             .ok_or_else(|| ApiError::not_found(resource, name))?;
+        if validate {
+            super::immutable::check_update(resource, &current, &object)?;
+        }
         if let (Some(meta), Some(old)) = (
             object.get_mut("metadata").and_then(Value::as_object_mut),
             current.get("metadata").and_then(Value::as_object),
@@ -323,22 +351,40 @@ impl Objects {
         Ok(self.put(resource, namespace, object, "MODIFIED"))
     }
 
-    /// Server-side apply: creates the object, or merges the applied fields into it.
+    /// Server-side apply by `manager`: creates the object, or merges the applied fields into
+    /// it after removing those the manager no longer sends (see `field_manager`).
     pub fn apply(
         &mut self,
         resource: &Resource,
         namespace: &str,
         name: &str,
         applied: Value,
+        manager: &str,
+        force: bool,
     ) -> Result<(Value, bool), ApiError> {
+        let api_version = resource.api_version();
+        let mut applied = applied;
+        if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("resourceVersion");
+            meta.remove("managedFields");
+        }
         match self.get(resource, namespace, name).cloned() {
-            None => self.create(resource, namespace, applied).map(|v| (v, true)),
+            None => {
+                let managed =
+                    super::field_manager::apply(None, &applied, manager, force, &api_version)?;
+                applied["metadata"]["managedFields"] = managed;
+                self.create(resource, namespace, applied).map(|v| (v, true))
+            }
             Some(mut current) => {
-                let mut applied = applied;
-                if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
-                    meta.remove("resourceVersion");
-                }
+                let managed = super::field_manager::apply(
+                    Some(&mut current),
+                    &applied,
+                    manager,
+                    force,
+                    &api_version,
+                )?;
                 deep_merge(&mut current, &applied);
+                current["metadata"]["managedFields"] = managed;
                 self.replace(resource, namespace, name, current)
                     .map(|v| (v, false))
             }
@@ -352,12 +398,16 @@ impl Objects {
         namespace: &str,
         name: &str,
         patch: &Value,
+        manager: &str,
     ) -> Result<Value, ApiError> {
         let mut current = self
             .get(resource, namespace, name)
             .cloned()
             .ok_or_else(|| ApiError::not_found(resource, name))?;
+        let managed =
+            super::field_manager::update(&current, patch, manager, &resource.api_version());
         merge_patch(&mut current, patch);
+        current["metadata"]["managedFields"] = managed;
         self.replace(resource, namespace, name, current)
     }
 
@@ -383,7 +433,16 @@ impl Objects {
             .cloned()
             .ok_or_else(|| ApiError::not_found(resource, name))?;
         if current.pointer("/metadata/deletionTimestamp").is_some() {
-            return Ok(current);
+            // k/k pkg/registry/core/namespace/storage/storage.go: a namespace whose
+            // finalizers have not run yet answers a second DELETE with a conflict.
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on namespaces \"{name}\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."
+                ),
+            )
+            .with_details(json!({"name": name, "kind": "namespaces"})));
         }
         if let Some(meta) = current.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert(

@@ -61,6 +61,7 @@ pub static RESOURCES: &[Resource] = &[
     r("", "v1", "Event", "events", true),
     r("apps", "v1", "Deployment", "deployments", true),
     r("apps", "v1", "StatefulSet", "statefulsets", true),
+    r("apps", "v1", "ReplicaSet", "replicasets", true),
     r("batch", "v1", "Job", "jobs", true),
     r("batch", "v1", "CronJob", "cronjobs", true),
     r("networking.k8s.io", "v1", "Ingress", "ingresses", true),

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
+use super::admission;
 use super::authz::{self, Attributes, Identity};
 use super::objects::{ApiError, Selector};
 use super::resources::{self, Resource};
@@ -253,21 +254,9 @@ pub async fn kubernetes(
             parse_body(&body).and_then(|obj| replace(&state, &target, name, obj))
         }
         (&Method::PATCH, Some(name)) => {
-            let content_type = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            patch(
-                &state,
-                &authorized,
-                &target,
-                name,
-                content_type,
-                &pairs,
-                &body,
-            )
+            patch(&state, &authorized, &target, name, &headers, &pairs, &body)
         }
-        (&Method::DELETE, Some(name)) => delete(&state, &target, name),
+        (&Method::DELETE, Some(name)) => delete(&state, &target, name, &pairs, &body),
         _ => Err(ApiError::new(
             405,
             "MethodNotAllowed",
@@ -372,7 +361,11 @@ fn create(
 ) -> Result<(u16, Value), ApiError> {
     check_body_namespace(target, &object)?;
     let namespace = namespace_of(target);
-    let created = lock(&state.objects).create(target.resource, &namespace, object)?;
+    let mut object = object;
+    let mut objects = lock(&state.objects);
+    admission::admit_create(&objects, target.resource, &namespace, &mut object)?;
+    let created = objects.create(target.resource, &namespace, object)?;
+    drop(objects);
     simulate::after_write(state, target.resource, &namespace, &created, true);
     Ok((201, created))
 }
@@ -409,10 +402,20 @@ fn patch(
     request: &Authorized,
     target: &Target,
     name: &str,
-    content_type: &str,
+    headers: &HeaderMap,
     pairs: &[(String, String)],
     body: &Bytes,
 ) -> Result<(u16, Value), ApiError> {
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let (content_type, user_agent) = (
+        header_text(header::CONTENT_TYPE),
+        header_text(header::USER_AGENT),
+    );
     let namespace = namespace_of(target);
     let patch = parse_body(body)?;
     let before = lock(&state.objects)
@@ -444,20 +447,40 @@ fn patch(
                 }
             }
             let mut patch = patch;
-            if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert(
-                    "managedFields".into(),
-                    json!([{"manager": manager, "operation": "Apply", "apiVersion": target.resource.api_version()}]),
-                );
+            let force = matches!(param(pairs, "force"), Some("true" | "1"));
+            let mut objects = lock(&state.objects);
+            if objects.get(target.resource, &namespace, name).is_none() {
+                admission::admit_create(&objects, target.resource, &namespace, &mut patch)?;
             }
             let (object, created) =
-                lock(&state.objects).apply(target.resource, &namespace, name, patch)?;
+                objects.apply(target.resource, &namespace, name, patch, manager, force)?;
+            drop(objects);
             (if created { 201 } else { 200 }, object)
         }
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" => (
-            200,
-            lock(&state.objects).merge_patch(target.resource, &namespace, name, &patch)?,
-        ),
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            // Without fieldManager the API server names the manager after the user agent.
+            let manager = param(pairs, "fieldManager").map_or_else(
+                || {
+                    user_agent
+                        .split('/')
+                        .next()
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or("unknown")
+                        .to_owned()
+                },
+                str::to_owned,
+            );
+            (
+                200,
+                lock(&state.objects).merge_patch(
+                    target.resource,
+                    &namespace,
+                    name,
+                    &patch,
+                    &manager,
+                )?,
+            )
+        }
         other => {
             return Err(ApiError::new(
                 415,
@@ -476,15 +499,36 @@ fn patch(
     Ok((status, object))
 }
 
-fn delete(state: &Arc<FakeState>, target: &Target, name: &str) -> Result<(u16, Value), ApiError> {
+/// DELETE, with `propagationPolicy` from the query or the `DeleteOptions` body (kube-rs sends
+/// the body): `Orphan` leaves the dependents, without their owner reference; otherwise the
+/// garbage collector removes them.
+fn delete(
+    state: &Arc<FakeState>,
+    target: &Target,
+    name: &str,
+    pairs: &[(String, String)],
+    body: &Bytes,
+) -> Result<(u16, Value), ApiError> {
     let namespace = namespace_of(target);
     if target.resource.kind == "Namespace" {
         let object = lock(&state.objects).mark_terminating(name)?;
         simulate::terminate_namespace(state, name);
         return Ok((200, object));
     }
+    let options = if body.is_empty() {
+        Value::Null
+    } else {
+        parse_body(body)?
+    };
+    let orphan = param(pairs, "propagationPolicy")
+        .or_else(|| options.get("propagationPolicy").and_then(Value::as_str))
+        == Some("Orphan");
     let removed = lock(&state.objects).remove(target.resource, &namespace, name)?;
-    simulate::after_delete(state, target.resource, &namespace, &removed);
+    if orphan {
+        simulate::orphan_dependents(state, &namespace, &removed);
+    } else {
+        simulate::after_delete(state, target.resource, &namespace, &removed);
+    }
     Ok((200, removed))
 }
 

@@ -1,15 +1,24 @@
-//! What the cluster's controllers would do: Deployments and StatefulSets get pods and a ready
-//! status after `ready_after_ms` (or pods stuck in a scripted failure), deleting a workload
-//! deletes its pods, and a deleted namespace terminates: its objects go away, then it does.
+//! What the cluster's controllers would do, after Kubernetes' own (pkg/controller):
+//! a Deployment gets a ReplicaSet `<name>-<template hash>` whose pods are created through
+//! admission (a refusal sets the ReplicaSet's and Deployment's `ReplicaFailure` condition,
+//! with a `FailedCreate` event, and is retried); a StatefulSet gets its claims
+//! `<template>-<name>-<i>` and pods `<name>-<i>` in order, each through admission; pods are
+//! running and ready after `ready_after_ms` (or stuck in a scripted failure); the quota
+//! controller fills a ResourceQuota's status after `quota_sync_ms`; deleting a workload
+//! deletes its pods; a deleted namespace terminates: its objects go away, then it does.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::objects::Selector;
+use super::admission;
+use super::objects::{Objects, Selector};
 use super::resources::{Resource, of_kind};
 use super::state::{FakeState, ReadyMark, lock, now_ms};
+
+/// How often a controller retries creating pods that admission refused.
+const CREATE_RETRIES: u32 = 40;
 
 /// Reacts to a create/update of an object.
 pub fn after_write(
@@ -19,114 +28,273 @@ pub fn after_write(
     object: &Value,
     changed: bool,
 ) {
-    if !changed || !matches!(resource.kind, "Deployment" | "StatefulSet") {
+    if !changed {
         return;
     }
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    if resource.kind == "ResourceQuota" {
+        sync_quota(state, namespace, name_of(object));
+        return;
+    }
+    if resource.kind == "Namespace" {
+        policy_quota(state, name_of(object));
+        return;
+    }
+    if !matches!(resource.kind, "Deployment" | "StatefulSet") {
+        return;
+    }
     let generation = object
         .pointer("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(1);
+    schedule_roll_out(
+        state,
+        resource.kind,
+        namespace,
+        name_of(object),
+        generation,
+        0,
+    );
+}
+
+fn name_of(object: &Value) -> &str {
+    object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn schedule_roll_out(
+    state: &Arc<FakeState>,
+    kind: &'static str,
+    namespace: &str,
+    name: &str,
+    generation: i64,
+    attempt: u32,
+) {
     let delay = Duration::from_millis(state.settings().ready_after_ms);
     let state = Arc::clone(state);
-    let kind = resource.kind;
     let namespace = namespace.to_owned();
+    let name = name.to_owned();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        roll_out(&state, kind, &namespace, &name, generation);
+        let refused = roll_out(&state, kind, &namespace, &name, generation);
+        if refused && attempt < CREATE_RETRIES {
+            schedule_roll_out(&state, kind, &namespace, &name, generation, attempt + 1);
+        }
     });
 }
 
-/// Deleting a workload deletes its pods; deleting a pod of a workload makes its controller
-/// roll the workload's pods out again (with the failure settings of that moment).
+/// The quota controller: `status.hard` after `quota_sync_ms`, `status.used` with it, or
+/// `quota_used_lag_ms` later.
+fn sync_quota(state: &Arc<FakeState>, namespace: &str, name: &str) {
+    let settings = state.settings();
+    let state = Arc::clone(state);
+    let namespace = namespace.to_owned();
+    let name = name.to_owned();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(settings.quota_sync_ms)).await;
+        let lagging = settings.quota_used_lag_ms > 0;
+        write_quota_status(&state, &namespace, &name, !lagging);
+        if lagging {
+            tokio::time::sleep(Duration::from_millis(settings.quota_used_lag_ms)).await;
+            write_quota_status(&state, &namespace, &name, true);
+        }
+    });
+}
+
+/// The `namespace_quota` setting: a quota of the cluster's own in every new namespace.
+fn policy_quota(state: &Arc<FakeState>, namespace: &str) {
+    let (Some(hard), Some(quotas)) = (
+        state.settings().namespace_quota,
+        of_kind("v1", "ResourceQuota"),
+    ) else {
+        return;
+    };
+    let quota = json!({"metadata": {"name": "cluster-policy"}, "spec": {"hard": hard}});
+    if lock(&state.objects)
+        .create(quotas, namespace, quota)
+        .is_ok()
+    {
+        sync_quota(state, namespace, "cluster-policy");
+    }
+}
+
+fn write_quota_status(state: &FakeState, namespace: &str, name: &str, with_used: bool) {
+    let Some(quotas) = of_kind("v1", "ResourceQuota") else {
+        return;
+    };
+    let mut objects = lock(&state.objects);
+    let Some(mut quota) = objects.get(quotas, namespace, name).cloned() else {
+        return;
+    };
+    quota["status"] = admission::quota_status(&objects, namespace, &quota, with_used);
+    let _ = objects.replace(quotas, namespace, name, quota);
+}
+
+/// Deleting a workload deletes its ReplicaSets and pods; deleting a pod of a workload makes
+/// its controller create it again (with the failure settings of that moment).
 pub fn after_delete(state: &Arc<FakeState>, resource: &Resource, namespace: &str, removed: &Value) {
-    let name = removed
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let name = name_of(removed);
     match resource.kind {
-        "Deployment" | "StatefulSet" => remove_pods_of(state, namespace, name),
+        "Deployment" => {
+            let mut objects = lock(&state.objects);
+            for rs in replica_sets_of(&objects, namespace, name) {
+                remove_owned_pods(&mut objects, namespace, &rs);
+                if let Some(r) = of_kind("apps/v1", "ReplicaSet") {
+                    let _ = objects.remove(r, namespace, &rs);
+                }
+            }
+        }
+        "StatefulSet" => remove_owned_pods(&mut lock(&state.objects), namespace, name),
         "Pod" => {
-            let owner = removed.pointer("/metadata/ownerReferences/0");
-            let kind = owner.and_then(|o| o.get("kind")).and_then(Value::as_str);
-            let owner_name = owner.and_then(|o| o.get("name")).and_then(Value::as_str);
-            let (Some(kind @ ("Deployment" | "StatefulSet")), Some(owner_name)) =
-                (kind, owner_name)
+            let Some((kind, workload)) = workload_of(&lock(&state.objects), namespace, removed)
             else {
                 return;
             };
             let Some(workloads) = of_kind("apps/v1", kind) else {
                 return;
             };
-            let Some(workload) = lock(&state.objects)
-                .get(workloads, namespace, owner_name)
+            let Some(object) = lock(&state.objects)
+                .get(workloads, namespace, &workload)
                 .cloned()
             else {
                 return;
             };
-            after_write(state, workloads, namespace, &workload, true);
+            after_write(state, workloads, namespace, &object, true);
         }
         _ => {}
     }
 }
 
-fn remove_pods_of(state: &FakeState, namespace: &str, workload: &str) {
-    let Some(pods) = of_kind("v1", "Pod") else {
+/// The garbage collector's orphaning: dependents of `removed` lose their owner reference.
+pub fn orphan_dependents(state: &FakeState, namespace: &str, removed: &Value) {
+    let Some(uid) = removed.pointer("/metadata/uid") else {
         return;
     };
     let mut objects = lock(&state.objects);
-    let owned: Vec<String> = objects
-        .list(
-            pods,
+    for (index, name) in objects.in_namespace(namespace) {
+        let resource = &super::resources::RESOURCES[index];
+        let Some(mut object) = objects.get(resource, namespace, &name).cloned() else {
+            continue;
+        };
+        if object.pointer("/metadata/ownerReferences/0/uid") == Some(uid) {
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("ownerReferences");
+            }
+            let _ = objects.replace(resource, namespace, &name, object);
+        }
+    }
+}
+
+fn owner(object: &Value) -> Option<(&str, &str)> {
+    let owner = object.pointer("/metadata/ownerReferences/0")?;
+    Some((owner.get("kind")?.as_str()?, owner.get("name")?.as_str()?))
+}
+
+/// The Deployment or StatefulSet a pod belongs to (through its ReplicaSet).
+fn workload_of(objects: &Objects, namespace: &str, pod: &Value) -> Option<(&'static str, String)> {
+    match owner(pod)? {
+        ("StatefulSet", name) => Some(("StatefulSet", name.to_owned())),
+        ("ReplicaSet", rs) => {
+            let rs = objects.get(of_kind("apps/v1", "ReplicaSet")?, namespace, rs)?;
+            match owner(rs)? {
+                ("Deployment", name) => Some(("Deployment", name.to_owned())),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn list(objects: &Objects, api_version: &str, kind: &str, namespace: &str) -> Vec<Value> {
+    of_kind(api_version, kind).map_or_else(Vec::new, |r| {
+        objects.list(
+            r,
             Some(namespace),
             &Selector::default(),
             &Selector::default(),
         )
+    })
+}
+
+fn replica_sets_of(objects: &Objects, namespace: &str, deployment: &str) -> Vec<String> {
+    list(objects, "apps/v1", "ReplicaSet", namespace)
         .iter()
-        .filter(|pod| {
-            pod.pointer("/metadata/ownerReferences/0/name")
-                .and_then(Value::as_str)
-                == Some(workload)
-        })
-        .filter_map(|pod| {
-            pod.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
+        .filter(|rs| owner(rs) == Some(("Deployment", deployment)))
+        .map(|rs| name_of(rs).to_owned())
+        .collect()
+}
+
+fn remove_owned_pods(objects: &mut Objects, namespace: &str, owner_name: &str) {
+    let Some(pods) = of_kind("v1", "Pod") else {
+        return;
+    };
+    let owned: Vec<String> = list(objects, "v1", "Pod", namespace)
+        .iter()
+        .filter(|pod| owner(pod).map(|(_, n)| n) == Some(owner_name))
+        .map(|pod| name_of(pod).to_owned())
         .collect();
     for pod in owned {
         let _ = objects.remove(pods, namespace, &pod);
     }
 }
 
+/// `pod-template-hash`: fnv-32a of the template, written with the controller's safe alphabet
+/// (k8s.io/apimachinery rand.SafeEncodeString).
+fn template_hash(template: &Value) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in template.to_string().bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    hash.to_string()
+        .bytes()
+        .map(|b| char::from(ALPHANUMS[usize::from(b) % ALPHANUMS.len()]))
+        .collect()
+}
+
+/// A 5-character suffix for a generated pod name.
+fn pod_suffix(objects: &Objects) -> String {
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut n = objects.resource_version() + now_ms();
+    (0..5)
+        .map(|_| {
+            let c = ALPHANUMS[usize::try_from(n % 27).unwrap_or(0)];
+            n /= 27;
+            char::from(c)
+        })
+        .collect()
+}
+
 /// Replaces the workload's pods with pods of its current template and updates its status.
-fn roll_out(state: &FakeState, kind: &'static str, namespace: &str, name: &str, generation: i64) {
-    let (Some(workloads), Some(pods)) = (of_kind("apps/v1", kind), of_kind("v1", "Pod")) else {
-        return;
+/// Returns whether admission refused a pod or claim (the controller tries again).
+fn roll_out(
+    state: &FakeState,
+    kind: &'static str,
+    namespace: &str,
+    name: &str,
+    generation: i64,
+) -> bool {
+    let Some(workloads) = of_kind("apps/v1", kind) else {
+        return false;
     };
-    let Some(workload) = lock(&state.objects)
-        .get(workloads, namespace, name)
-        .cloned()
-    else {
-        return;
+    let mut objects = lock(&state.objects);
+    let Some(workload) = objects.get(workloads, namespace, name).cloned() else {
+        return false;
     };
     if workload
         .pointer("/metadata/generation")
         .and_then(Value::as_i64)
         != Some(generation)
     {
-        return; // a newer generation has its own roll-out
+        return false; // a newer generation has its own roll-out
     }
-    remove_pods_of(state, namespace, name);
     let replicas = workload
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
-    let template = workload
+    let mut template = workload
         .pointer("/spec/template")
         .cloned()
         .unwrap_or_else(|| json!({}));
@@ -142,32 +310,131 @@ fn roll_out(state: &FakeState, kind: &'static str, namespace: &str, name: &str, 
         .pod_failures
         .into_iter()
         .find(|f| name.contains(&f.matches) || images.iter().any(|i| i.contains(&f.matches)));
-    let mut objects = lock(&state.objects);
+    let owner_ref = |kind: &str, name: &str, uid: Option<&Value>| json!([{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": uid, "controller": true}]);
+    // Who owns the pods: the StatefulSet, or the Deployment's ReplicaSet of this template.
+    let pod_owner = if kind == "Deployment" {
+        let hash = template_hash(&template);
+        let rs_name = format!("{name}-{hash}");
+        template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+        for old in replica_sets_of(&objects, namespace, name) {
+            remove_owned_pods(&mut objects, namespace, &old);
+            if old != rs_name
+                && let Some(r) = of_kind("apps/v1", "ReplicaSet")
+            {
+                let _ = objects.remove(r, namespace, &old);
+            }
+        }
+        let Some(replica_sets) = of_kind("apps/v1", "ReplicaSet") else {
+            return false;
+        };
+        if objects.get(replica_sets, namespace, &rs_name).is_none() {
+            let rs = json!({
+                "metadata": {
+                    "name": rs_name,
+                    "labels": template.pointer("/metadata/labels"),
+                    "ownerReferences": owner_ref("Deployment", name, workload.pointer("/metadata/uid")),
+                },
+                "spec": {"replicas": replicas, "template": template,
+                         "selector": {"matchLabels": template.pointer("/metadata/labels")}},
+            });
+            let _ = objects.create(replica_sets, namespace, rs);
+        }
+        let uid = objects
+            .get(replica_sets, namespace, &rs_name)
+            .and_then(|rs| rs.pointer("/metadata/uid"))
+            .cloned();
+        ("ReplicaSet", rs_name, uid)
+    } else {
+        remove_owned_pods(&mut objects, namespace, name);
+        // Orphaned pods of an earlier StatefulSet of this name are adopted (and then
+        // replaced with the current template, like a rolling update).
+        if let Some(pods) = of_kind("v1", "Pod") {
+            for i in 0..replicas {
+                let _ = objects.remove(pods, namespace, &format!("{name}-{i}"));
+            }
+        }
+        (
+            "StatefulSet",
+            name.to_owned(),
+            workload.pointer("/metadata/uid").cloned(),
+        )
+    };
+    let mut created = 0;
+    let mut refusal = None;
     for i in 0..replicas {
         let pod_name = if kind == "StatefulSet" {
             format!("{name}-{i}")
         } else {
-            format!("{name}-{:x}-{i}", generation * 7919 + 0x5f3a)
+            format!("{}-{}", pod_owner.1, pod_suffix(&objects))
         };
-        let pod = json!({
+        if kind == "StatefulSet"
+            && let Err(err) = create_claims(state, &mut objects, namespace, name, &workload, i)
+        {
+            refusal = Some((pod_name, err));
+            break;
+        }
+        let mut pod = json!({
             "metadata": {
                 "name": pod_name,
                 "labels": template.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({})),
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": workload.pointer("/metadata/uid")}],
+                "ownerReferences": owner_ref(pod_owner.0, &pod_owner.1, pod_owner.2.as_ref()),
             },
             "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
             "status": pod_status(&template, failure.as_ref().map(|f| f.reason.as_str())),
         });
-        let _ = objects.create(pods, namespace, pod);
+        let Some(pods) = of_kind("v1", "Pod") else {
+            return false;
+        };
+        if admission::has_unenforced_quota(&objects, namespace) {
+            lock(&state.unenforced_pods).push(format!("{namespace}/{pod_name}"));
+        }
+        match admission::admit_create(&objects, pods, namespace, &mut pod) {
+            Ok(()) => {
+                let _ = objects.create(pods, namespace, pod);
+                created += 1;
+            }
+            Err(err) => {
+                refusal = Some((pod_name, err.message));
+                break;
+            }
+        }
     }
-    let ready = if failure.is_some() { 0 } else { replicas };
+    let ready = if failure.is_some() || refusal.is_some() {
+        0
+    } else {
+        replicas
+    };
+    let mut conditions = Vec::new();
+    if let Some((pod_name, message)) = &refusal {
+        let event = if kind == "Deployment" {
+            format!("Error creating: {message}")
+        } else {
+            format!("create Pod {pod_name} in StatefulSet {name} failed error: {message}")
+        };
+        record_event(&mut objects, namespace, pod_owner.0, &pod_owner.1, &event);
+        conditions.push(json!({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": message}));
+    }
+    if kind == "Deployment"
+        && let Some(replica_sets) = of_kind("apps/v1", "ReplicaSet")
+        && let Some(mut rs) = objects.get(replica_sets, namespace, &pod_owner.1).cloned()
+    {
+        rs["status"] = json!({"replicas": created, "readyReplicas": ready, "availableReplicas": ready,
+                              "observedGeneration": 1, "conditions": conditions});
+        let _ = objects.replace(replica_sets, namespace, &pod_owner.1, rs);
+    }
     let mut updated = workload.clone();
     updated["status"] = json!({
-        "observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
-        "readyReplicas": ready, "availableReplicas": ready, "currentReplicas": replicas,
+        "observedGeneration": generation, "replicas": created, "updatedReplicas": created,
+        "readyReplicas": ready, "availableReplicas": ready, "currentReplicas": created,
         "unavailableReplicas": replicas - ready,
     });
-    if objects.replace(workloads, namespace, name, updated).is_ok() && failure.is_none() {
+    if kind == "Deployment" {
+        updated["status"]["conditions"] = json!(conditions);
+    }
+    if objects.replace(workloads, namespace, name, updated).is_ok()
+        && failure.is_none()
+        && refusal.is_none()
+    {
         drop(objects);
         lock(&state.ready_marks).push(ReadyMark {
             namespace: namespace.to_owned(),
@@ -176,6 +443,60 @@ fn roll_out(state: &FakeState, kind: &'static str, namespace: &str, name: &str, 
             at_ms: now_ms(),
         });
     }
+    refusal.is_some()
+}
+
+/// The claims of StatefulSet pod `ordinal`, created (through admission) if missing.
+fn create_claims(
+    state: &FakeState,
+    objects: &mut Objects,
+    namespace: &str,
+    name: &str,
+    workload: &Value,
+    ordinal: i64,
+) -> Result<(), String> {
+    let Some(claims) = of_kind("v1", "PersistentVolumeClaim") else {
+        return Ok(());
+    };
+    for template in workload
+        .pointer("/spec/volumeClaimTemplates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let claim_name = format!("{}-{name}-{ordinal}", name_of(template));
+        if objects.get(claims, namespace, &claim_name).is_some() {
+            continue;
+        }
+        let mut claim = json!({
+            "metadata": {"name": claim_name, "labels": template.pointer("/metadata/labels")},
+            "spec": template.get("spec"),
+            "status": {"phase": "Bound"},
+        });
+        if admission::has_unenforced_quota(objects, namespace) {
+            lock(&state.unenforced_pods).push(format!("{namespace}/{claim_name}"));
+        }
+        admission::admit_create(objects, claims, namespace, &mut claim).map_err(|e| e.message)?;
+        objects
+            .create(claims, namespace, claim)
+            .map_err(|e| e.message)?;
+    }
+    Ok(())
+}
+
+/// A Warning `FailedCreate` event on the controller's object.
+fn record_event(objects: &mut Objects, namespace: &str, kind: &str, name: &str, message: &str) {
+    let Some(events) = of_kind("v1", "Event") else {
+        return;
+    };
+    let event_name = format!("{name}.{:x}", objects.resource_version() + 1);
+    let event = json!({
+        "metadata": {"name": event_name},
+        "involvedObject": {"kind": kind, "name": name, "namespace": namespace},
+        "reason": "FailedCreate", "message": message, "type": "Warning",
+        "source": {"component": if kind == "StatefulSet" { "statefulset-controller" } else { "replicaset-controller" }},
+    });
+    let _ = objects.create(events, namespace, event);
 }
 
 fn pod_status(template: &Value, failure: Option<&str>) -> Value {
@@ -216,19 +537,70 @@ fn pod_status(template: &Value, failure: Option<&str>) -> Value {
     }
 }
 
-/// After `namespace_termination_ms`, removes everything in the namespace, then the namespace.
+/// The namespace controller: after `namespace_termination_ms`, removes everything in the
+/// namespace, then the namespace. Objects held by a finalizer nobody removes (the
+/// `stuck_finalizer` setting: claims of a CSI driver or operator that is gone) stay, marked
+/// for deletion, and the namespace stays `Terminating` with the conditions the controller
+/// sets (k/k pkg/controller/namespace/deletion), until the setting is cleared.
 pub fn terminate_namespace(state: &Arc<FakeState>, namespace: &str) {
-    let delay = Duration::from_millis(state.settings().namespace_termination_ms);
     let state = Arc::clone(state);
     let namespace = namespace.to_owned();
     tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        let mut objects = lock(&state.objects);
-        for (resource, name) in objects.in_namespace(&namespace) {
-            let _ = objects.remove(&super::resources::RESOURCES[resource], &namespace, &name);
-        }
-        if let Some(ns) = of_kind("v1", "Namespace") {
-            let _ = objects.remove(ns, "", &namespace);
+        loop {
+            let delay = state.settings().namespace_termination_ms;
+            tokio::time::sleep(Duration::from_millis(delay.max(1))).await;
+            if finish_termination(&state, &namespace) {
+                return;
+            }
         }
     });
+}
+
+/// One pass of the namespace controller; `true` when the namespace is gone.
+fn finish_termination(state: &FakeState, namespace: &str) -> bool {
+    let stuck = state.settings().stuck_finalizer;
+    let Some(namespaces) = of_kind("v1", "Namespace") else {
+        return true;
+    };
+    let mut objects = lock(&state.objects);
+    let mut held = 0;
+    for (index, name) in objects.in_namespace(namespace) {
+        let resource = &super::resources::RESOURCES[index];
+        match (&stuck, resource.kind) {
+            (Some(finalizer), "PersistentVolumeClaim") => {
+                held += 1;
+                let Some(mut claim) = objects.get(resource, namespace, &name).cloned() else {
+                    continue;
+                };
+                if claim.pointer("/metadata/deletionTimestamp").is_none() {
+                    claim["metadata"]["deletionTimestamp"] =
+                        json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
+                    claim["metadata"]["finalizers"] = json!([finalizer]);
+                    let _ = objects.replace(resource, namespace, &name, claim);
+                }
+            }
+            _ => {
+                let _ = objects.remove(resource, namespace, &name);
+            }
+        }
+    }
+    if held == 0 {
+        let _ = objects.remove(namespaces, "", namespace);
+        return true;
+    }
+    let finalizer = stuck.unwrap_or_default();
+    if let Some(mut ns) = objects.get(namespaces, "", namespace).cloned()
+        && ns.pointer("/status/conditions").is_none()
+    {
+        ns["status"]["conditions"] = json!([
+            {"type": "NamespaceDeletionContentFailure", "status": "False", "reason": "ContentDeleted",
+             "message": "All content successfully deleted, may be waiting on finalization"},
+            {"type": "NamespaceContentRemaining", "status": "True", "reason": "SomeResourcesRemain",
+             "message": format!("Some resources are remaining: persistentvolumeclaims. has {held} resource instances")},
+            {"type": "NamespaceFinalizersRemaining", "status": "True", "reason": "SomeFinalizersRemain",
+             "message": format!("Some content in the namespace has finalizers remaining: {finalizer} in {held} resource instances")},
+        ]);
+        let _ = objects.replace(namespaces, "", namespace, ns);
+    }
+    false
 }

@@ -55,6 +55,19 @@ pub struct Settings {
     /// cleared or the client goes away. Lets a test stop the host at a point where no command
     /// has finished without the host having heard of it.
     pub hold_execs: bool,
+    /// Delay before the quota controller fills a new or changed ResourceQuota's status; until
+    /// then admission does not enforce it (as the real API server).
+    pub quota_sync_ms: u64,
+    /// When set, `status.used` is filled this long after `status.hard`; meanwhile admission
+    /// refuses what the quota counts with "status unknown for quota".
+    pub quota_used_lag_ms: u64,
+    /// `spec.hard` of a ResourceQuota `cluster-policy` put into every new namespace, as a
+    /// cluster's policy engine (e.g. a Kyverno generate rule) does.
+    pub namespace_quota: Option<serde_json::Value>,
+    /// A finalizer some controller puts on every PersistentVolumeClaim of a namespace being
+    /// deleted and never removes (a CSI driver or operator that is gone): the namespace stays
+    /// `Terminating` until this is cleared.
+    pub stuck_finalizer: Option<String>,
 }
 
 impl Default for Settings {
@@ -69,6 +82,10 @@ impl Default for Settings {
             exec_scripts: Vec::new(),
             default_exec_delay_ms: 0,
             hold_execs: false,
+            quota_sync_ms: 20,
+            quota_used_lag_ms: 0,
+            namespace_quota: None,
+            stuck_finalizer: None,
         }
     }
 }
@@ -122,6 +139,9 @@ pub struct FakeState {
     pub requests: Mutex<Vec<RequestRecord>>,
     pub authorizations: Mutex<Vec<AuthorizationRecord>>,
     pub ready_marks: Mutex<Vec<ReadyMark>>,
+    /// Pods and claims created while their namespace had a quota with an empty status, which
+    /// the real API server does not enforce (`namespace/name`).
+    pub unenforced_pods: Mutex<Vec<String>>,
     pub events: broadcast::Sender<Event>,
 }
 
@@ -150,6 +170,7 @@ impl FakeState {
             requests: Mutex::new(Vec::new()),
             authorizations: Mutex::new(Vec::new()),
             ready_marks: Mutex::new(Vec::new()),
+            unenforced_pods: Mutex::new(Vec::new()),
             events,
         };
         {
