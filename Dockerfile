@@ -4,15 +4,21 @@
 # helm/storeplane mounts /data and /tmp).
 #
 #   docker build -t storeplane:dev .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t storeplane:dev .
 #
 # This machine has no Docker engine; GitHub Actions builds the image (see
 # .github/workflows/ci.yml).
 
-# --- helm 4.1.4, checksum-pinned (the same script CI uses)
-FROM node:20-bookworm AS helm
-WORKDIR /src
-COPY .ci/install-helm .ci/install-helm
-RUN bash .ci/install-helm && cp .tools/bin/helm /helm
+# --- helm 4.1.4 for the architecture of the image (amd64 or arm64): cross-compiled from its
+# module, whose checksums the Go checksum database verifies. (CI's .ci/install-helm takes the
+# x86-64 binary from an npm package: the only registry CI machines reach, and x86-64 only.)
+FROM --platform=$BUILDPLATFORM golang:1.25-bookworm AS helm
+ARG TARGETOS=linux
+ARG TARGETARCH
+RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH GOFLAGS=-trimpath \
+    go install -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v4.1.4" helm.sh/helm/v4/cmd/helm@v4.1.4 \
+ && find "$(go env GOPATH)/bin" -name helm -type f -exec cp {} /helm \; \
+ && test -x /helm
 
 # --- the binary; build.rs compiles the engine plugins for wasm32-wasip2 and embeds them
 FROM rust:1.95-bookworm AS build

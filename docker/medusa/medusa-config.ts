@@ -10,6 +10,13 @@ module.exports = defineConfig({
     databaseUrl: process.env.DATABASE_URL,
     redisUrl: process.env.REDIS_URL,
     workerMode: (process.env.MEDUSA_WORKER_MODE as "shared" | "worker" | "server") || "shared",
+    // With NODE_ENV=production Medusa makes its session cookie Secure, which browsers drop
+    // over plain HTTP: the admin login of a store served without TLS would fail. The chart
+    // sets MEDUSA_COOKIE_SECURE from its TLS setting; SameSite stays lax (CSRF).
+    cookieOptions: {
+      secure: process.env.MEDUSA_COOKIE_SECURE !== "false",
+      sameSite: "lax",
+    },
     http: {
       storeCors: process.env.STORE_CORS!,
       adminCors: process.env.ADMIN_CORS!,

@@ -12,7 +12,9 @@ use storeplane::conformance::check_plugin;
 use storeplane::k8s::quantity::Quantity;
 use storeplane::k8s::{Ceiling, HelmRenderer};
 use storeplane::plugins::{Origin, Registry, builtin};
-use storeplane_tests::{conformance, helm_bin, kubernetes_validate, runtime, spec, store_chart};
+use storeplane_tests::{
+    conformance, helm_bin, kubernetes_validate, runtime, spec, store_chart, wp_cli,
+};
 
 const ENGINES: [&str; 2] = ["woocommerce", "medusa"];
 
@@ -243,4 +245,56 @@ async fn plugin_check_refuses_a_size_above_the_hosts_per_store_ceiling_with_the_
         "{}",
         problems[0]
     );
+}
+
+/// Part C of the real-cluster review: every WP-CLI command the WooCommerce engine plans, for
+/// every sample store and for hostile-looking tenant text, matches WP-CLI's documented
+/// synopsis (`storeplane_tests::wp_cli`): a command, positional arguments and options it has.
+#[tokio::test]
+async fn every_planned_wp_cli_command_matches_wp_clis_synopsis() {
+    let rt = runtime();
+    let component = rt
+        .load(builtin::wasm("woocommerce").expect("built-in"))
+        .expect("load");
+    let info = component.describe(&rt).expect("describe");
+    let mut options: Vec<serde_json::Value> = info
+        .options_schema
+        .get("examples")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    options.push(json!({}));
+    let hostile = [
+        "--require=/tmp/x.php",
+        "-x",
+        "--debug",
+        "--exec=system('id');",
+    ];
+    options.push(
+        json!({"storeTitle": hostile[0], "sampleData": true, "city": hostile[1],
+                        "postcode": hostile[2], "address": hostile[3]}),
+    );
+    let mut checked = 0;
+    for (i, opts) in options.iter().enumerate() {
+        let plan = component
+            .plan(&rt, &spec(&format!("70819{i:03x}"), opts.clone()))
+            .expect("plan");
+        for step in &plan.setup {
+            for command in wp_cli::commands(&step.command[2]) {
+                if command[0] != "wp" {
+                    continue;
+                }
+                let problems = wp_cli::check(&command[1..]);
+                assert!(problems.is_empty(), "step {}: {problems:?}", step.name);
+                // Tenant text is never a word of its own that WP-CLI would parse as an option.
+                assert!(
+                    !command.iter().any(|word| hostile.contains(&word.as_str())),
+                    "step {}: tenant text became an argument: {command:?}",
+                    step.name
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} wp invocations were found");
 }

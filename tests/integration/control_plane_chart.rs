@@ -366,3 +366,41 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
         "no wildcard verbs"
     );
 }
+
+#[test]
+fn the_images_are_built_for_each_architecture_with_tools_of_that_architecture() {
+    // An arm64 image with an x86-64 helm cannot render a single store. The helm stage builds
+    // helm for the image's architecture (cross-compiled on the build machine's), and CI builds
+    // and runs the image on an amd64 and an arm64 runner.
+    let dockerfile =
+        std::fs::read_to_string(workspace_root().join("Dockerfile")).expect("Dockerfile");
+    let helm_stage = dockerfile
+        .split("\nFROM ")
+        .find(|stage| stage.contains(" AS helm"))
+        .expect("a helm stage");
+    assert!(
+        helm_stage.starts_with("--platform=$BUILDPLATFORM ")
+            && helm_stage.contains("GOARCH=$TARGETARCH")
+            && helm_stage.contains("helm.sh/helm/v4/cmd/helm@v4.1.4"),
+        "helm is built for the target architecture: {helm_stage}"
+    );
+    let workflow =
+        std::fs::read_to_string(workspace_root().join(".github/workflows/ci.yml")).expect("ci.yml");
+    let image_job = workflow.split("\n  image:").nth(1).expect("an image job");
+    for needle in [
+        "ubuntu-24.04-arm",
+        "--entrypoint /usr/local/bin/helm storeplane:ci version",
+        "context: docker/medusa",
+    ] {
+        assert!(image_job.contains(needle), "the image job has {needle}");
+    }
+    let medusa = std::fs::read_to_string(workspace_root().join("docker/medusa/Dockerfile"))
+        .expect("medusa Dockerfile");
+    assert!(
+        medusa
+            .lines()
+            .filter(|l| l.starts_with("FROM "))
+            .all(|l| l.starts_with("FROM node:22-")),
+        "Medusa 2.21's dependencies need Node >= 22.15: {medusa}"
+    );
+}

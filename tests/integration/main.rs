@@ -11,6 +11,7 @@ mod db_story;
 mod docs;
 mod hot_swap;
 mod hotload;
+mod medusa_server;
 mod network_policies;
 mod plugin_cache;
 mod provisioning;

@@ -36,7 +36,7 @@ pub use chart_rbac::control_plane_rbac;
 pub use objects::{ApiError, Selector};
 pub use state::{
     AuthorizationRecord, ExecRecord, ExecScript, FakeState, PodFailure, ReadyMark, RequestRecord,
-    Settings, lock,
+    Settings, lock, now_ms,
 };
 
 /// A running fake API server.
@@ -204,6 +204,11 @@ impl FakeKube {
     /// Every exec so far.
     pub fn execs(&self) -> Vec<ExecRecord> {
         lock(&self.state.execs).clone()
+    }
+
+    /// When each workload became ready, in order.
+    pub fn ready_marks(&self) -> Vec<ReadyMark> {
+        lock(&self.state.ready_marks).clone()
     }
 
     /// Every authorization decision so far.

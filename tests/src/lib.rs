@@ -8,6 +8,7 @@ pub mod app;
 pub mod fake_kube;
 pub mod host;
 pub mod network_policy;
+pub mod wp_cli;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

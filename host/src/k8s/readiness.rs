@@ -99,12 +99,17 @@ impl Seen {
                         && s.ready_replicas.unwrap_or(0) >= want
                 })
             }),
+            // The controller records a new generation before it replaces any pod, while the
+            // old pods are still ready: only updated replicas, and the update revision being
+            // the current one, say the roll-out is done (as `kubectl rollout status`).
             "StatefulSet" => self.statefulsets.get(&workload.name).is_some_and(|d| {
                 let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
                 let generation = d.metadata.generation.unwrap_or(0);
                 d.status.as_ref().is_some_and(|s| {
                     s.observed_generation.unwrap_or(0) >= generation
+                        && s.updated_replicas.unwrap_or(0) >= want
                         && s.ready_replicas.unwrap_or(0) >= want
+                        && (s.update_revision.is_none() || s.update_revision == s.current_revision)
                 })
             }),
             _ => false,

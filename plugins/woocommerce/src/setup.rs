@@ -63,10 +63,13 @@ pub fn steps(spec: &StoreSpec, options: &Options) -> Vec<SetupStep> {
             "configure-store",
             "Set the store's title, address, country and currency and open it to visitors",
             ShellScript::new()
-                .line(format!("wp option update blogname {title}"))
-                .line(format!("wp option update woocommerce_store_address {}", shell_quote(&options.address)))
-                .line(format!("wp option update woocommerce_store_city {}", shell_quote(&options.city)))
-                .line(format!("wp option update woocommerce_store_postcode {}", shell_quote(&options.postcode)))
+                // Tenant text reaches WP-CLI on stdin (`wp option update <key>` reads the
+                // value there when none is given), never as an argument: a title such as
+                // `--require=/tmp/x.php` would otherwise be taken as an option.
+                .line(format!("printf '%s' {title} | wp option update blogname"))
+                .line(format!("printf '%s' {} | wp option update woocommerce_store_address", shell_quote(&options.address)))
+                .line(format!("printf '%s' {} | wp option update woocommerce_store_city", shell_quote(&options.city)))
+                .line(format!("printf '%s' {} | wp option update woocommerce_store_postcode", shell_quote(&options.postcode)))
                 .line(format!("wp option update woocommerce_default_country {}", shell_quote(&options.country)))
                 .line(format!("wp option update woocommerce_currency {}", shell_quote(&options.currency)))
                 .line("wp option update woocommerce_coming_soon no")

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use storeplane_tests::app::Backend;
-use storeplane_tests::fake_kube::{PodFailure, Settings};
+use storeplane_tests::fake_kube::{ExecScript, PodFailure, Settings};
 
 use super::*;
 
@@ -150,5 +150,84 @@ async fn a_retry_after_a_chart_change_recreates_what_cannot_change_and_keeps_the
             .any(|m| m.contains(&format!("Deployment/{deployment}"))
                 && m.contains("field is immutable")),
         "{messages:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_statefulset_counts_as_ready_only_once_its_pods_are_replaced() {
+    // Setup fails first, with every workload ready: the retry below only changes the
+    // StatefulSet's pod template.
+    let settings = Settings {
+        exec_scripts: vec![ExecScript {
+            pattern: "install_pages".into(),
+            exit_code: 3,
+            stdout: String::new(),
+            stderr: "Error: the pages could not be created".into(),
+            delay_ms: 0,
+        }],
+        ..Settings::default()
+    };
+    let rig = Rig::new(Backend::Sqlite, settings).await;
+    let host = rig.host().await;
+    let admin = host.user("admin").await;
+    let (id, _) = create_store(&host, &admin, "rolled", "woocommerce").await;
+    wait_status(&host, &admin, &id, "failed", Duration::from_secs(60)).await;
+
+    // An older chart annotated the database's pods; the new one does not, so the retry's
+    // apply changes the template and the StatefulSet controller replaces the pod, slowly.
+    let namespace = format!("store-{id}");
+    let statefulset = rig
+        .fake
+        .objects(&namespace)
+        .into_iter()
+        .find(|o| o["kind"] == "StatefulSet")
+        .and_then(|o| o["metadata"]["name"].as_str().map(str::to_owned))
+        .expect("a StatefulSet");
+    assert!(rig.fake.edit_as_applied_by(
+        "storeplane",
+        ("apps/v1", "StatefulSet"),
+        (&namespace, &statefulset),
+        |sts| {
+            sts["spec"]["template"]["metadata"]["annotations"] =
+                json!({"storeplane.io/chart": "ecommerce-store-0.0.1"});
+        }
+    ));
+    upload_and_activate_woo_next(&host, &admin).await;
+    rig.fake.update(|s| {
+        s.exec_scripts.clear();
+        s.ready_after_ms = 2_000;
+    });
+    let retried_at = storeplane_tests::fake_kube::now_ms();
+    let retry = host
+        .post(
+            &format!("/api/v1/stores/{id}/retry"),
+            Some(&admin.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(retry.status.as_u16(), 202, "{}", retry.body);
+    wait_status(&host, &admin, &id, "ready", Duration::from_secs(60)).await;
+    let ready_seen = storeplane_tests::fake_kube::now_ms();
+    let rolled = rig
+        .fake
+        .ready_marks()
+        .into_iter()
+        .filter(|m| m.kind == "StatefulSet" && m.namespace == namespace && m.at_ms > retried_at)
+        .map(|m| m.at_ms)
+        .max()
+        .expect("the StatefulSet rolled its pod out again");
+    // The setup ran against the new database pod, not the old one about to be replaced.
+    let setup_started = rig
+        .fake
+        .execs()
+        .into_iter()
+        .filter(|e| e.namespace == namespace && e.started_ms > retried_at)
+        .map(|e| e.started_ms)
+        .min()
+        .expect("the retry ran setup");
+    assert!(
+        setup_started >= rolled && ready_seen >= rolled,
+        "setup started {} ms before the StatefulSet's new pod was ready",
+        rolled.saturating_sub(setup_started)
     );
 }

@@ -46,6 +46,7 @@ pub fn after_write(
         .pointer("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(1);
+    observe_new_generation(state, resource, namespace, object, generation);
     schedule_roll_out(
         state,
         resource.kind,
@@ -54,6 +55,44 @@ pub fn after_write(
         generation,
         0,
     );
+}
+
+/// What the controller writes as soon as it sees a new generation, before any pod is
+/// replaced: `observedGeneration` is the new one, but no replica is updated yet (and a
+/// StatefulSet's `updateRevision` differs from its `currentRevision`) while the old pods are
+/// still ready. A client that only compares generations thinks the roll-out is done.
+fn observe_new_generation(
+    state: &FakeState,
+    resource: &Resource,
+    namespace: &str,
+    object: &Value,
+    generation: i64,
+) {
+    let name = name_of(object);
+    let revision = format!(
+        "{name}-{}",
+        template_hash(object.pointer("/spec/template").unwrap_or(&Value::Null))
+    );
+    let mut objects = lock(&state.objects);
+    let Some(mut current) = objects.get(resource, namespace, name).cloned() else {
+        return;
+    };
+    let status = current
+        .get("status")
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    let mut status = status;
+    status["observedGeneration"] = json!(generation);
+    status["updatedReplicas"] = json!(0);
+    if resource.kind == "StatefulSet" {
+        if status.get("currentRevision").is_none() {
+            status["currentRevision"] = json!(revision);
+        }
+        status["updateRevision"] = json!(revision);
+    }
+    current["status"] = status;
+    let _ = objects.replace(resource, namespace, name, current);
 }
 
 fn name_of(object: &Value) -> &str {
@@ -428,6 +467,12 @@ fn roll_out(
         "readyReplicas": ready, "availableReplicas": ready, "currentReplicas": created,
         "unavailableReplicas": replicas - ready,
     });
+    if kind == "StatefulSet" {
+        // Rolled: the update revision is now the current one.
+        let revision = format!("{name}-{}", template_hash(&workload["spec"]["template"]));
+        updated["status"]["currentRevision"] = json!(revision);
+        updated["status"]["updateRevision"] = json!(revision);
+    }
     if kind == "Deployment" {
         updated["status"]["conditions"] = json!(conditions);
     }
