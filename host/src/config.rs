@@ -462,6 +462,19 @@ pub struct ProvisioningConfig {
     #[arg(long, env = "PROVISIONING_TIMEOUT_MS", default_value_t = 600_000, value_parser = clap::value_parser!(u64).range(1_000..))]
     pub provisioning_timeout_ms: u64,
 
+    /// How long a store's pod may wait for a node (a cluster autoscaler adding one) or for an
+    /// image pull that may heal (a registry's rate limit) before the store fails, in ms.
+    /// Missing images, wrong pod specs and containers still crashing after 5 restarts fail it
+    /// at once.
+    #[arg(long, env = "POD_START_GRACE_MS", default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1_000..))]
+    pub pod_start_grace_ms: u64,
+
+    /// The longest one setup step may run, whatever its engine plugin asks for, in ms. Every
+    /// step runs under `timeout` in its container, so a step that runs out of time is stopped
+    /// there before it is tried again.
+    #[arg(long, env = "SETUP_STEP_TIMEOUT_MAX_MS", default_value_t = 900_000, value_parser = clap::value_parser!(u64).range(1_000..))]
+    pub setup_step_timeout_max_ms: u64,
+
     /// A store's namespace still there this long after its deletion was requested is reported
     /// (store failureReason, audit event `store.deletion_stuck`, metric); the deletion keeps
     /// waiting. In ms.

@@ -122,6 +122,8 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
                 deletion_wait: Duration::from_secs(120).min(ms(p.deletion_stuck_after_ms)),
                 deletion_stuck_after: ms(p.deletion_stuck_after_ms),
                 quota_wait: Duration::from_secs(60),
+                pod_start_grace: ms(p.pod_start_grace_ms),
+                setup_step_timeout_max: ms(p.setup_step_timeout_max_ms),
             },
         };
         let settings = RunnerSettings {

@@ -250,6 +250,7 @@ async fn plugin_check_refuses_a_size_above_the_hosts_per_store_ceiling_with_the_
 /// Part C of the real-cluster review: every WP-CLI command the WooCommerce engine plans, for
 /// every sample store and for hostile-looking tenant text, matches WP-CLI's documented
 /// synopsis (`storeplane_tests::wp_cli`): a command, positional arguments and options it has.
+/// Breakage 17: WooCommerce and Storefront are installed at pinned versions.
 #[tokio::test]
 async fn every_planned_wp_cli_command_matches_wp_clis_synopsis() {
     let rt = runtime();
@@ -275,6 +276,7 @@ async fn every_planned_wp_cli_command_matches_wp_clis_synopsis() {
                         "postcode": hostile[2], "address": hostile[3]}),
     );
     let mut checked = 0;
+    let mut pinned = 0;
     for (i, opts) in options.iter().enumerate() {
         let plan = component
             .plan(&rt, &spec(&format!("70819{i:03x}"), opts.clone()))
@@ -286,6 +288,16 @@ async fn every_planned_wp_cli_command_matches_wp_clis_synopsis() {
                 }
                 let problems = wp_cli::check(&command[1..]);
                 assert!(problems.is_empty(), "step {}: {problems:?}", step.name);
+                // What a store installs does not depend on the day it was created.
+                if matches!(command.get(1..3), Some([what, verb]) if verb == "install" && (what == "plugin" || what == "theme"))
+                {
+                    assert!(
+                        command.iter().any(|w| w.starts_with("--version=")),
+                        "step {}: {command:?} installs whatever is newest",
+                        step.name
+                    );
+                    pinned += 1;
+                }
                 // Tenant text is never a word of its own that WP-CLI would parse as an option.
                 assert!(
                     !command.iter().any(|word| hostile.contains(&word.as_str())),
@@ -297,4 +309,9 @@ async fn every_planned_wp_cli_command_matches_wp_clis_synopsis() {
         }
     }
     assert!(checked > 40, "only {checked} wp invocations were found");
+    assert_eq!(
+        pinned,
+        2 * options.len(),
+        "WooCommerce and Storefront, in every plan"
+    );
 }

@@ -214,11 +214,13 @@ async fn the_medusa_server_migrates_runs_the_setup_and_its_admin_logs_in_over_pl
             .expect("start medusa"),
     );
 
-    // The setup steps, as the host execs them into the container.
+    // The setup steps, as the host execs them into the container: under `timeout`.
     for step in &plan.setup {
         let started = Instant::now();
-        let mut command = Command::new(&step.command[0]);
-        command.args(&step.command[1..]);
+        let mut command = Command::new("timeout");
+        command
+            .args(["-k", "10", &step.timeout_seconds.to_string()])
+            .args(&step.command);
         in_container(&mut command);
         let output = tokio::task::spawn_blocking(move || command.output())
             .await

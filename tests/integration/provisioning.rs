@@ -7,6 +7,7 @@ mod deletion;
 mod faults;
 mod lifecycle;
 mod live;
+mod pod_start;
 mod quota;
 mod real_cluster;
 mod upgrade;

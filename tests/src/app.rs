@@ -160,6 +160,8 @@ pub fn test_server_config(database_url: String) -> ServerConfig {
             storage_class: None,
             provisioning_timeout_ms: 600_000,
             deletion_stuck_after_ms: 600_000,
+            pod_start_grace_ms: 300_000,
+            setup_step_timeout_max_ms: 900_000,
             provisioning_concurrency: 4,
             job_lease_ms: 30_000,
             job_poll_interval_ms: 1_000,

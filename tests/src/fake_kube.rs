@@ -16,6 +16,7 @@ mod chart_rbac;
 mod exec;
 mod field_manager;
 mod immutable;
+mod kubelet;
 mod objects;
 mod resources;
 mod routes;
@@ -35,8 +36,8 @@ pub use authz::{ADMIN_TOKEN, HOST_TOKEN};
 pub use chart_rbac::control_plane_rbac;
 pub use objects::{ApiError, Selector};
 pub use state::{
-    AuthorizationRecord, ExecRecord, ExecScript, FakeState, PodFailure, ReadyMark, RequestRecord,
-    Settings, lock, now_ms,
+    AuthorizationRecord, ExecRecord, ExecScript, FakeState, PodFailure, PullError, ReadyMark,
+    RequestRecord, Settings, lock, now_ms,
 };
 
 /// A running fake API server.

@@ -137,3 +137,42 @@ both the web container and the WP-CLI sidecar need them. */}}
 - name: WORDPRESS_TABLE_PREFIX
   value: {{ .Values.wordpress.tablePrefix | quote }}
 {{- end -}}
+
+{{/*
+Environment of the Medusa server and of its setup sidecar (the same program, the same
+database, the same secrets, all by reference to the credentials Secret).
+*/}}
+{{- define "store.medusaEnv" -}}
+{{- $id := include "store.name" . -}}
+{{ include "store.secretEnv" (dict "ctx" . "env" "DB_PASSWORD" "key" "db-password") }}
+# $(DB_PASSWORD) is expanded by the kubelet from the variable above; the password
+# never appears in the pod spec. Generated secrets are alphanumeric, so URL-safe.
+- name: DATABASE_URL
+  value: {{ printf "postgres://%s:$(DB_PASSWORD)@%s-postgresql:5432/%s?sslmode=disable" .Values.postgresql.username $id .Values.postgresql.database | quote }}
+{{ include "store.secretEnv" (dict "ctx" . "env" "JWT_SECRET" "key" "jwt-secret") }}
+{{ include "store.secretEnv" (dict "ctx" . "env" "COOKIE_SECRET" "key" "cookie-secret") }}
+{{ include "store.secretEnv" (dict "ctx" . "env" "MEDUSA_ADMIN_PASSWORD" "key" "admin-password") }}
+- name: MEDUSA_ADMIN_EMAIL
+  value: {{ .Values.medusa.adminEmail | quote }}
+- name: MEDUSA_BACKEND_URL
+  value: {{ .Values.medusa.backendUrl | quote }}
+- name: STORE_CORS
+  value: {{ .Values.medusa.storeCors | quote }}
+- name: ADMIN_CORS
+  value: {{ .Values.medusa.adminCors | quote }}
+- name: AUTH_CORS
+  value: {{ .Values.medusa.authCors | quote }}
+- name: MEDUSA_WORKER_MODE
+  value: {{ .Values.medusa.workerMode | quote }}
+- name: DISABLE_MEDUSA_ADMIN
+  value: "false"
+- name: NODE_ENV
+  value: production
+# A Secure session cookie is dropped by browsers over plain HTTP.
+- name: MEDUSA_COOKIE_SECURE
+  value: {{ .Values.ingress.tls | quote }}
+- name: PORT
+  value: "9000"
+- name: HOME
+  value: /tmp
+{{- end -}}

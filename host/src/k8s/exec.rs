@@ -1,7 +1,7 @@
-//! Running a setup command in a store pod over the websocket exec API: the exit code comes
-//! from the status channel, stdout/stderr are read concurrently and kept bounded (their last
-//! bytes, where errors are). Commands carry no secrets: those reach them through the
-//! container's environment.
+//! Running a setup command in a store pod over the websocket exec API, under `timeout` so it
+//! stops in the container at its limit: the exit code comes from the status channel,
+//! stdout/stderr are read concurrently and kept bounded (their last bytes, where errors are).
+//! Commands carry no secrets: those reach them through the container's environment.
 
 use std::time::Duration;
 
@@ -56,6 +56,33 @@ fn is_ready(pod: &Pod) -> bool {
         })
 }
 
+/// How long `timeout` waits after its signal before it kills the command.
+const KILL_AFTER: Duration = Duration::from_secs(10);
+/// How long the host waits beyond that for the exit status to arrive.
+const STATUS_MARGIN: Duration = Duration::from_secs(5);
+
+/// `timeout -k 10 <limit> <command…>`: TERM at the limit, KILL 10 s later (coreutils and
+/// busybox `timeout` both take this form and exit 124 when the limit passed).
+fn under_timeout(command: &[String], limit: Duration) -> Vec<String> {
+    let seconds = limit.as_secs_f64().ceil().max(1.0);
+    let mut wrapped = vec![
+        "timeout".to_owned(),
+        "-k".to_owned(),
+        KILL_AFTER.as_secs().to_string(),
+        format!("{seconds}"),
+    ];
+    wrapped.extend_from_slice(command);
+    wrapped
+}
+
+impl ExecOutput {
+    /// Whether the command was stopped by its time limit: `timeout`'s 124, or a signal's exit
+    /// code (TERM 143, KILL 137) once the limit had passed.
+    pub fn timed_out(&self, limit: Duration, elapsed: Duration) -> bool {
+        self.exit_code == 124 || (matches!(self.exit_code, 137 | 143) && elapsed >= limit)
+    }
+}
+
 impl Cluster {
     /// A running, ready pod in `namespace` whose labels include all of `selector`.
     pub async fn ready_pod(
@@ -82,8 +109,10 @@ impl Cluster {
             .and_then(|p| p.metadata.name.clone()))
     }
 
-    /// Runs `command` in `container` of `pod` and waits for its exit, for at most `limit`.
-    /// A time-out is reported as exit code 124 (like `timeout(1)`); cluster errors as errors.
+    /// Runs `command` in `container` of `pod` under `timeout` (so it stops in the container
+    /// when `limit` passes: an exec whose client goes away keeps running otherwise) and waits
+    /// for its exit, for a little longer than `limit`. A time-out is exit code 124 (`timeout`'s),
+    /// also when the container does not answer in time; cluster errors are errors.
     pub async fn exec(
         &self,
         namespace: &str,
@@ -99,8 +128,9 @@ impl Cluster {
             .stdin(false)
             .stdout(true)
             .stderr(true);
+        let wrapped = under_timeout(command, limit);
         let run = async {
-            let mut process = api.exec(pod, command.to_vec(), &params).await?;
+            let mut process = api.exec(pod, wrapped.clone(), &params).await?;
             let status = process.take_status();
             let (stdout, stderr) = tokio::join!(
                 read_tail(process.stdout(), output_limit),
@@ -112,7 +142,8 @@ impl Cluster {
             };
             Ok::<_, kube::Error>((stdout, stderr, status))
         };
-        let Ok(outcome) = tokio::time::timeout(limit, run).await else {
+        let Ok(outcome) = tokio::time::timeout(limit + KILL_AFTER + STATUS_MARGIN, run).await
+        else {
             return Ok(ExecOutput {
                 exit_code: 124,
                 stdout: String::new(),
@@ -151,5 +182,31 @@ impl Cluster {
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             truncated: cut_out || cut_err,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_run_under_timeout_with_a_kill_grace() {
+        let command = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            "wp plugin list".to_owned(),
+        ];
+        assert_eq!(
+            under_timeout(&command, Duration::from_millis(1500)),
+            ["timeout", "-k", "10", "2", "sh", "-c", "wp plugin list"]
+        );
+        let stopped = ExecOutput {
+            exit_code: 143,
+            stdout: String::new(),
+            stderr: String::new(),
+            truncated: false,
+        };
+        assert!(stopped.timed_out(Duration::from_secs(1), Duration::from_secs(2)));
+        assert!(!stopped.timed_out(Duration::from_secs(60), Duration::from_secs(2)));
     }
 }

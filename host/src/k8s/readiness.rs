@@ -1,10 +1,13 @@
 //! Waiting for a store's workloads to be ready, by watching (not polling) its Deployments,
 //! StatefulSets and Pods; failing fast when a pod cannot be created (admission refused it) or
-//! cannot start (crash loop, image pull, unschedulable) with the reason.
+//! cannot start for good (an image that does not exist, a wrong pod spec, a container that
+//! keeps crashing after 5 restarts), and after a grace period when it waits for a node (a
+//! cluster autoscaler adding one) or an image pull that may heal (a registry's 429), with the
+//! reason.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt as _};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -15,15 +18,27 @@ use serde::de::DeserializeOwned;
 use super::cluster::Cluster;
 use super::error::{KubeError, Result, retrying, within};
 
-/// Container states that will not heal by waiting.
+/// Container states that will not heal by waiting: the pod spec or the image reference is
+/// wrong.
 const FATAL_WAITING: &[&str] = &[
-    "CrashLoopBackOff",
-    "ImagePullBackOff",
-    "ErrImagePull",
     "InvalidImageName",
     "CreateContainerConfigError",
     "CreateContainerError",
 ];
+
+/// Image pull failures that waiting cannot fix (the image or the right to it does not
+/// exist); anything else (a registry's 429, a timeout) is retried by the kubelet.
+const PERMANENT_PULL_ERRORS: &[&str] = &[
+    "not found",
+    "manifest unknown",
+    "unauthorized",
+    "denied",
+    "invalid reference format",
+];
+
+/// Restarts after which a crash-looping container is given up on (the kubelet's back-off
+/// has then reached minutes: 10 s, 20 s, 40 s, 80 s, 160 s).
+const CRASH_RESTARTS: i32 = 5;
 
 /// A workload to wait for: `Deployment` or `StatefulSet`, and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +63,15 @@ struct Seen {
     deployments: BTreeMap<String, Deployment>,
     statefulsets: BTreeMap<String, StatefulSet>,
     pods: BTreeMap<String, Pod>,
+    /// When each pod was first seen waiting for a node or an image (it may heal).
+    trouble_since: BTreeMap<String, Instant>,
+}
+
+/// A pod that has not started, and whether that can heal.
+enum Trouble {
+    /// Waiting may fix it (a node being added, a registry throttling); says why.
+    Healing(String),
+    Fatal(String),
 }
 
 enum Change {
@@ -141,42 +165,84 @@ impl Seen {
         if refused.is_some() {
             return refused;
         }
-        self.pods.values().find_map(|pod| {
-            let name = name_of(&pod.metadata);
-            let status = pod.status.as_ref()?;
-            let unschedulable = status.conditions.iter().flatten().find(|c| {
-                c.type_ == "PodScheduled"
-                    && c.status == "False"
-                    && c.reason.as_deref() == Some("Unschedulable")
-            });
-            if let Some(condition) = unschedulable {
-                return Some(format!(
-                    "pod {name} cannot be scheduled: {}",
-                    condition.message.as_deref().unwrap_or("Unschedulable")
-                ));
-            }
-            status
-                .init_container_statuses
-                .iter()
-                .flatten()
-                .chain(status.container_statuses.iter().flatten())
-                .find_map(|c| {
-                    let waiting = c.state.as_ref()?.waiting.as_ref()?;
-                    let reason = waiting.reason.as_deref()?;
-                    FATAL_WAITING.contains(&reason).then(|| {
-                        format!(
-                            "pod {name}: container {} is in {reason}{}",
-                            c.name,
-                            waiting
-                                .message
-                                .as_deref()
-                                .map(|m| format!(" ({m})"))
-                                .unwrap_or_default()
-                        )
-                    })
-                })
+        self.pods.values().find_map(|pod| match trouble(pod)? {
+            Trouble::Fatal(reason) => Some(reason),
+            Trouble::Healing(_) => None,
         })
     }
+
+    /// The first pod that has been waiting for a node or an image longer than `grace`, with
+    /// why; remembers since when each troubled pod has been waiting.
+    fn stuck(&mut self, now: Instant, grace: Duration) -> Option<String> {
+        let mut stuck = None;
+        let mut troubled = BTreeMap::new();
+        for (name, pod) in &self.pods {
+            if let Some(Trouble::Healing(reason)) = trouble(pod) {
+                let since = self.trouble_since.get(name).copied().unwrap_or(now);
+                troubled.insert(name.clone(), since);
+                if stuck.is_none() && now.duration_since(since) >= grace {
+                    stuck = Some(format!(
+                        "{reason}, for {} s",
+                        now.duration_since(since).as_secs()
+                    ));
+                }
+            }
+        }
+        self.trouble_since = troubled;
+        stuck
+    }
+}
+
+/// Why `pod` has not started, if it has not: waiting for a node or an image pull that may
+/// heal, or a cause that will not.
+fn trouble(pod: &Pod) -> Option<Trouble> {
+    let name = name_of(&pod.metadata);
+    let status = pod.status.as_ref()?;
+    let unschedulable = status.conditions.iter().flatten().find(|c| {
+        c.type_ == "PodScheduled"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
+    });
+    if let Some(condition) = unschedulable {
+        return Some(Trouble::Healing(format!(
+            "pod {name} cannot be scheduled: {}",
+            condition.message.as_deref().unwrap_or("Unschedulable")
+        )));
+    }
+    status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .find_map(|c| {
+            let waiting = c.state.as_ref()?.waiting.as_ref()?;
+            let reason = waiting.reason.as_deref()?;
+            let message = waiting.message.as_deref().unwrap_or_default();
+            let text = format!(
+                "pod {name}: container {} is in {reason}{}",
+                c.name,
+                if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({message})")
+                }
+            );
+            match reason {
+                r if FATAL_WAITING.contains(&r) => Some(Trouble::Fatal(text)),
+                "ErrImagePull" | "ImagePullBackOff" => {
+                    let lower = message.to_ascii_lowercase();
+                    if PERMANENT_PULL_ERRORS.iter().any(|m| lower.contains(m)) {
+                        Some(Trouble::Fatal(text))
+                    } else {
+                        Some(Trouble::Healing(text))
+                    }
+                }
+                "CrashLoopBackOff" if c.restart_count >= CRASH_RESTARTS => Some(Trouble::Fatal(
+                    format!("{text} after {} restarts", c.restart_count),
+                )),
+                _ => None,
+            }
+        })
 }
 
 type ChangeStream = Pin<Box<dyn Stream<Item = Result<Change>> + Send>>;
@@ -195,11 +261,18 @@ impl Cluster {
         let mut deleted = Vec::new();
         for pod in pods.items {
             let name = name_of(&pod.metadata);
-            let seen = Seen {
-                pods: BTreeMap::from([(name.clone(), pod)]),
-                ..Seen::default()
-            };
-            if seen.failure().is_none() {
+            let crashing = pod
+                .status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+                .any(|c| {
+                    c.state
+                        .as_ref()
+                        .and_then(|s| s.waiting.as_ref())
+                        .and_then(|w| w.reason.as_deref())
+                        == Some("CrashLoopBackOff")
+                });
+            if trouble(&pod).is_none() && !crashing {
                 continue;
             }
             retrying(|| {
@@ -266,6 +339,7 @@ impl Cluster {
         namespace: &str,
         workloads: &[Workload],
         limit: Duration,
+        grace: Duration,
     ) -> Result<Readiness> {
         let deadline = tokio::time::Instant::now() + limit;
         let mut seen = Seen::default();
@@ -283,11 +357,24 @@ impl Cluster {
                 if let Some(reason) = seen.failure() {
                     return Ok(Readiness::Failed(reason));
                 }
+                if let Some(reason) = seen.stuck(std::time::Instant::now(), grace) {
+                    return Ok(Readiness::Failed(reason));
+                }
                 let missing = seen.missing(workloads);
                 if missing.is_empty() {
                     return Ok(Readiness::Ready);
                 }
-                let Ok(next) = tokio::time::timeout_at(deadline, changes.next()).await else {
+                // Wake up when a troubled pod's grace ends, even if nothing changes.
+                let wake = seen
+                    .trouble_since
+                    .values()
+                    .min()
+                    .map(|since| tokio::time::Instant::from_std(*since + grace))
+                    .map_or(deadline, |w| w.min(deadline));
+                let Ok(next) = tokio::time::timeout_at(wake, changes.next()).await else {
+                    if tokio::time::Instant::now() < deadline {
+                        continue;
+                    }
                     return Ok(Readiness::TimedOut(format!(
                         "not ready: {}",
                         missing.join(", ")

@@ -45,6 +45,10 @@ pub struct PipelineSettings {
     pub deletion_stuck_after: Duration,
     /// How long the guard step waits for the quota controller to fill the quota's status.
     pub quota_wait: Duration,
+    /// How long a pod may wait for a node or for an image pull that may heal.
+    pub pod_start_grace: Duration,
+    /// The longest any setup step may run, whatever its plugin asks for.
+    pub setup_step_timeout_max: Duration,
 }
 
 /// Everything the pipeline uses.
@@ -511,7 +515,7 @@ impl Pipeline {
         let mut shutdown = ctx.shutdown.clone();
         let namespace = store.id.namespace();
         let waited = tokio::select! {
-            waited = self.cluster.wait_ready(&namespace, &workloads, remaining) => waited?,
+            waited = self.cluster.wait_ready(&namespace, &workloads, remaining, self.settings.pod_start_grace) => waited?,
             Ok(_) = shutdown.wait_for(|stop| *stop) => return Err(StepError::Shutdown),
         };
         match waited {
@@ -578,7 +582,10 @@ impl Pipeline {
     ) -> Result<Value, StepError> {
         let namespace = store.id.namespace();
         let attempts = step.attempts.max(1);
-        let limit = Duration::from_secs(u64::from(step.timeout_seconds.max(1)));
+        // The plugin's time limit, within the operator's (a plugin is untrusted: it cannot
+        // hold a worker for a day).
+        let limit = Duration::from_secs(u64::from(step.timeout_seconds.max(1)))
+            .min(self.settings.setup_step_timeout_max);
         let mut last = String::new();
         for attempt in 1..=attempts {
             let pod = self
@@ -613,10 +620,18 @@ impl Pipeline {
                 return Ok(details);
             }
             tracing::warn!(step = %step.name, attempt, exit_code = output.exit_code, "setup step failed");
+            let timed_out = output.timed_out(limit, started.elapsed());
             last = format!(
-                "setup step {} failed with exit code {} after {attempt} attempt(s){}",
+                "setup step {} {} after {attempt} attempt(s){}",
                 step.name,
-                output.exit_code,
+                if timed_out {
+                    format!(
+                        "timed out after {} s (the command was stopped in the container)",
+                        limit.as_secs_f64().ceil()
+                    )
+                } else {
+                    format!("failed with exit code {}", output.exit_code)
+                },
                 if stderr.trim().is_empty() {
                     String::new()
                 } else {

@@ -19,8 +19,9 @@ use options::Options;
 
 /// Engine id, also the `engine` value of the chart.
 pub const ENGINE_ID: &str = "medusa";
-/// The Medusa server container, where every setup step runs.
-pub const MEDUSA_CONTAINER: &str = "medusa";
+/// The setup sidecar of the Medusa pod, where every setup step runs (same image and
+/// environment as the server, its own memory limit: each step loads the whole application).
+pub const SETUP_CONTAINER: &str = "medusa-cli";
 
 /// Keys of the secrets the host generates into the credentials Secret.
 pub mod secrets {
@@ -53,7 +54,7 @@ impl Engine for Medusa {
                 secret(secrets::COOKIE_SECRET, "Medusa cookie signing secret", 64),
             ],
             chart: ChartSource::Bundled("ecommerce-store".into()),
-            exec: vec![exec_grant(MEDUSA_CONTAINER, &["sh"])],
+            exec: vec![exec_grant(SETUP_CONTAINER, &["sh"])],
         }
     }
 

@@ -1,4 +1,5 @@
-//! Post-install steps, run by the host with exec in the Medusa container.
+//! Post-install steps, run by the host with exec in the Medusa pod's setup sidecar (the
+//! server's own container has no memory to spare for a second copy of the application).
 //!
 //! Each step is idempotent and fails on error. The admin password never appears in a command:
 //! the image's `create-admin` script reads `MEDUSA_ADMIN_PASSWORD` from the container
@@ -6,7 +7,7 @@
 
 use storeplane_sdk::{SetupStep, ShellScript, Step, StoreSpec, shell_quote};
 
-use crate::MEDUSA_CONTAINER;
+use crate::SETUP_CONTAINER;
 use crate::options::Options;
 
 pub fn steps(spec: &StoreSpec, options: &Options) -> Vec<SetupStep> {
@@ -16,7 +17,7 @@ pub fn steps(spec: &StoreSpec, options: &Options) -> Vec<SetupStep> {
     ];
     let step = |name: &str, description: &str, script: ShellScript, timeout: u32, attempts: u32| {
         Step::new(name, description)
-            .in_container(&selector, MEDUSA_CONTAINER)
+            .in_container(&selector, SETUP_CONTAINER)
             .script(script)
             .timeout_seconds(timeout)
             .attempts(attempts)

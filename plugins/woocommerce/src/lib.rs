@@ -23,6 +23,11 @@ pub const ENGINE_ID: &str = "woocommerce";
 pub const WPCLI_CONTAINER: &str = "wp-cli";
 /// Admin login created by `wp core install`.
 pub const ADMIN_USER: &str = "admin";
+/// The WooCommerce plugin version every store installs (compatible with the chart's WordPress
+/// 6.8 and PHP 8.3): a store's software must not depend on the day it was created.
+pub const WOOCOMMERCE_VERSION: &str = "9.8.5";
+/// The Storefront theme version every store installs.
+pub const STOREFRONT_VERSION: &str = "4.6.1";
 
 /// Keys of the secrets the host generates into the credentials Secret.
 pub mod secrets {

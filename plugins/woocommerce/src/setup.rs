@@ -8,7 +8,7 @@
 use storeplane_sdk::{SetupStep, ShellScript, Step, StoreSpec, base_url, shell_quote};
 
 use crate::options::Options;
-use crate::{ADMIN_USER, WPCLI_CONTAINER};
+use crate::{ADMIN_USER, STOREFRONT_VERSION, WOOCOMMERCE_VERSION, WPCLI_CONTAINER};
 
 /// Name of the env var (in the wp-cli container) holding the admin password.
 const ADMIN_PASSWORD_ENV: &str = "WP_ADMIN_PASSWORD";
@@ -45,17 +45,21 @@ pub fn steps(spec: &StoreSpec, options: &Options) -> Vec<SetupStep> {
         ),
         step(
             "install-woocommerce",
-            "Install and activate the WooCommerce plugin",
+            "Install and activate the WooCommerce plugin (a pinned version)",
             ShellScript::new()
-                .line("wp plugin is-installed woocommerce || wp plugin install woocommerce")
+                .line(format!(
+                    "wp plugin is-installed woocommerce || wp plugin install woocommerce --version={WOOCOMMERCE_VERSION}"
+                ))
                 .line("wp plugin is-active woocommerce || wp plugin activate woocommerce"),
             300,
         ),
         step(
             "install-storefront",
-            "Install and activate the Storefront theme",
+            "Install and activate the Storefront theme (a pinned version)",
             ShellScript::new()
-                .line("wp theme is-installed storefront || wp theme install storefront")
+                .line(format!(
+                    "wp theme is-installed storefront || wp theme install storefront --version={STOREFRONT_VERSION}"
+                ))
                 .line("wp theme is-active storefront || wp theme activate storefront"),
             180,
         ),

@@ -311,3 +311,47 @@ async fn a_retry_replans_only_when_the_engine_version_changed() {
         .collect();
     assert!(duplicated.is_empty(), "{duplicated:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setup_step_that_runs_out_of_time_is_stopped_in_the_container_before_its_retry() {
+    // Setting permalinks hangs (4 s) longer than the operator lets a step run (1 s).
+    let settings = Settings {
+        exec_scripts: vec![ExecScript {
+            pattern: "wp rewrite structure".into(),
+            exit_code: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            delay_ms: 4_000,
+        }],
+        ..Settings::default()
+    };
+    let rig = Rig::new(Backend::Sqlite, settings).await;
+    let host = HostProcess::start(&rig.options().with("SETUP_STEP_TIMEOUT_MAX_MS", "1000")).await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "hanging", "woocommerce").await;
+    let failed = wait_status(&host, &owner, &id, "failed", Duration::from_secs(60)).await;
+    let reason = failed["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("set-permalinks timed out after 1 s (the command was stopped in the container) after 3 attempt(s)"),
+        "{reason}"
+    );
+    let attempts: Vec<_> = rig
+        .fake
+        .execs()
+        .into_iter()
+        .filter(|e| e.command.join(" ").contains("wp rewrite structure"))
+        .collect();
+    assert_eq!(attempts.len(), 3, "{attempts:?}");
+    for pair in attempts.windows(2) {
+        assert_eq!(
+            pair[0].container_timeout_ms,
+            Some(1_000),
+            "ran under timeout"
+        );
+        assert!(
+            pair[0].ended_ms <= pair[1].started_ms,
+            "attempt still running in the container when the next began: ended {} ms after",
+            pair[0].ended_ms.saturating_sub(pair[1].started_ms)
+        );
+    }
+}

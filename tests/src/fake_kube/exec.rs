@@ -1,6 +1,8 @@
 //! `pods/exec` over a websocket, as the kubelet answers it through the API server: the
 //! `v5.channel.k8s.io` / `v4.channel.k8s.io` channel protocol (1 stdout, 2 stderr, 3 status
-//! JSON with the exit code). Results are scripted per command pattern; every exec is recorded.
+//! JSON with the exit code). Results are scripted per command pattern; every exec is recorded,
+//! with when its command ended in the container: a client that goes away does not stop it
+//! (kubernetes/kubernetes#89031), a `timeout` wrapper does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,20 +89,7 @@ pub async fn exec(
             format!("pod {pod} is not running"),
         ));
     }
-    let index = {
-        let mut execs = lock(&state.execs);
-        execs.push(ExecRecord {
-            namespace,
-            pod,
-            container,
-            command: command.clone(),
-            uri: uri.to_string(),
-            completed: false,
-            exit_code: None,
-            started_ms: now_ms(),
-        });
-        execs.len() - 1
-    };
+    let (container_timeout_ms, command) = unwrap_timeout(&command);
     let script = {
         let settings = state.settings();
         let joined = command.join(" ");
@@ -117,9 +106,99 @@ pub async fn exec(
                 delay_ms: settings.default_exec_delay_ms,
             })
     };
+    // The program runs its scripted time, or until `timeout` stops it (exit 124, as
+    // coreutils' and busybox's `timeout` report it), or until the container runs out of
+    // memory (137: the kernel's SIGKILL; the container restarts).
+    let mut script = script;
+    if super::kubelet::exec_out_of_memory(&object, &container, &command) {
+        script.exit_code = 137;
+        script.stdout.clear();
+        script.stderr = "Killed\n".into();
+        script.delay_ms = script.delay_ms.min(50);
+        restart_after_oom(&state, &namespace, &pod, &container);
+    }
+    let started_ms = now_ms();
+    let runs_ms = match container_timeout_ms {
+        Some(limit) if script.delay_ms > limit => {
+            script.delay_ms = limit;
+            script.exit_code = 124;
+            script.stdout.clear();
+            script.stderr.clear();
+            limit
+        }
+        _ => script.delay_ms,
+    };
+    let index = {
+        let mut execs = lock(&state.execs);
+        execs.push(ExecRecord {
+            namespace,
+            pod,
+            container,
+            command,
+            uri: uri.to_string(),
+            completed: false,
+            exit_code: None,
+            started_ms,
+            ended_ms: started_ms + runs_ms,
+            container_timeout_ms,
+        });
+        execs.len() - 1
+    };
     upgrade
         .protocols(["v5.channel.k8s.io", "v4.channel.k8s.io"])
         .on_upgrade(move |socket| run(state, index, script, socket))
+}
+
+/// The kubelet restarting a container the kernel killed for memory.
+fn restart_after_oom(state: &FakeState, namespace: &str, pod: &str, container: &str) {
+    let Some(pods) = of_kind("v1", "Pod") else {
+        return;
+    };
+    let mut objects = lock(&state.objects);
+    let Some(mut object) = objects.get(pods, namespace, pod).cloned() else {
+        return;
+    };
+    if let Some(statuses) = object
+        .pointer_mut("/status/containerStatuses")
+        .and_then(Value::as_array_mut)
+    {
+        for status in statuses.iter_mut().filter(|s| s["name"] == container) {
+            let restarts = status["restartCount"].as_i64().unwrap_or(0);
+            status["restartCount"] = json!(restarts + 1);
+            status["lastState"] = json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}});
+        }
+    }
+    let _ = objects.replace(pods, namespace, pod, object);
+}
+
+/// `timeout [-s SIG] [-k DURATION] DURATION PROGRAM…` (coreutils and busybox): the limit in
+/// ms and the program; any other command as it is.
+fn unwrap_timeout(command: &[String]) -> (Option<u64>, Vec<String>) {
+    let seconds = |text: &str| text.trim_end_matches('s').parse::<f64>().ok();
+    if command.first().map(String::as_str) != Some("timeout") {
+        return (None, command.to_vec());
+    }
+    let mut i = 1;
+    while let Some(arg) = command.get(i) {
+        match arg.as_str() {
+            "-s" | "-k" | "--signal" | "--kill-after" => i += 2,
+            a if a.starts_with('-') => i += 1,
+            _ => break,
+        }
+    }
+    match command.get(i).and_then(|d| seconds(d)) {
+        // Whole milliseconds of a positive duration.
+        Some(limit) if limit > 0.0 => {
+            let ms = (limit * 1000.0).round();
+            let ms = if ms.is_finite() && ms < 1e15 {
+                ms as u64
+            } else {
+                u64::MAX
+            };
+            (Some(ms), command[i + 1..].to_vec())
+        }
+        _ => (None, command.to_vec()),
+    }
 }
 
 /// Whether the client has closed the socket, without waiting for anything not yet arrived.

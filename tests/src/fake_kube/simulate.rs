@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::admission;
+use super::kubelet;
 use super::objects::{Objects, Selector};
 use super::resources::{Resource, of_kind};
 use super::state::{FakeState, ReadyMark, lock, now_ms};
@@ -309,7 +310,7 @@ fn pod_suffix(objects: &Objects) -> String {
 /// Replaces the workload's pods with pods of its current template and updates its status.
 /// Returns whether admission refused a pod or claim (the controller tries again).
 fn roll_out(
-    state: &FakeState,
+    state: &Arc<FakeState>,
     kind: &'static str,
     namespace: &str,
     name: &str,
@@ -399,7 +400,10 @@ fn roll_out(
         )
     };
     let mut created = 0;
+    let mut ready = 0;
+    let mut to_follow = Vec::new();
     let mut refusal = None;
+    let settings = state.settings();
     for i in 0..replicas {
         let pod_name = if kind == "StatefulSet" {
             format!("{name}-{i}")
@@ -419,8 +423,9 @@ fn roll_out(
                 "ownerReferences": owner_ref(pod_owner.0, &pod_owner.1, pod_owner.2.as_ref()),
             },
             "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
-            "status": pod_status(&template, failure.as_ref().map(|f| f.reason.as_str())),
         });
+        pod["metadata"]["annotations"]["fake.storeplane.io/created-ms"] =
+            json!(now_ms().to_string());
         let Some(pods) = of_kind("v1", "Pod") else {
             return false;
         };
@@ -429,7 +434,24 @@ fn roll_out(
         }
         match admission::admit_create(&objects, pods, namespace, &mut pod) {
             Ok(()) => {
+                // The kubelet's first look (or a scripted failure, which stays).
+                let follow = match &failure {
+                    Some(f) => {
+                        pod["status"] = pod_status(&template, Some(f.reason.as_str()));
+                        false
+                    }
+                    None => {
+                        let (status, more) =
+                            kubelet::first_status(&objects, &settings, namespace, &pod);
+                        ready += i64::from(!more && kubelet::is_ready(&status));
+                        pod["status"] = status;
+                        more
+                    }
+                };
                 let _ = objects.create(pods, namespace, pod);
+                if follow {
+                    to_follow.push(pod_name);
+                }
                 created += 1;
             }
             Err(err) => {
@@ -438,11 +460,6 @@ fn roll_out(
             }
         }
     }
-    let ready = if failure.is_some() || refusal.is_some() {
-        0
-    } else {
-        replicas
-    };
     let mut conditions = Vec::new();
     if let Some((pod_name, message)) = &refusal {
         let event = if kind == "Deployment" {
@@ -479,16 +496,82 @@ fn roll_out(
     if objects.replace(workloads, namespace, name, updated).is_ok()
         && failure.is_none()
         && refusal.is_none()
+        && ready >= replicas
     {
         drop(objects);
-        lock(&state.ready_marks).push(ReadyMark {
-            namespace: namespace.to_owned(),
-            kind: kind.to_owned(),
-            name: name.to_owned(),
-            at_ms: now_ms(),
+        mark_ready(state, kind, namespace, name);
+    } else {
+        drop(objects);
+    }
+    for pod in to_follow {
+        let (namespace, name) = (namespace.to_owned(), name.to_owned());
+        kubelet::follow(state, &namespace.clone(), &pod, move |state: &FakeState| {
+            refresh_readiness(state, kind, &namespace, &name);
         });
     }
     refusal.is_some()
+}
+
+fn mark_ready(state: &FakeState, kind: &str, namespace: &str, name: &str) {
+    lock(&state.ready_marks).push(ReadyMark {
+        namespace: namespace.to_owned(),
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        at_ms: now_ms(),
+    });
+}
+
+/// The controller counting its ready pods again after the kubelet changed one.
+fn refresh_readiness(state: &FakeState, kind: &'static str, namespace: &str, name: &str) {
+    let Some(workloads) = of_kind("apps/v1", kind) else {
+        return;
+    };
+    let mut objects = lock(&state.objects);
+    let Some(mut workload) = objects.get(workloads, namespace, name).cloned() else {
+        return;
+    };
+    let owner_name = if kind == "Deployment" {
+        format!("{name}-{}", template_hash(&pod_template(&workload)))
+    } else {
+        name.to_owned()
+    };
+    let pods = list(&objects, "v1", "Pod", namespace);
+    let ready = pods
+        .iter()
+        .filter(|p| owner(p).map(|(_, n)| n) == Some(owner_name.as_str()))
+        .filter(|p| kubelet::is_ready(&p["status"]))
+        .count();
+    let ready = i64::try_from(ready).unwrap_or(0);
+    let replicas = workload
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let was = workload
+        .pointer("/status/readyReplicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if was == ready {
+        return;
+    }
+    workload["status"]["readyReplicas"] = json!(ready);
+    workload["status"]["availableReplicas"] = json!(ready);
+    workload["status"]["unavailableReplicas"] = json!(replicas - ready);
+    if objects
+        .replace(workloads, namespace, name, workload)
+        .is_ok()
+        && ready >= replicas
+    {
+        drop(objects);
+        mark_ready(state, kind, namespace, name);
+    }
+}
+
+/// A workload's pod template (what a ReplicaSet's name hashes).
+fn pod_template(workload: &Value) -> Value {
+    workload
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or_else(|| json!({}))
 }
 
 /// The claims of StatefulSet pod `ordinal`, created (through admission) if missing.
@@ -572,7 +655,7 @@ fn pod_status(template: &Value, failure: Option<&str>) -> Value {
         Some(reason @ "CrashLoopBackOff") => json!({
             "phase": "Running",
             "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}],
-            "containerStatuses": statuses(json!({"waiting": {"reason": reason, "message": "back-off 40s restarting failed container"}}), false, 4),
+            "containerStatuses": statuses(json!({"waiting": {"reason": reason, "message": "back-off 2m40s restarting failed container"}}), false, 5),
         }),
         Some(reason) => json!({
             "phase": "Pending",

@@ -68,6 +68,22 @@ pub struct Settings {
     /// deleted and never removes (a CSI driver or operator that is gone): the namespace stays
     /// `Terminating` until this is cleared.
     pub stuck_finalizer: Option<String>,
+    /// Pulls of matching images that fail before one succeeds (a registry's rate limit).
+    pub image_pull_errors: Vec<PullError>,
+    /// New pods stay unschedulable this long (a cluster autoscaler adding a node).
+    pub unschedulable_ms: u64,
+    /// A database container accepts connections this long after it starts (first boot).
+    pub database_startup_ms: u64,
+    /// First restart back-off of a crashing container (doubling; the kubelet's is 10 s).
+    pub crash_backoff_ms: u64,
+}
+
+/// Pulls of images containing `matches` fail `times` times with `message`, then succeed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullError {
+    pub matches: String,
+    pub message: String,
+    pub times: u32,
 }
 
 impl Default for Settings {
@@ -86,6 +102,10 @@ impl Default for Settings {
             quota_used_lag_ms: 0,
             namespace_quota: None,
             stuck_finalizer: None,
+            image_pull_errors: Vec::new(),
+            unschedulable_ms: 0,
+            database_startup_ms: 0,
+            crash_backoff_ms: 100,
         }
     }
 }
@@ -103,6 +123,12 @@ pub struct ExecRecord {
     pub completed: bool,
     pub exit_code: Option<i32>,
     pub started_ms: u64,
+    /// When the command ended in the container (a client going away does not end it; a
+    /// `timeout` wrapper does, at its limit).
+    pub ended_ms: u64,
+    /// The limit of the `timeout` wrapper the command ran under, if any (`command` is what
+    /// ran inside it).
+    pub container_timeout_ms: Option<u64>,
 }
 
 /// One API request.

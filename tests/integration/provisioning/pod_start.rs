@@ -1,0 +1,159 @@
+//! Pods that take their time to start, as on real clusters (the fake's kubelet simulation):
+//! Medusa waits for its database instead of crash-looping on a new store; a registry that
+//! throttles pulls (429) and a node that has to be added first delay a store instead of
+//! failing it; a pod that stays unschedulable fails the store after the grace period, naming
+//! the scheduler's reason; Medusa's setup runs in a sidecar with memory of its own, so it never
+//! gets the server killed.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use storeplane_tests::app::Backend;
+use storeplane_tests::fake_kube::{PullError, Settings};
+
+use super::*;
+
+fn pods(rig: &Rig, store: &str) -> Vec<Value> {
+    rig.fake
+        .objects(&format!("store-{store}"))
+        .into_iter()
+        .filter(|o| o["kind"] == "Pod")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn medusa_waits_for_its_database_instead_of_crash_looping() {
+    // PostgreSQL initialises its data directory on first boot: 1.5 s before it answers.
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            database_startup_ms: 1_500,
+            crash_backoff_ms: 100,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "patient-medusa", "medusa").await;
+    let store = wait_until(&host, &owner, &id, Duration::from_secs(60), |s| {
+        s["status"] == "ready" || s["status"] == "failed"
+    })
+    .await;
+    assert_eq!(store["status"], "ready", "{store}");
+    let medusa = pods(&rig, &id)
+        .into_iter()
+        .find(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.contains("-medusa-"))
+        })
+        .expect("the medusa pod");
+    let server = &medusa["status"]["containerStatuses"][0];
+    assert_eq!(server["restartCount"], 0, "it never crashed: {server}");
+    assert_eq!(
+        medusa["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"], "Completed",
+        "it waited for the database first"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_registry_and_a_node_being_added_delay_the_store_instead_of_failing_it() {
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            image_pull_errors: vec![PullError {
+                matches: "wordpress:6.8".into(),
+                message: "failed to pull and unpack image \"docker.io/library/wordpress:6.8-php8.3-apache\": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/wordpress/manifests/sha256:0: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit.".into(),
+                times: 2,
+            }],
+            unschedulable_ms: 1_000,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "patient-woo", "woocommerce").await;
+    let store = wait_until(&host, &owner, &id, Duration::from_secs(60), |s| {
+        s["status"] == "ready" || s["status"] == "failed"
+    })
+    .await;
+    assert_eq!(store["status"], "ready", "{store}");
+    let wordpress = pods(&rig, &id)
+        .into_iter()
+        .find(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.contains("-wordpress-"))
+        })
+        .expect("the wordpress pod");
+    assert_eq!(wordpress["status"]["phase"], "Running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_that_stays_unschedulable_fails_the_store_after_the_grace_period() {
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            unschedulable_ms: 600_000,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = HostProcess::start(&rig.options().with("POD_START_GRACE_MS", "2000")).await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "no-room", "woocommerce").await;
+    let failed = wait_status(&host, &owner, &id, "failed", Duration::from_secs(30)).await;
+    let reason = failed["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("cannot be scheduled: 0/3 nodes are available: 3 Insufficient cpu")
+            && reason.contains(", for 2 s"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn medusa_setup_runs_beside_the_server_and_never_takes_it_down() {
+    // Each setup step loads the whole Medusa application again (`medusa db:migrate`,
+    // `medusa exec`): beside the server in its 1 GiB container, the kernel kills the server.
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "roomy-medusa", "medusa").await;
+    let store = wait_until(&host, &owner, &id, Duration::from_secs(60), |s| {
+        s["status"] == "ready" || s["status"] == "failed"
+    })
+    .await;
+    assert_eq!(store["status"], "ready", "{store}");
+    let namespace = format!("store-{id}");
+    let setup: Vec<_> = rig
+        .fake
+        .execs()
+        .into_iter()
+        .filter(|e| e.namespace == namespace)
+        .collect();
+    assert!(
+        setup
+            .iter()
+            .all(|e| e.container == "medusa-cli" && e.exit_code == Some(0)),
+        "{setup:?}"
+    );
+    let medusa = pods(&rig, &id)
+        .into_iter()
+        .find(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.contains("-medusa-"))
+        })
+        .expect("the medusa pod");
+    let server = medusa["status"]["containerStatuses"]
+        .as_array()
+        .and_then(|s| s.iter().find(|c| c["name"] == "medusa"))
+        .cloned()
+        .expect("the server's status");
+    assert_eq!(
+        server["restartCount"], 0,
+        "the server was never killed: {server}"
+    );
+}

@@ -1,0 +1,511 @@
+//! The scheduler and the kubelet, simulated for each pod the controllers create, from an image
+//! catalog kept here: which images exist (an unknown one fails to pull: `ErrImagePull`, then
+//! `ImagePullBackOff` with `Back-off pulling image "…"`), who each runs as (`runAsNonRoot`
+//! with a root image: `CreateContainerConfigError`), and what each program needs before it
+//! stays up (a database answers after `database_startup_ms`; the Medusa server exits while
+//! its database does not answer and is restarted with a doubling back-off, shown as
+//! `CrashLoopBackOff`; an init container that waits for the database finishes once it
+//! answers). Scripted faults: pulls that fail a number of times (a registry's 429), a
+//! scheduling delay (a cluster autoscaler adding a node). Wording after k/k
+//! pkg/kubelet/images, kuberuntime, status/generate.go and the scheduler.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::objects::{Objects, Selector};
+use super::resources::of_kind;
+use super::state::{FakeState, Settings, lock, now_ms};
+
+/// How often a pod that is not running yet is looked at again.
+const TICK: Duration = Duration::from_millis(25);
+
+/// What a program in an image needs to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Program {
+    /// Accepts connections `database_startup_ms` after it starts.
+    Database,
+    /// Exits unless the database of its `DATABASE_URL` answers.
+    MedusaServer,
+    Other,
+}
+
+/// An image the fake registry has.
+#[derive(Debug, Clone, Copy)]
+struct Image {
+    runs_as_root: bool,
+    program: Program,
+}
+
+/// The images the store charts use, by repository name.
+fn catalog(image: &str) -> Option<Image> {
+    let repository = image.rsplit_once(':').map_or(image, |(r, _)| r);
+    let name = repository.rsplit('/').next().unwrap_or(repository);
+    let (runs_as_root, program) = match name {
+        // Apache binds port 80 as root, then drops to www-data.
+        "wordpress" => (true, Program::Other),
+        // The official images start as root and step down in their entrypoint.
+        "mariadb" | "postgres" => (true, Program::Database),
+        // docker/medusa: USER 1000.
+        "medusa" => (false, Program::MedusaServer),
+        "busybox" | "alpine" | "nginx" => (true, Program::Other),
+        _ => return None,
+    };
+    Some(Image {
+        runs_as_root,
+        program,
+    })
+}
+
+/// Resident memory of the Medusa server (Node with the whole application loaded), and of one
+/// `medusa` CLI process (`db:migrate`, `exec`, `user`: the application again). Estimates of
+/// what Medusa 2.x uses idle; what matters is that two do not fit in 1 GiB.
+const MEDUSA_SERVER_MIB: i128 = 700;
+const MEDUSA_CLI_MIB: i128 = 450;
+
+fn mib(container: &Value) -> Option<i128> {
+    let limit = container.pointer("/resources/limits/memory")?.as_str()?;
+    storeplane::k8s::quantity::Quantity::parse(limit)
+        .ok()
+        .map(|q| q.milli() / 1000 / (1 << 20))
+}
+
+/// Whether running `command` in `container` of `pod` goes over the container's memory limit
+/// (the programs already in it, plus the new one): the kernel then kills the biggest process
+/// in the container, the server, and the kubelet restarts the container.
+pub fn exec_out_of_memory(pod: &Value, container: &str, command: &[String]) -> bool {
+    let Some(spec) = container_names(pod, "containers")
+        .into_iter()
+        .find(|c| c["name"] == container)
+    else {
+        return false;
+    };
+    let image = spec["image"].as_str().unwrap_or_default();
+    let Some(Image {
+        program: Program::MedusaServer,
+        ..
+    }) = catalog(image)
+    else {
+        return false;
+    };
+    // A container whose command is overridden (the setup sidecar) does not run the server.
+    let resident = if spec.get("command").is_none() {
+        MEDUSA_SERVER_MIB
+    } else {
+        0
+    };
+    let joined = command.join(" ");
+    let cli = if joined.contains("medusa ") {
+        MEDUSA_CLI_MIB
+    } else {
+        0
+    };
+    mib(&spec).is_some_and(|limit| resident + cli > limit)
+}
+
+/// Per-pod memory of the simulation.
+#[derive(Debug, Default)]
+struct Memo {
+    /// Failed pull attempts per image.
+    pulls: BTreeMap<String, u32>,
+    /// Until when a pull back-off lasts, per image.
+    pull_backoff_until: BTreeMap<String, u64>,
+    /// Restarts of each crashing container, and until when its back-off lasts.
+    restarts: BTreeMap<String, (u32, u64)>,
+    /// When each container started running.
+    started: BTreeMap<String, u64>,
+}
+
+/// One pod's status, worked out by the kubelet.
+struct Outcome {
+    status: Value,
+    ready: bool,
+    /// Nothing will change by waiting (a scripted permanent failure).
+    settled: bool,
+}
+
+fn container_names(pod: &Value, list: &str) -> Vec<Value> {
+    pod.pointer(&format!("/spec/{list}"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn waiting(name: &str, image: &str, reason: &str, message: &str, restarts: u32) -> Value {
+    json!({"name": name, "image": image, "imageID": "", "ready": false, "restartCount": restarts,
+           "started": false, "state": {"waiting": {"reason": reason, "message": message}}})
+}
+
+fn running(name: &str, image: &str, ready: bool, restarts: u32) -> Value {
+    json!({"name": name, "image": image, "imageID": format!("docker.io/library/{image}@sha256:0"),
+           "ready": ready, "restartCount": restarts, "started": true,
+           "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}})
+}
+
+/// Whether the pods behind the Service named by `url`'s host answer (are ready: a database
+/// pod is ready once it has been running `database_startup_ms`).
+fn database_answers(objects: &Objects, namespace: &str, url: &str) -> bool {
+    let host = url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split([':', '/', '.']).next())
+        .unwrap_or_default();
+    let (Some(services), Some(pods)) = (of_kind("v1", "Service"), of_kind("v1", "Pod")) else {
+        return false;
+    };
+    let Some(selector) = objects
+        .get(services, namespace, host)
+        .and_then(|s| s.pointer("/spec/selector"))
+        .and_then(Value::as_object)
+        .cloned()
+    else {
+        return false;
+    };
+    let all = Selector::default();
+    objects
+        .list(pods, Some(namespace), &all, &all)
+        .iter()
+        .filter(|p| {
+            selector
+                .iter()
+                .all(|(k, v)| p.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v))
+        })
+        .any(|p| is_ready(&p["status"]))
+}
+
+/// Whether a pod status says Ready.
+pub fn is_ready(status: &Value) -> bool {
+    status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+fn env_value(container: &Value, name: &str) -> Option<String> {
+    container
+        .get("env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str().map(str::to_owned))
+}
+
+/// Whether the container asks not to run as root while running as root.
+fn root_refused(pod: &Value, container: &Value, image: Image) -> bool {
+    let pod_ctx = pod.pointer("/spec/securityContext");
+    let ctx = container.get("securityContext");
+    let get = |key: &str| {
+        ctx.and_then(|c| c.get(key))
+            .or_else(|| pod_ctx.and_then(|c| c.get(key)))
+    };
+    let non_root = get("runAsNonRoot").and_then(Value::as_bool) == Some(true);
+    let user = get("runAsUser").and_then(Value::as_i64);
+    non_root && user.map_or(image.runs_as_root, |u| u == 0)
+}
+
+/// Works out the pod's status at `now`.
+fn evaluate(
+    objects: &Objects,
+    settings: &Settings,
+    namespace: &str,
+    pod: &Value,
+    memo: &mut Memo,
+    now: u64,
+) -> Outcome {
+    let created = pod
+        .pointer("/metadata/annotations/fake.storeplane.io~1created-ms")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(now);
+    let pending = |conditions: Value, extra: Value| {
+        let mut status = json!({"phase": "Pending", "conditions": conditions});
+        if let Some(map) = extra.as_object() {
+            for (k, v) in map {
+                status[k] = v.clone();
+            }
+        }
+        status
+    };
+    if now < created + settings.unschedulable_ms {
+        return Outcome {
+            status: pending(
+                json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                        "message": "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."}]),
+                json!({}),
+            ),
+            ready: false,
+            settled: false,
+        };
+    }
+    let scheduled = json!({"type": "PodScheduled", "status": "True"});
+    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let mut init_statuses = Vec::new();
+    let mut statuses = Vec::new();
+    let mut initialized = true;
+    let mut all_ready = true;
+    let mut settled = false;
+    for (list, is_init) in [("initContainers", true), ("containers", false)] {
+        for container in container_names(pod, list) {
+            let name = container["name"].as_str().unwrap_or_default().to_owned();
+            let image_ref = container["image"].as_str().unwrap_or_default().to_owned();
+            let out = if is_init {
+                &mut init_statuses
+            } else {
+                &mut statuses
+            };
+            if !is_init && !initialized {
+                out.push(waiting(&name, &image_ref, "PodInitializing", "", 0));
+                all_ready = false;
+                continue;
+            }
+            // Pull.
+            let Some(image) = catalog(&image_ref) else {
+                let message = format!(
+                    "failed to pull and unpack image \"docker.io/library/{image_ref}\": failed to resolve reference \"docker.io/library/{image_ref}\": docker.io/library/{image_ref}: not found"
+                );
+                let reason = if memo.pulls.get(&image_ref).copied().unwrap_or(0) == 0 {
+                    "ErrImagePull"
+                } else {
+                    "ImagePullBackOff"
+                };
+                *memo.pulls.entry(image_ref.clone()).or_default() += 1;
+                out.push(waiting(&name, &image_ref, reason, &message, 0));
+                all_ready = false;
+                initialized &= !is_init;
+                continue;
+            };
+            if let Some(fault) = settings
+                .image_pull_errors
+                .iter()
+                .find(|f| image_ref.contains(&f.matches))
+            {
+                let failed = memo.pulls.get(&image_ref).copied().unwrap_or(0);
+                if failed < fault.times {
+                    let backoff_until = memo
+                        .pull_backoff_until
+                        .get(&image_ref)
+                        .copied()
+                        .unwrap_or(0);
+                    if now < backoff_until {
+                        out.push(waiting(
+                            &name,
+                            &image_ref,
+                            "ImagePullBackOff",
+                            &format!("Back-off pulling image \"{image_ref}\""),
+                            0,
+                        ));
+                    } else {
+                        memo.pulls.insert(image_ref.clone(), failed + 1);
+                        memo.pull_backoff_until
+                            .insert(image_ref.clone(), now + settings.crash_backoff_ms * 2);
+                        out.push(waiting(
+                            &name,
+                            &image_ref,
+                            "ErrImagePull",
+                            &fault.message,
+                            0,
+                        ));
+                    }
+                    all_ready = false;
+                    initialized &= !is_init;
+                    continue;
+                }
+            }
+            if root_refused(pod, &container, image) {
+                let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+                out.push(waiting(&name, &image_ref, "CreateContainerConfigError",
+                    &format!("container has runAsNonRoot and image will run as root (pod: \"{pod_name}_{namespace}({uid})\", container: {name})"), 0));
+                all_ready = false;
+                initialized &= !is_init;
+                settled = true;
+                continue;
+            }
+            let command = container
+                .get("command")
+                .map(ToString::to_string)
+                .unwrap_or_default()
+                + &container
+                    .get("args")
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+            if is_init {
+                // An init container that waits for a database finishes once it answers.
+                let waits_for = command.contains("pg_isready")
+                    || command.contains("healthcheck")
+                    || command.contains("mariadb-admin");
+                let url = env_value(&container, "DATABASE_URL").unwrap_or_default();
+                let host = container_env_host(&container);
+                let done = !waits_for
+                    || database_answers(
+                        objects,
+                        namespace,
+                        if url.is_empty() { &host } else { &url },
+                    );
+                if done {
+                    init_statuses.push(
+                        json!({"name": name, "image": image_ref, "ready": true, "restartCount": 0,
+                        "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}),
+                    );
+                } else {
+                    init_statuses.push(running(&name, &image_ref, false, 0));
+                    initialized = false;
+                    all_ready = false;
+                }
+                continue;
+            }
+            let started = *memo.started.entry(name.clone()).or_insert(now);
+            let (restarts, backoff_until) = memo.restarts.get(&name).copied().unwrap_or((0, 0));
+            match image.program {
+                Program::MedusaServer => {
+                    let url = env_value(&container, "DATABASE_URL").unwrap_or_default();
+                    if now < backoff_until {
+                        statuses.push(waiting(&name, &image_ref, "CrashLoopBackOff",
+                            &format!("back-off {}ms restarting failed container={name} pod={pod_name}_{namespace}", backoff_until - now), restarts));
+                        all_ready = false;
+                    } else if !database_answers(objects, namespace, &url) {
+                        // Medusa's migrations at start cannot connect: it exits 1.
+                        let backoff = settings.crash_backoff_ms << restarts.min(5);
+                        memo.restarts
+                            .insert(name.clone(), (restarts + 1, now + backoff));
+                        memo.started.remove(&name);
+                        statuses.push(json!({"name": name, "image": image_ref, "ready": false, "restartCount": restarts + 1,
+                            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off {backoff}ms restarting failed container={name} pod={pod_name}_{namespace}")}},
+                            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}));
+                        all_ready = false;
+                    } else {
+                        statuses.push(running(&name, &image_ref, true, restarts));
+                    }
+                }
+                Program::Database => {
+                    let up = now >= started + settings.database_startup_ms;
+                    statuses.push(running(&name, &image_ref, up, restarts));
+                    all_ready &= up;
+                }
+                Program::Other => statuses.push(running(&name, &image_ref, true, restarts)),
+            }
+        }
+    }
+    let ready_condition = if all_ready {
+        json!({"type": "Ready", "status": "True"})
+    } else {
+        let unready: Vec<&str> = statuses
+            .iter()
+            .filter(|s| s["ready"] != true)
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        json!({"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+               "message": format!("containers with unready status: [{}]", unready.join(" "))})
+    };
+    let phase = if statuses
+        .iter()
+        .any(|s| s.pointer("/state/running").is_some())
+    {
+        "Running"
+    } else {
+        "Pending"
+    };
+    let mut status = json!({
+        "phase": phase,
+        "conditions": [scheduled, {"type": "Initialized", "status": if initialized { "True" } else { "False" }}, ready_condition],
+        "containerStatuses": statuses,
+    });
+    if !init_statuses.is_empty() {
+        status["initContainerStatuses"] = json!(init_statuses);
+    }
+    Outcome {
+        status,
+        ready: all_ready,
+        settled,
+    }
+}
+
+/// The Service host an init container waits for, from its command (`-h <host>`).
+fn container_env_host(container: &Value) -> String {
+    let words: Vec<String> = container
+        .get("command")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .chain(
+            container
+                .get("args")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        )
+        .filter_map(|w| w.as_str().map(str::to_owned))
+        .collect();
+    let text = words.join(" ");
+    let host = text
+        .split_whitespace()
+        .skip_while(|w| *w != "-h" && *w != "--host")
+        .nth(1)
+        .unwrap_or_default()
+        .trim_matches(['"', '\''])
+        .to_owned();
+    format!("x@{host}")
+}
+
+/// The status a new pod starts with (the kubelet's first look), and whether it needs more.
+pub fn first_status(
+    objects: &Objects,
+    settings: &Settings,
+    namespace: &str,
+    pod: &Value,
+) -> (Value, bool) {
+    let mut memo = Memo::default();
+    let outcome = evaluate(objects, settings, namespace, pod, &mut memo, now_ms());
+    (outcome.status, !outcome.ready && !outcome.settled)
+}
+
+/// Follows a pod until it is ready, gone, or stuck for good, writing its status and telling
+/// its controller (`on_change`) each time it changes.
+pub fn follow(
+    state: &Arc<FakeState>,
+    namespace: &str,
+    pod_name: &str,
+    on_change: impl Fn(&FakeState) + Send + 'static,
+) {
+    let state = Arc::clone(state);
+    let namespace = namespace.to_owned();
+    let pod_name = pod_name.to_owned();
+    tokio::spawn(async move {
+        let mut memo = Memo::default();
+        let Some(pods) = of_kind("v1", "Pod") else {
+            return;
+        };
+        loop {
+            tokio::time::sleep(TICK).await;
+            let settings = state.settings();
+            let mut objects = lock(&state.objects);
+            let Some(pod) = objects.get(pods, &namespace, &pod_name).cloned() else {
+                return; // deleted
+            };
+            let outcome = evaluate(&objects, &settings, &namespace, &pod, &mut memo, now_ms());
+            let changed = pod.get("status") != Some(&outcome.status);
+            if changed {
+                let mut updated = pod;
+                updated["status"] = outcome.status;
+                if objects
+                    .replace(pods, &namespace, &pod_name, updated)
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            drop(objects);
+            if changed {
+                on_change(&state);
+            }
+            if outcome.ready || outcome.settled {
+                return;
+            }
+        }
+    });
+}
