@@ -2,7 +2,7 @@
 //! provisioning pipeline is tested without a cluster: authentication and RBAC with the
 //! control-plane chart's rules (the host connects as its ServiceAccount), discovery, CRUD,
 //! server-side apply, merge patch, selectors, watches with bookmarks, `Status` errors,
-//! admission (NamespaceLifecycle, LimitRanger, ResourceQuota), Deployment → ReplicaSet →
+//! admission (NamespaceLifecycle, LimitRanger, Pod Security, ResourceQuota), Deployment → ReplicaSet →
 //! Pod and StatefulSet → claims and pods controllers, namespace termination, simulated readiness and failures, websocket exec with scripted
 //! results, and fault injection. `docs/fake-kubernetes.md` says what is modelled after which
 //! Kubernetes source.
@@ -18,6 +18,7 @@ mod field_manager;
 mod immutable;
 mod kubelet;
 mod objects;
+mod pod_security;
 mod resources;
 mod routes;
 mod simulate;

@@ -157,3 +157,30 @@ async fn medusa_setup_runs_beside_the_server_and_never_takes_it_down() {
         "the server was never killed: {server}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_that_pod_security_refuses_fails_the_store_at_once_naming_the_rule() {
+    // A locked-down cluster: a policy engine forces `restricted` onto every namespace. The
+    // official WordPress image starts Apache as root, which restricted forbids.
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            namespace_labels: Some(
+                serde_json::json!({"pod-security.kubernetes.io/enforce": "restricted"}),
+            ),
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = HostProcess::start(&rig.options().with("PROVISIONING_TIMEOUT_MS", "120000")).await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "locked-down", "woocommerce").await;
+    let failed = wait_status(&host, &owner, &id, "failed", Duration::from_secs(30)).await;
+    let reason = failed["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("cannot create its pods")
+            && reason.contains("violates PodSecurity \"restricted:latest\"")
+            && reason.contains("runAsNonRoot != true (pod or container \"wordpress\""),
+        "{reason}"
+    );
+}

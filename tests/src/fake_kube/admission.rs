@@ -1,6 +1,7 @@
 //! Admission of new objects, in the real API server's order and with its messages:
 //! NamespaceLifecycle (nothing new in a terminating namespace), LimitRanger (pods get the
-//! namespace's default requests and limits, then its maximum is checked) and ResourceQuota
+//! namespace's default requests and limits, then its maximum is checked), Pod Security (the
+//! level the namespace enforces, see `pod_security`) and ResourceQuota
 //! (pods, PersistentVolumeClaims and Services are counted against every quota whose status the
 //! quota controller has filled; "status unknown for quota" while `status.used` lags).
 //! Sources: apiserver plugin/namespace/lifecycle, kubernetes plugin/pkg/admission/limitranger,
@@ -76,6 +77,14 @@ pub fn admit_create(
     namespace_lifecycle(objects, resource, namespace, &name)?;
     if resource.kind == "Pod" {
         limit_ranger(objects, resource, namespace, &name, object)?;
+        let labels = of_kind("v1", "Namespace")
+            .and_then(|r| objects.get(r, "", namespace))
+            .and_then(|ns| ns.pointer("/metadata/labels"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if let Some(refusal) = super::pod_security::check(object, &labels) {
+            return Err(forbidden(resource, &name, &refusal));
+        }
     }
     resource_quota(objects, resource, namespace, &name, object)
 }

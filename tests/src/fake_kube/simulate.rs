@@ -37,6 +37,7 @@ pub fn after_write(
         return;
     }
     if resource.kind == "Namespace" {
+        policy_labels(state, name_of(object));
         policy_quota(state, name_of(object));
         return;
     }
@@ -140,6 +141,25 @@ fn sync_quota(state: &Arc<FakeState>, namespace: &str, name: &str) {
             write_quota_status(&state, &namespace, &name, true);
         }
     });
+}
+
+/// The `namespace_labels` setting: a policy engine's mutation of every namespace's labels
+/// (e.g. Pod Security levels the cluster's owners impose), winning over what was applied.
+fn policy_labels(state: &FakeState, namespace: &str) {
+    let (Some(forced), Some(namespaces)) = (
+        state.settings().namespace_labels,
+        of_kind("v1", "Namespace"),
+    ) else {
+        return;
+    };
+    let mut objects = lock(&state.objects);
+    let Some(mut ns) = objects.get(namespaces, "", namespace).cloned() else {
+        return;
+    };
+    for (key, value) in forced.as_object().into_iter().flatten() {
+        ns["metadata"]["labels"][key] = value.clone();
+    }
+    let _ = objects.replace(namespaces, "", namespace, ns);
 }
 
 /// The `namespace_quota` setting: a quota of the cluster's own in every new namespace.

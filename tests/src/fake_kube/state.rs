@@ -64,6 +64,9 @@ pub struct Settings {
     /// `spec.hard` of a ResourceQuota `cluster-policy` put into every new namespace, as a
     /// cluster's policy engine (e.g. a Kyverno generate rule) does.
     pub namespace_quota: Option<serde_json::Value>,
+    /// Labels a policy engine forces onto every namespace, over what was applied (e.g.
+    /// `pod-security.kubernetes.io/enforce: restricted` on a locked-down cluster).
+    pub namespace_labels: Option<serde_json::Value>,
     /// A finalizer some controller puts on every PersistentVolumeClaim of a namespace being
     /// deleted and never removes (a CSI driver or operator that is gone): the namespace stays
     /// `Terminating` until this is cleared.
@@ -101,6 +104,7 @@ impl Default for Settings {
             quota_sync_ms: 20,
             quota_used_lag_ms: 0,
             namespace_quota: None,
+            namespace_labels: None,
             stuck_finalizer: None,
             image_pull_errors: Vec::new(),
             unschedulable_ms: 0,
