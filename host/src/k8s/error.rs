@@ -38,6 +38,11 @@ impl From<kube::Error> for KubeError {
                     403 if status.message.contains("status unknown for quota") => {
                         Self::Transient(message)
                     }
+                    // A server-side apply with a field the schema does not declare fails the
+                    // same way every time (apimachinery structuredmerge.go answers it as 500).
+                    500 if status.message.contains("field not declared in schema") => {
+                        Self::Rejected(message)
+                    }
                     // Conflict (someone else wrote first), Gone (watch expired), throttling
                     // and every server-side failure heal by trying again.
                     409 | 410 | 429 | 500..=599 => Self::Transient(message),
@@ -115,5 +120,16 @@ mod tests {
             "persistentvolumeclaims \"data\" is forbidden: exceeded quota: store-quota, requested: requests.storage=10Gi, used: requests.storage=20Gi, limited: requests.storage=20Gi",
         );
         assert!(matches!(exceeded, KubeError::Rejected(_)), "{exceeded:?}");
+    }
+
+    #[test]
+    fn an_undeclared_field_is_not_retried() {
+        let err = api_error(
+            500,
+            "",
+            "failed to create typed patch object (store-x/web; apps/v1, Kind=Deployment): .spec.replica: field not declared in schema",
+        );
+        assert!(matches!(err, KubeError::Rejected(_)), "{err:?}");
+        assert!(api_error(500, "InternalError", "etcdserver: leader changed").is_transient());
     }
 }

@@ -96,12 +96,37 @@ impl Manifest {
     }
 
     /// Parses the object into its k8s-openapi type, reporting type errors (wrong field types,
-    /// missing required fields). Unknown kinds are an error.
+    /// missing required fields) and fields the Kubernetes schema does not declare (a server-side
+    /// apply of those fails with 500 "failed to create typed patch object … field not declared
+    /// in schema"). Unknown kinds are an error.
     pub fn check_typed(&self) -> Result<(), String> {
-        fn parse<T: DeserializeOwned>(m: &Manifest) -> Result<(), String> {
-            serde_json::from_value::<T>(m.object.clone())
-                .map(drop)
-                .map_err(|err| format!("{}: {err}", m.id()))
+        let undeclared = self.undeclared_fields()?;
+        if undeclared.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: {} not declared in the Kubernetes schema",
+                self.id(),
+                undeclared.join(", ")
+            ))
+        }
+    }
+
+    /// The fields (`.spec.foo` paths) the object's k8s-openapi type does not declare; an error
+    /// when it does not parse as that type at all.
+    pub fn undeclared_fields(&self) -> Result<Vec<String>, String> {
+        let declared = self.round_trip()?;
+        let mut undeclared = Vec::new();
+        collect_undeclared(&self.object, &declared, &mut String::new(), &mut undeclared);
+        Ok(undeclared)
+    }
+
+    /// The object parsed into its k8s-openapi type and written back: what the schema keeps.
+    fn round_trip(&self) -> Result<Value, String> {
+        fn parse<T: DeserializeOwned + serde::Serialize>(m: &Manifest) -> Result<Value, String> {
+            let typed = serde_json::from_value::<T>(m.object.clone())
+                .map_err(|err| format!("{}: {err}", m.id()))?;
+            serde_json::to_value(&typed).map_err(|err| err.to_string())
         }
         match (self.api_version.as_str(), self.kind.as_str()) {
             ("v1", "ConfigMap") => parse::<core::v1::ConfigMap>(self),
@@ -123,6 +148,38 @@ impl Manifest {
                 self.name
             )),
         }
+    }
+}
+
+/// Fields of `given` (a manifest) that the round trip through its k8s-openapi type dropped,
+/// i.e. that the schema does not declare, as `.spec.foo` paths. Explicit nulls are not fields;
+/// `status` is the server's.
+fn collect_undeclared(given: &Value, declared: &Value, path: &mut String, out: &mut Vec<String>) {
+    match (given, declared) {
+        (Value::Object(given), declared) => {
+            for (key, value) in given {
+                if value.is_null() || (path.is_empty() && key == "status") {
+                    continue;
+                }
+                let len = path.len();
+                path.push('.');
+                path.push_str(key);
+                match declared.get(key) {
+                    Some(inner) => collect_undeclared(value, inner, path, out),
+                    None => out.push(path.clone()),
+                }
+                path.truncate(len);
+            }
+        }
+        (Value::Array(given), Value::Array(declared)) => {
+            for (i, (value, inner)) in given.iter().zip(declared).enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                collect_undeclared(value, inner, path, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -175,6 +232,23 @@ mod tests {
                 "{kind} must not be allowed"
             );
         }
+    }
+
+    #[test]
+    fn typed_check_reports_fields_the_schema_does_not_declare() {
+        let manifest = Manifest::from_value(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "creationTimestamp": null},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "replica": 2,
+                     "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [
+                         {"name": "c", "image": "x", "resource": {}}]}}},
+            "status": {"whatever": 1},
+        }))
+        .expect("manifest");
+        assert_eq!(
+            manifest.check_typed(),
+            Err("Deployment/web: .spec.replica, .spec.template.spec.containers[0].resource not declared in the Kubernetes schema".into())
+        );
     }
 
     #[test]

@@ -231,3 +231,37 @@ async fn a_changed_statefulset_counts_as_ready_only_once_its_pods_are_replaced()
         rolled.saturating_sub(setup_started)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_with_a_field_the_schema_does_not_declare_is_refused_for_good() {
+    // What a chart with a typo would send: the API server cannot build the typed patch.
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let cluster = storeplane::k8s::Cluster::connect(Some(rig.fake.kubeconfig_path()))
+        .await
+        .expect("connect")
+        .expect("a cluster");
+    let namespace =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "store-typo"}});
+    cluster
+        .apply("store-typo", &namespace)
+        .await
+        .expect("namespace");
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "store-typo"},
+        "spec": {"replica": 2, "selector": {"matchLabels": {"a": "b"}},
+                 "template": {"metadata": {"labels": {"a": "b"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+    });
+    let err = cluster
+        .apply("store-typo", &deployment)
+        .await
+        .expect_err("refused");
+    assert!(!err.is_transient(), "retrying cannot help: {err:?}");
+    assert!(
+        err.to_string().contains(
+            "failed to create typed patch object (store-typo/web; apps/v1, Kind=Deployment): .spec.replica: field not declared in schema"
+        ),
+        "{err}"
+    );
+}

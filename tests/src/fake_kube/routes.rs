@@ -446,6 +446,22 @@ fn patch(
                     return Err(authz::forbidden(&request.identity, &create));
                 }
             }
+            // A field the schema does not declare: apimachinery's structured merge cannot
+            // build the typed patch (structuredmerge.go), answered as 500 with no reason.
+            if let Ok(manifest) = storeplane::k8s::Manifest::from_value(patch.clone())
+                && let Ok(undeclared) = manifest.undeclared_fields()
+                && let Some(first) = undeclared.first()
+            {
+                return Err(ApiError::new(
+                    500,
+                    "",
+                    format!(
+                        "failed to create typed patch object ({namespace}/{name}; {}, Kind={}): {first}: field not declared in schema",
+                        target.resource.api_version(),
+                        target.resource.kind
+                    ),
+                ));
+            }
             let mut patch = patch;
             let force = matches!(param(pairs, "force"), Some("true" | "1"));
             let mut objects = lock(&state.objects);
