@@ -53,7 +53,7 @@ pub struct Config {
     #[arg(long, env = "PLUGIN_FUEL", default_value_t = 2_000_000_000, value_parser = clap::value_parser!(u64).range(1_000_000..))]
     pub plugin_fuel: u64,
     /// Most CPU one store may use (sum of its pods' limits, rolling-update surge included); a
-    /// plan that needs more is refused at `plugin check`, upload and provisioning.
+    /// store whose plan needs more fails at provisioning, and `plugin check` reports it.
     #[arg(long, env = "STORE_MAX_CPU", default_value = "8", value_parser = parse_quantity)]
     pub store_max_cpu: Quantity,
     /// Most memory one store may use (limits, like STORE_MAX_CPU).

@@ -31,6 +31,10 @@ pub struct RenderReport {
     /// What the objects use at most (zero when they could not be counted).
     pub footprint: Footprint,
     pub problems: Vec<String>,
+    /// Why the plan needs more than the host allows one store, naming CPU and memory. Kept
+    /// apart from `problems`: it refuses a store and fails `plugin check`, but does not stop
+    /// an engine from being registered (a tenant may pick a size that fits).
+    pub over_ceiling: Option<String>,
 }
 
 /// Renders plans with the engine's chart and checks the result.
@@ -70,6 +74,7 @@ impl Conformance {
             manifests: Vec::new(),
             footprint: Footprint::default(),
             problems: vec![problem],
+            over_ceiling: None,
         };
         // An embedded chart is written to a temp file that lives until rendering is done.
         let mut _embedded = None;
@@ -110,20 +115,18 @@ impl Conformance {
             Ok(manifests) => {
                 let mut problems = check_manifests(info, spec, plan, &manifests);
                 let objects: Vec<_> = manifests.iter().map(|m| m.object.clone()).collect();
-                let footprint = match Footprint::of(&objects, &CONTAINER_LIMITS) {
-                    Ok(footprint) => {
-                        problems.extend(footprint.exceeds(&self.ceiling));
-                        footprint
-                    }
+                let (footprint, over_ceiling) = match Footprint::of(&objects, &CONTAINER_LIMITS) {
+                    Ok(footprint) => (footprint, footprint.exceeds(&self.ceiling)),
                     Err(found) => {
                         problems.extend(found);
-                        Footprint::default()
+                        (Footprint::default(), None)
                     }
                 };
                 RenderReport {
                     manifests,
                     footprint,
                     problems,
+                    over_ceiling,
                 }
             }
             Err(err) => fail(format!("rendering the chart failed: {err}")),

@@ -123,6 +123,7 @@ pub async fn check_plugin(
                     .await;
                 entry.manifests = rendered.manifests;
                 entry.problems.extend(rendered.problems);
+                entry.problems.extend(rendered.over_ceiling);
             }
             Ok(Err(err)) => entry.problems.push(err.to_string()),
             Err(err) => entry.problems.push(format!("plugin task failed: {err}")),

@@ -441,6 +441,9 @@ impl Pipeline {
                 report.problems.join("; ")
             )));
         }
+        if let Some(over) = report.over_ceiling {
+            return Err(permanent(over));
+        }
         Ok(Rendered {
             objects: report.manifests.into_iter().map(|m| m.object).collect(),
             footprint: report.footprint,

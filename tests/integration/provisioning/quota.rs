@@ -151,3 +151,29 @@ async fn a_pod_admission_refuses_fails_the_store_at_once_with_the_api_servers_re
         "{reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_above_the_hosts_per_store_ceiling_is_refused_naming_cpu_and_memory() {
+    // The operator allows 4 CPU per store: a small store fits, a large WooCommerce store
+    // (4.5 CPU) is refused before anything of it is applied.
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = HostProcess::start(&rig.options().with("STORE_MAX_CPU", "4")).await;
+    let owner = host.user("owner").await;
+    let small = create_sized(&host, &owner, "fits", "woocommerce", "small").await;
+    let large = create_sized(&host, &owner, "too-large", "woocommerce", "large").await;
+    wait_status(&host, &owner, &small, "ready", Duration::from_secs(60)).await;
+    let failed = wait_status(&host, &owner, &large, "failed", Duration::from_secs(60)).await;
+    let reason = failed["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the store needs CPU 4500m and memory 4352Mi")
+            && reason.contains("CPU 4500m > 4"),
+        "{reason}"
+    );
+    let workloads = rig
+        .fake
+        .objects(&format!("store-{large}"))
+        .into_iter()
+        .filter(|o| o["kind"] == "Deployment" || o["kind"] == "StatefulSet")
+        .count();
+    assert_eq!(workloads, 0, "nothing of the refused store was applied");
+}

@@ -89,6 +89,21 @@ pub async fn exec(
             format!("pod {pod} is not running"),
         ));
     }
+    // The kubelet can only exec into a container that runs (not one waiting to restart).
+    let running = object
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == container.as_str())
+        .is_some_and(|s| s.pointer("/state/running").is_some());
+    if !running {
+        return fail(ApiError::new(
+            500,
+            "InternalError",
+            format!("unable to upgrade connection: container not found ({container:?})"),
+        ));
+    }
     let (container_timeout_ms, command) = unwrap_timeout(&command);
     let script = {
         let settings = state.settings();

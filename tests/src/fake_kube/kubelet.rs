@@ -361,7 +361,14 @@ fn evaluate(
             }
             let started = *memo.started.entry(name.clone()).or_insert(now);
             let (restarts, backoff_until) = memo.restarts.get(&name).copied().unwrap_or((0, 0));
-            match image.program {
+            // A container whose command is overridden runs that, not the image's program
+            // (the Medusa setup sidecar idles).
+            let program = if container.get("command").is_some() {
+                Program::Other
+            } else {
+                image.program
+            };
+            match program {
                 Program::MedusaServer => {
                     let url = env_value(&container, "DATABASE_URL").unwrap_or_default();
                     if now < backoff_until {
