@@ -1,5 +1,6 @@
 //! Renders a chart with `helm template`: values go in on stdin (`-f -`), never with `--set`,
-//! so they are not in any process's arguments; an operator's overlay file (`HELM_VALUES_FILE`)
+//! so they are not in any process's arguments; helm gets an environment of its own (none of
+//! the host's secrets or its kubeconfig); an operator's overlay file (`HELM_VALUES_FILE`)
 //! comes after them and wins. The run has a timeout and bounded output, and the
 //! multi-document YAML is parsed into [`Manifest`]s.
 
@@ -51,9 +52,28 @@ impl HelmRenderer {
         }
     }
 
+    /// A helm command with an environment of its own: nothing of the host's (no database URL,
+    /// JWT secret or kubeconfig: `helm template` needs no cluster, and a chart is untrusted
+    /// input), only where helm keeps its cache and configuration.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.env_clear();
+        for (key, default) in [
+            ("HOME", "/tmp"),
+            ("TMPDIR", "/tmp"),
+            ("HELM_CACHE_HOME", "/tmp/helm/cache"),
+            ("HELM_CONFIG_HOME", "/tmp/helm/config"),
+            ("HELM_DATA_HOME", "/tmp/helm/data"),
+        ] {
+            cmd.env(key, std::env::var_os(key).unwrap_or_else(|| default.into()));
+        }
+        cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin");
+        cmd
+    }
+
     /// `helm version --short`: checks the binary runs (and is helm 4).
     pub async fn version(&self) -> Result<String, HelmError> {
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = self.command();
         cmd.args(["version", "--short"])
             .stdin(Stdio::null())
             .kill_on_drop(true);
@@ -82,7 +102,7 @@ impl HelmRenderer {
         namespace: &str,
         values: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<Vec<Manifest>, HelmError> {
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = self.command();
         cmd.arg("template")
             .arg(release)
             .arg(chart)

@@ -327,3 +327,48 @@ async fn setup_output_reaches_the_audit_log_bounded_and_redacted() {
     );
     assert_no_secret(&secrets, &host.logs().join("\n"), "the host's logs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_runs_without_the_hosts_secrets_or_its_kubeconfig() {
+    // A helm that writes down its environment and arguments, then renders.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seen = dir.path().join("seen");
+    let wrapper = dir.path().join("helm");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n{{ env; echo \"ARGS $*\"; }} >> '{}'\nexec '{}' \"$@\"\n",
+            seen.display(),
+            storeplane_tests::helm_bin().display()
+        ),
+    )
+    .expect("write wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = HostProcess::start(
+        &rig.options()
+            .with("HELM_BIN", wrapper.display().to_string()),
+    )
+    .await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "sealed", "medusa").await;
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+    let seen = std::fs::read_to_string(&seen).expect("helm ran");
+    assert!(seen.contains("ARGS template"), "{seen}");
+    for variable in ["JWT_SECRET=", "DATABASE_URL=", "KUBECONFIG=", "DATA_DIR="] {
+        assert!(
+            !seen.lines().any(|l| l.starts_with(variable)),
+            "helm saw {variable}"
+        );
+    }
+    assert_no_secret(
+        &rig.secret_values(&id),
+        &seen,
+        "helm's environment or arguments",
+    );
+    assert!(!seen.contains("test-jwt-secret-of-at-least-32-characters"));
+}
