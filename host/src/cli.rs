@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::Config;
 use crate::config::ServerConfig;
-use crate::conformance::{Conformance, check_plugin};
+use crate::conformance::check_plugin;
 use crate::plugins::hotload::{DirectoryLoader, HotLoadEvent};
 use crate::plugins::{Origin, PluginRuntime, Registry, StoreSpec, builtin};
 use anyhow::Context as _;
@@ -177,8 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.plugin_limits(),
                 Some(config.plugin_cache_dir()),
             )?);
-            let conformance =
-                Conformance::new(config.helm(), config.charts()).with_ceiling(config.ceiling());
+            let conformance = config.conformance();
             let report = check_plugin(runtime, &conformance, wasm, extra).await;
             if let Some(dir) = render_dir {
                 report
@@ -257,8 +256,7 @@ async fn build_registry(config: &Config) -> anyhow::Result<Arc<Registry>> {
         config.plugin_limits(),
         Some(config.plugin_cache_dir()),
     )?);
-    let conformance =
-        Arc::new(Conformance::new(config.helm(), config.charts()).with_ceiling(config.ceiling()));
+    let conformance = Arc::new(config.conformance());
     let registry = Arc::new(Registry::new(runtime, conformance));
     for (id, wasm) in builtin::BUILTIN {
         registry

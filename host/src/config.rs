@@ -62,6 +62,16 @@ pub struct Config {
     /// Most storage one store's PersistentVolumeClaims may request.
     #[arg(long, env = "STORE_MAX_STORAGE", default_value = "100Gi", value_parser = parse_quantity)]
     pub store_max_storage: Quantity,
+    /// Annotations store Ingresses may carry (comma-separated exact keys, e.g.
+    /// `cert-manager.io/cluster-issuer`); none by default: ingress controllers read
+    /// configuration snippets, aliases and middlewares from annotations.
+    #[arg(
+        long,
+        env = "INGRESS_ANNOTATIONS_ALLOWED",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub ingress_annotations_allowed: Vec<String>,
     /// Most pods one store may run at once.
     #[arg(long, env = "STORE_MAX_PODS", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=1000))]
     pub store_max_pods: i64,
@@ -155,6 +165,19 @@ impl Config {
             storage: self.store_max_storage,
             pods: self.store_max_pods,
         }
+    }
+
+    /// The conformance checks with this configuration's limits and allow-lists.
+    pub fn conformance(&self) -> crate::conformance::Conformance {
+        crate::conformance::Conformance::new(self.helm(), self.charts())
+            .with_ceiling(self.ceiling())
+            .with_ingress_annotations(
+                self.ingress_annotations_allowed
+                    .iter()
+                    .map(|a| a.trim().to_owned())
+                    .filter(|a| !a.is_empty())
+                    .collect(),
+            )
     }
 
     /// The bundled charts, written out under the data directory.

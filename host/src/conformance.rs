@@ -5,11 +5,13 @@
 //! template` and every object is checked: allowed kind, namespaced and in the store's
 //! namespace, parses as its k8s-openapi type, secrets only by reference to requested keys of
 //! the credentials Secret, no literal secret-looking values, workloads with resources and
-//! non-overlapping selectors, Services that select something, Ingress on the store host,
+//! non-overlapping selectors, Services that select something, how the store may be reached
+//! (`exposure`: ClusterIP Services, Ingresses for the store's host only),
 //! ready-when workloads and setup-step targets that exist. It sits above `plugins` and `k8s`
 //! (like `lifecycle`) because it needs both.
 
 mod check;
+mod exposure;
 mod manifests;
 
 use std::future::Future;
@@ -43,6 +45,8 @@ pub struct Conformance {
     helm: HelmRenderer,
     charts: BundledCharts,
     ceiling: Ceiling,
+    /// Ingress annotations the operator allows (exact keys).
+    ingress_annotations: Vec<String>,
 }
 
 impl Conformance {
@@ -53,7 +57,15 @@ impl Conformance {
             helm,
             charts,
             ceiling: Ceiling::default(),
+            ingress_annotations: Vec::new(),
         }
+    }
+
+    /// Lets store Ingresses carry these annotations (exact keys; none by default).
+    #[must_use]
+    pub fn with_ingress_annotations(mut self, allowed: Vec<String>) -> Self {
+        self.ingress_annotations = allowed;
+        self
     }
 
     /// Refuses plans that would use more than `ceiling` (the operator's per-store maximum).
@@ -114,6 +126,11 @@ impl Conformance {
         {
             Ok(manifests) => {
                 let mut problems = check_manifests(info, spec, plan, &manifests);
+                problems.extend(exposure::check_exposure(
+                    &manifests,
+                    spec,
+                    &self.ingress_annotations,
+                ));
                 let objects: Vec<_> = manifests.iter().map(|m| m.object.clone()).collect();
                 let (footprint, over_ceiling) = match Footprint::of(&objects, &CONTAINER_LIMITS) {
                     Ok(footprint) => (footprint, footprint.exceeds(&self.ceiling)),

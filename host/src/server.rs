@@ -10,7 +10,6 @@ use anyhow::Context as _;
 use crate::api::{self, AppState, Limiters};
 use crate::auth::{HashingPool, TokenKeys};
 use crate::config::{Config, ServerConfig};
-use crate::conformance::Conformance;
 use crate::db::{self, Db, StoreLimits};
 use crate::guardrails::{
     CircuitBreaker, LoginGuard, LoginLimits, SlidingWindow, parse_trusted_proxies,
@@ -100,8 +99,7 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
         let pipeline = Pipeline {
             db: Arc::clone(&db),
             registry: Arc::clone(&registry),
-            conformance: Conformance::new(config.helm(), config.charts())
-                .with_ceiling(config.ceiling()),
+            conformance: config.conformance(),
             cluster,
             breaker: Arc::clone(&breaker),
             metrics: Arc::clone(&metrics),
@@ -185,7 +183,7 @@ async fn build_registry(config: &Config, db: &Arc<dyn Db>) -> anyhow::Result<Arc
     let helm = config.helm();
     let helm_problem = helm.version().await.err().map(|err| err.to_string());
     let validator: Arc<dyn PlanValidator> = match &helm_problem {
-        None => Arc::new(Conformance::new(helm, config.charts()).with_ceiling(config.ceiling())),
+        None => Arc::new(config.conformance()),
         Some(problem) => {
             tracing::warn!(
                 error = %problem,

@@ -117,6 +117,7 @@ pub fn test_config() -> Config {
         store_max_memory: Ceiling::default().memory,
         store_max_storage: Ceiling::default().storage,
         store_max_pods: Ceiling::default().pods,
+        ingress_annotations_allowed: Vec::new(),
     }
 }
 

@@ -89,23 +89,6 @@ pub fn check_manifests(
         if let Some(template) = m.pod_template() {
             check_pod(&id, &template, spec, &requested, &mut problems);
         }
-        if m.kind == "Ingress" {
-            for host in m
-                .object
-                .pointer("/spec/rules")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let host = host.get("host").and_then(Value::as_str).unwrap_or("");
-                if host != spec.hostname {
-                    problems.push(format!(
-                        "{id} serves host {host:?}, not the store's {:?}",
-                        spec.hostname
-                    ));
-                }
-            }
-        }
     }
 
     let workloads: Vec<Workload<'_>> = manifests
