@@ -6,13 +6,15 @@
 //! namespace, parses as its k8s-openapi type, secrets only by reference to requested keys of
 //! the credentials Secret, no literal secret-looking values, workloads with resources and
 //! non-overlapping selectors, Services that select something, how the store may be reached
-//! (`exposure`: ClusterIP Services, Ingresses for the store's host only),
+//! (`exposure`: ClusterIP Services, Ingresses for the store's host only), names and metadata
+//! (`names`: DNS names, nothing the host owns, no finalizers or owner references),
 //! ready-when workloads and setup-step targets that exist. It sits above `plugins` and `k8s`
 //! (like `lifecycle`) because it needs both.
 
 mod check;
 mod exposure;
 mod manifests;
+mod names;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -126,6 +128,7 @@ impl Conformance {
         {
             Ok(manifests) => {
                 let mut problems = check_manifests(info, spec, plan, &manifests);
+                problems.extend(names::check_names(&manifests));
                 problems.extend(exposure::check_exposure(
                     &manifests,
                     spec,
