@@ -7,7 +7,8 @@
 //! the credentials Secret, no literal secret-looking values, workloads with resources and
 //! non-overlapping selectors, Services that select something, how the store may be reached
 //! (`exposure`: ClusterIP Services, Ingresses for the store's host only), names and metadata
-//! (`names`: DNS names, nothing the host owns, no finalizers or owner references),
+//! (`names`: DNS names, nothing the host owns, no finalizers or owner references), what pods
+//! may ask of the node (`pod_fields`: allow-listed fields, volumes and capabilities),
 //! ready-when workloads and setup-step targets that exist. It sits above `plugins` and `k8s`
 //! (like `lifecycle`) because it needs both.
 
@@ -15,6 +16,7 @@ mod check;
 mod exposure;
 mod manifests;
 mod names;
+mod pod_fields;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -89,6 +89,17 @@ pub fn check_manifests(
         if let Some(template) = m.pod_template() {
             check_pod(&id, &template, spec, &requested, &mut problems);
         }
+        let pod_spec = match m.kind.as_str() {
+            "CronJob" => m.object.pointer("/spec/jobTemplate/spec/template/spec"),
+            _ => m.object.pointer("/spec/template/spec"),
+        };
+        if let Some(pod_spec) = pod_spec {
+            problems.extend(super::pod_fields::check_pod_fields(
+                &id,
+                pod_spec,
+                &spec.credentials_secret,
+            ));
+        }
     }
 
     let workloads: Vec<Workload<'_>> = manifests
