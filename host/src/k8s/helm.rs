@@ -67,7 +67,11 @@ impl HelmRenderer {
         ] {
             cmd.env(key, std::env::var_os(key).unwrap_or_else(|| default.into()));
         }
-        cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin");
+        // PATH is no secret, and finds `helm` when HELM_BIN names no directory.
+        cmd.env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
+        );
         cmd
     }
 

@@ -372,3 +372,20 @@ async fn helm_runs_without_the_hosts_secrets_or_its_kubeconfig() {
     );
     assert!(!seen.contains("test-jwt-secret-of-at-least-32-characters"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_named_without_a_directory_is_found_on_the_path() {
+    // HELM_BIN's default is `helm`, looked up on PATH (as in the image and `.ci/run`).
+    let helm = storeplane_tests::helm_bin();
+    let dir = helm.parent().expect("helm's directory");
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = HostProcess::start(&rig.options().with("HELM_BIN", "helm").with("PATH", path)).await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "on-path", "woocommerce").await;
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+}

@@ -144,14 +144,17 @@ fn running(name: &str, image: &str, ready: bool, restarts: u32) -> Value {
            "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}})
 }
 
-/// Whether the pods behind the Service named by `url`'s host answer (are ready: a database
-/// pod is ready once it has been running `database_startup_ms`).
-fn database_answers(objects: &Objects, namespace: &str, url: &str) -> bool {
-    let host = url
-        .split('@')
+/// The Service a `postgres://user:pass@host:port/db` URL names (the first label of its host).
+fn service_of_url(url: &str) -> &str {
+    url.split('@')
         .nth(1)
         .and_then(|rest| rest.split([':', '/', '.']).next())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Whether the pods behind Service `host` answer (are ready: a database pod is ready once it
+/// has been running `database_startup_ms`).
+fn database_answers(objects: &Objects, namespace: &str, host: &str) -> bool {
     let (Some(services), Some(pods)) = (of_kind("v1", "Service"), of_kind("v1", "Pod")) else {
         return false;
     };
@@ -339,14 +342,10 @@ fn evaluate(
                 let waits_for = command.contains("pg_isready")
                     || command.contains("healthcheck")
                     || command.contains("mariadb-admin");
-                let url = env_value(&container, "DATABASE_URL").unwrap_or_default();
-                let host = container_env_host(&container);
-                let done = !waits_for
-                    || database_answers(
-                        objects,
-                        namespace,
-                        if url.is_empty() { &host } else { &url },
-                    );
+                let host = env_value(&container, "DATABASE_URL")
+                    .map(|url| service_of_url(&url).to_owned())
+                    .unwrap_or_else(|| host_option(&container));
+                let done = !waits_for || database_answers(objects, namespace, &host);
                 if done {
                     init_statuses.push(
                         json!({"name": name, "image": image_ref, "ready": true, "restartCount": 0,
@@ -375,7 +374,7 @@ fn evaluate(
                         statuses.push(waiting(&name, &image_ref, "CrashLoopBackOff",
                             &format!("back-off {}ms restarting failed container={name} pod={pod_name}_{namespace}", backoff_until - now), restarts));
                         all_ready = false;
-                    } else if !database_answers(objects, namespace, &url) {
+                    } else if !database_answers(objects, namespace, service_of_url(&url)) {
                         // Medusa's migrations at start cannot connect: it exits 1.
                         let backoff = settings.crash_backoff_ms << restarts.min(5);
                         memo.restarts
@@ -432,8 +431,8 @@ fn evaluate(
     }
 }
 
-/// The Service host an init container waits for, from its command (`-h <host>`).
-fn container_env_host(container: &Value) -> String {
+/// The host a database client in `container` is pointed at (`-h <host>` / `--host <host>`).
+fn host_option(container: &Value) -> String {
     let words: Vec<String> = container
         .get("command")
         .and_then(Value::as_array)
@@ -449,14 +448,12 @@ fn container_env_host(container: &Value) -> String {
         .filter_map(|w| w.as_str().map(str::to_owned))
         .collect();
     let text = words.join(" ");
-    let host = text
-        .split_whitespace()
+    text.split_whitespace()
         .skip_while(|w| *w != "-h" && *w != "--host")
         .nth(1)
         .unwrap_or_default()
         .trim_matches(['"', '\''])
-        .to_owned();
-    format!("x@{host}")
+        .to_owned()
 }
 
 /// The status a new pod starts with (the kubelet's first look), and whether it needs more.
