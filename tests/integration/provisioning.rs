@@ -2,6 +2,7 @@
 //! real child process: the full lifecycle of both engines, crashes, two replicas, faults,
 //! deletion. Shared helpers live here.
 
+mod controllers;
 mod crash;
 mod deletion;
 mod faults;

@@ -474,7 +474,7 @@ pub fn follow(
     state: &Arc<FakeState>,
     namespace: &str,
     pod_name: &str,
-    on_change: impl Fn(&FakeState) + Send + 'static,
+    on_change: impl Fn(&Arc<FakeState>) + Send + 'static,
 ) {
     let state = Arc::clone(state);
     let namespace = namespace.to_owned();

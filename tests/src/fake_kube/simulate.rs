@@ -2,7 +2,9 @@
 //! a Deployment gets a ReplicaSet `<name>-<template hash>` whose pods are created through
 //! admission (a refusal sets the ReplicaSet's and Deployment's `ReplicaFailure` condition,
 //! with a `FailedCreate` event, and is retried); a StatefulSet gets its claims
-//! `<template>-<name>-<i>` and pods `<name>-<i>` in order, each through admission; pods are
+//! `<template>-<name>-<i>` and pods `<name>-<i>` in order (`OrderedReady`: the next once the last
+//! runs and is ready), each through admission; a Job runs one
+//! pod to completion; pods are
 //! running and ready after `ready_after_ms` (or stuck in a scripted failure); the quota
 //! controller fills a ResourceQuota's status after `quota_sync_ms`; deleting a workload
 //! deletes its pods; a deleted namespace terminates: its objects go away, then it does.
@@ -39,6 +41,10 @@ pub fn after_write(
     if resource.kind == "Namespace" {
         policy_labels(state, name_of(object));
         policy_quota(state, name_of(object));
+        return;
+    }
+    if resource.kind == "Job" {
+        run_job(state, namespace, name_of(object));
         return;
     }
     if !matches!(resource.kind, "Deployment" | "StatefulSet") {
@@ -118,11 +124,83 @@ fn schedule_roll_out(
     let name = name.to_owned();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        let refused = roll_out(&state, kind, &namespace, &name, generation);
+        let refused = roll_out(&state, kind, &namespace, &name, generation, false);
         if refused && attempt < CREATE_RETRIES {
             schedule_roll_out(&state, kind, &namespace, &name, generation, attempt + 1);
         }
     });
+}
+
+/// The Job controller, after `ready_after_ms`: one pod `<job>-<5 chars>` through admission
+/// (a refusal is a Warning `FailedCreate` event, retried), which runs to completion; then the
+/// Job is `Complete` with one success (k/k pkg/controller/job).
+fn run_job(state: &Arc<FakeState>, namespace: &str, name: &str) {
+    let delay = Duration::from_millis(state.settings().ready_after_ms);
+    let state = Arc::clone(state);
+    let (namespace, name) = (namespace.to_owned(), name.to_owned());
+    tokio::spawn(async move {
+        for _ in 0..CREATE_RETRIES {
+            tokio::time::sleep(delay.max(Duration::from_millis(20))).await;
+            if job_pod(&state, &namespace, &name) {
+                return;
+            }
+        }
+    });
+}
+
+/// Creates the Job's pod and completes the Job; `false` when admission refused the pod.
+fn job_pod(state: &FakeState, namespace: &str, name: &str) -> bool {
+    let (Some(jobs), Some(pods)) = (of_kind("batch/v1", "Job"), of_kind("v1", "Pod")) else {
+        return true;
+    };
+    let mut objects = lock(&state.objects);
+    let Some(mut job) = objects.get(jobs, namespace, name).cloned() else {
+        return true; // deleted meanwhile
+    };
+    if job.pointer("/status/succeeded").is_some() {
+        return true;
+    }
+    let template = job
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let pod_name = format!("{name}-{}", pod_suffix(&objects));
+    let mut pod = json!({
+        "metadata": {
+            "name": pod_name,
+            "labels": template.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({})),
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name,
+                                 "uid": job.pointer("/metadata/uid"), "controller": true}],
+        },
+        "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
+    });
+    if let Err(err) = admission::admit_create(&objects, pods, namespace, &mut pod) {
+        record_event(
+            &mut objects,
+            namespace,
+            "Job",
+            name,
+            &format!("Error creating: {}", err.message),
+        );
+        return false;
+    }
+    let finished: Vec<Value> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            json!({"name": c["name"], "image": c["image"], "ready": false, "restartCount": 0,
+                        "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}})
+        })
+        .collect();
+    pod["status"] = json!({"phase": "Succeeded", "containerStatuses": finished,
+        "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False", "reason": "PodCompleted"}]});
+    let _ = objects.create(pods, namespace, pod);
+    job["status"] = json!({"succeeded": 1, "active": 0,
+        "conditions": [{"type": "Complete", "status": "True"}]});
+    let _ = objects.replace(jobs, namespace, name, job);
+    true
 }
 
 /// The quota controller: `status.hard` after `quota_sync_ms`, `status.used` with it, or
@@ -205,7 +283,7 @@ pub fn after_delete(state: &Arc<FakeState>, resource: &Resource, namespace: &str
                 }
             }
         }
-        "StatefulSet" => remove_owned_pods(&mut lock(&state.objects), namespace, name),
+        "StatefulSet" | "Job" => remove_owned_pods(&mut lock(&state.objects), namespace, name),
         "Pod" => {
             let Some((kind, workload)) = workload_of(&lock(&state.objects), namespace, removed)
             else {
@@ -335,6 +413,7 @@ fn roll_out(
     namespace: &str,
     name: &str,
     generation: i64,
+    resume: bool,
 ) -> bool {
     let Some(workloads) = of_kind("apps/v1", kind) else {
         return false;
@@ -405,10 +484,14 @@ fn roll_out(
             .cloned();
         ("ReplicaSet", rs_name, uid)
     } else {
-        remove_owned_pods(&mut objects, namespace, name);
+        if !resume {
+            remove_owned_pods(&mut objects, namespace, name);
+        }
         // Orphaned pods of an earlier StatefulSet of this name are adopted (and then
         // replaced with the current template, like a rolling update).
-        if let Some(pods) = of_kind("v1", "Pod") {
+        if let Some(pods) = of_kind("v1", "Pod")
+            && !resume
+        {
             for i in 0..replicas {
                 let _ = objects.remove(pods, namespace, &format!("{name}-{i}"));
             }
@@ -419,12 +502,22 @@ fn roll_out(
             workload.pointer("/metadata/uid").cloned(),
         )
     };
-    let mut created = 0;
-    let mut ready = 0;
+    // Resuming an ordered StatefulSet: its first pods exist (and are ready).
+    let existing = if resume {
+        list(&objects, "v1", "Pod", namespace)
+            .iter()
+            .filter(|p| owner(p).map(|(_, n)| n) == Some(name))
+            .count()
+    } else {
+        0
+    };
+    let existing = i64::try_from(existing).unwrap_or(0);
+    let mut created = existing;
+    let mut ready = existing;
     let mut to_follow = Vec::new();
     let mut refusal = None;
     let settings = state.settings();
-    for i in 0..replicas {
+    for i in existing..replicas {
         let pod_name = if kind == "StatefulSet" {
             format!("{name}-{i}")
         } else {
@@ -469,10 +562,15 @@ fn roll_out(
                     }
                 };
                 let _ = objects.create(pods, namespace, pod);
+                created += 1;
+                let waiting = follow || failure.is_some();
                 if follow {
                     to_follow.push(pod_name);
                 }
-                created += 1;
+                // OrderedReady: the next ordinal waits until this pod runs and is ready.
+                if kind == "StatefulSet" && waiting {
+                    break;
+                }
             }
             Err(err) => {
                 refusal = Some((pod_name, err.message));
@@ -525,9 +623,14 @@ fn roll_out(
     }
     for pod in to_follow {
         let (namespace, name) = (namespace.to_owned(), name.to_owned());
-        kubelet::follow(state, &namespace.clone(), &pod, move |state: &FakeState| {
-            refresh_readiness(state, kind, &namespace, &name);
-        });
+        kubelet::follow(
+            state,
+            &namespace.clone(),
+            &pod,
+            move |state: &Arc<FakeState>| {
+                refresh_readiness(state, kind, &namespace, &name);
+            },
+        );
     }
     refusal.is_some()
 }
@@ -542,7 +645,7 @@ fn mark_ready(state: &FakeState, kind: &str, namespace: &str, name: &str) {
 }
 
 /// The controller counting its ready pods again after the kubelet changed one.
-fn refresh_readiness(state: &FakeState, kind: &'static str, namespace: &str, name: &str) {
+fn refresh_readiness(state: &Arc<FakeState>, kind: &'static str, namespace: &str, name: &str) {
     let Some(workloads) = of_kind("apps/v1", kind) else {
         return;
     };
@@ -576,6 +679,16 @@ fn refresh_readiness(state: &FakeState, kind: &'static str, namespace: &str, nam
     workload["status"]["readyReplicas"] = json!(ready);
     workload["status"]["availableReplicas"] = json!(ready);
     workload["status"]["unavailableReplicas"] = json!(replicas - ready);
+    let owned = i64::try_from(
+        pods.iter()
+            .filter(|p| owner(p).map(|(_, n)| n) == Some(owner_name.as_str()))
+            .count(),
+    )
+    .unwrap_or(0);
+    let generation = workload
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     if objects
         .replace(workloads, namespace, name, workload)
         .is_ok()
@@ -583,6 +696,10 @@ fn refresh_readiness(state: &FakeState, kind: &'static str, namespace: &str, nam
     {
         drop(objects);
         mark_ready(state, kind, namespace, name);
+    } else if kind == "StatefulSet" && ready == owned && owned < replicas {
+        // Every pod so far runs and is ready: the next ordinal's turn.
+        drop(objects);
+        roll_out(state, kind, namespace, name, generation, true);
     }
 }
 
@@ -641,7 +758,9 @@ fn record_event(objects: &mut Objects, namespace: &str, kind: &str, name: &str, 
     let event = json!({
         "metadata": {"name": event_name},
         "involvedObject": {"kind": kind, "name": name, "namespace": namespace},
-        "reason": "FailedCreate", "message": message, "type": "Warning",
+        "reason": "FailedCreate", "message": message, "type": "Warning", "count": 1,
+        "firstTimestamp": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "lastTimestamp": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "source": {"component": if kind == "StatefulSet" { "statefulset-controller" } else { "replicaset-controller" }},
     });
     let _ = objects.create(events, namespace, event);

@@ -1,0 +1,130 @@
+//! The fake's controllers as a store chart's objects meet them: a Job's pod goes through
+//! admission and runs to completion; a StatefulSet's pods start one after the other, each once
+//! the one before runs and is ready (`OrderedReady`).
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use storeplane_tests::app::Backend;
+use storeplane_tests::fake_kube::Settings;
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_one_pod_through_admission_to_completion() {
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let cluster = storeplane::k8s::Cluster::connect(Some(rig.fake.kubeconfig_path()))
+        .await
+        .expect("connect")
+        .expect("a cluster");
+    let namespace = "store-jobs";
+    cluster
+        .apply(
+            namespace,
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+        )
+        .await
+        .expect("namespace");
+    let job = json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "import", "namespace": namespace},
+        "spec": {"template": {"metadata": {"labels": {"job": "import"}}, "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "import", "image": "busybox:1.37", "command": ["true"],
+                            "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}},
+    });
+    cluster.apply(namespace, &job).await.expect("job");
+    let started = Instant::now();
+    loop {
+        let done = rig
+            .fake
+            .object("batch/v1", "Job", namespace, "import")
+            .is_some_and(|j| j["status"]["conditions"][0]["type"] == "Complete");
+        if done {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the Job never completed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pods: Vec<_> = rig
+        .fake
+        .objects(namespace)
+        .into_iter()
+        .filter(|o| o["kind"] == "Pod")
+        .collect();
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    assert_eq!(pods[0]["status"]["phase"], "Succeeded");
+    assert_eq!(pods[0]["metadata"]["ownerReferences"][0]["kind"], "Job");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statefulset_starts_its_pods_one_after_the_other() {
+    // Each database pod answers 400 ms after it starts.
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            database_startup_ms: 400,
+            ready_after_ms: 0,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let cluster = storeplane::k8s::Cluster::connect(Some(rig.fake.kubeconfig_path()))
+        .await
+        .expect("connect")
+        .expect("a cluster");
+    let namespace = "store-ordered";
+    cluster
+        .apply(
+            namespace,
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+        )
+        .await
+        .expect("namespace");
+    let statefulset = json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": namespace},
+        "spec": {"replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [
+                     {"name": "mariadb", "image": "mariadb:11.8",
+                      "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}},
+    });
+    cluster
+        .apply(namespace, &statefulset)
+        .await
+        .expect("statefulset");
+    let pods = |rig: &Rig| -> Vec<String> {
+        let mut names: Vec<String> = rig
+            .fake
+            .objects(namespace)
+            .into_iter()
+            .filter(|o| o["kind"] == "Pod")
+            .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(pods(&rig), ["db-0"], "db-1 waits until db-0 is ready");
+    let started = Instant::now();
+    loop {
+        let sts = rig.fake.object("apps/v1", "StatefulSet", namespace, "db");
+        if sts.is_some_and(|s| s["status"]["readyReplicas"] == 3) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never all ready: {:?}",
+            pods(&rig)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pods(&rig), ["db-0", "db-1", "db-2"]);
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "three pods one after the other take three start-ups"
+    );
+}
