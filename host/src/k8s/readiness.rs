@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt as _};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 use serde::de::DeserializeOwned;
 
@@ -63,6 +63,10 @@ struct Seen {
     deployments: BTreeMap<String, Deployment>,
     statefulsets: BTreeMap<String, StatefulSet>,
     pods: BTreeMap<String, Pod>,
+    /// Warning events: a StatefulSet controller reports pods admission refused only there.
+    events: BTreeMap<String, Event>,
+    /// Events from before this (a failed attempt before a retry) are history.
+    events_since: Option<k8s_openapi::jiff::Timestamp>,
     /// When each pod was first seen waiting for a node or an image (it may heal).
     trouble_since: BTreeMap<String, Instant>,
 }
@@ -78,6 +82,7 @@ enum Change {
     Deployment(WatchEvent<Deployment>),
     StatefulSet(WatchEvent<StatefulSet>),
     Pod(WatchEvent<Pod>),
+    Event(WatchEvent<Event>),
     /// One of the watches ended (server timeout, expiry): list and watch again.
     Ended,
 }
@@ -161,6 +166,27 @@ impl Seen {
                 condition.reason.as_deref().unwrap_or("ReplicaFailure"),
                 condition.message.as_deref().unwrap_or("no message")
             ))
+        });
+        if refused.is_some() {
+            return refused;
+        }
+        // A StatefulSet controller reports a pod admission refused only as a Warning event.
+        let refused = self.events.values().find_map(|e| {
+            let recent = match (&self.events_since, &e.last_timestamp) {
+                (Some(since), Some(at)) => at.0 >= *since,
+                _ => true,
+            };
+            let message = e.message.as_deref().unwrap_or_default();
+            (recent
+                && e.reason.as_deref() == Some("FailedCreate")
+                && e.involved_object.kind.as_deref() == Some("StatefulSet")
+                && !message.contains("status unknown for quota"))
+            .then(|| {
+                format!(
+                    "StatefulSet {} cannot create its pods (FailedCreate): {message}",
+                    e.involved_object.name.as_deref().unwrap_or_default()
+                )
+            })
         });
         if refused.is_some() {
             return refused;
@@ -342,7 +368,14 @@ impl Cluster {
         grace: Duration,
     ) -> Result<Readiness> {
         let deadline = tokio::time::Instant::now() + limit;
-        let mut seen = Seen::default();
+        // Refusals reported while the objects were applied, just before, count; those of an
+        // earlier attempt do not.
+        let mut seen = Seen {
+            events_since: k8s_openapi::jiff::Timestamp::now()
+                .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(5))
+                .ok(),
+            ..Seen::default()
+        };
         loop {
             let streams = vec![
                 self.list_and_watch(namespace, &mut seen.deployments, Change::Deployment)
@@ -350,6 +383,8 @@ impl Cluster {
                 self.list_and_watch(namespace, &mut seen.statefulsets, Change::StatefulSet)
                     .await?,
                 self.list_and_watch(namespace, &mut seen.pods, Change::Pod)
+                    .await?,
+                self.list_and_watch(namespace, &mut seen.events, Change::Event)
                     .await?,
             ];
             let mut changes = futures::stream::select_all(streams);
@@ -384,6 +419,7 @@ impl Cluster {
                     Some(Ok(Change::Deployment(e))) => apply_event(&mut seen.deployments, e),
                     Some(Ok(Change::StatefulSet(e))) => apply_event(&mut seen.statefulsets, e),
                     Some(Ok(Change::Pod(e))) => apply_event(&mut seen.pods, e),
+                    Some(Ok(Change::Event(e))) => apply_event(&mut seen.events, e),
                     Some(Ok(Change::Ended)) | None => false,
                     Some(Err(err)) => return Err(err),
                 };

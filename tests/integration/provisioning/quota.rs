@@ -177,3 +177,28 @@ async fn a_store_above_the_hosts_per_store_ceiling_is_refused_naming_cpu_and_mem
         .count();
     assert_eq!(workloads, 0, "nothing of the refused store was applied");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statefulset_that_cannot_create_its_claim_fails_the_store_at_once() {
+    // The cluster's own policy allows 1 GiB of storage per namespace: PostgreSQL's claim
+    // (2 GiB) is refused, which its StatefulSet can report only as a FailedCreate event.
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            namespace_quota: Some(json!({"requests.storage": "1Gi"})),
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = HostProcess::start(&rig.options().with("PROVISIONING_TIMEOUT_MS", "120000")).await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "no-room-for-data", "medusa").await;
+    let failed = wait_status(&host, &owner, &id, "failed", Duration::from_secs(30)).await;
+    let reason = failed["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(
+            "-postgresql cannot create its pods (FailedCreate): create Claim data-store-"
+        ) && reason.contains("exceeded quota: cluster-policy, requested: requests.storage=2Gi"),
+        "{reason}"
+    );
+}

@@ -524,9 +524,11 @@ fn roll_out(
             format!("{}-{}", pod_owner.1, pod_suffix(&objects))
         };
         if kind == "StatefulSet"
-            && let Err(err) = create_claims(state, &mut objects, namespace, name, &workload, i)
+            && let Err((claim, err)) =
+                create_claims(state, &mut objects, namespace, name, &workload, i)
         {
-            refusal = Some((pod_name, err));
+            // stateful_pod_control.go: the claim's refusal, named with its pod.
+            refusal = Some((format!("{pod_name}:{claim}"), err));
             break;
         }
         let mut pod = json!({
@@ -582,6 +584,10 @@ fn roll_out(
     if let Some((pod_name, message)) = &refusal {
         let event = if kind == "Deployment" {
             format!("Error creating: {message}")
+        } else if let Some((pod, claim)) = pod_name.split_once(':') {
+            format!(
+                "create Claim {claim} for Pod {pod} in StatefulSet {name} failed error: {message}"
+            )
         } else {
             format!("create Pod {pod_name} in StatefulSet {name} failed error: {message}")
         };
@@ -719,7 +725,7 @@ fn create_claims(
     name: &str,
     workload: &Value,
     ordinal: i64,
-) -> Result<(), String> {
+) -> Result<(), (String, String)> {
     let Some(claims) = of_kind("v1", "PersistentVolumeClaim") else {
         return Ok(());
     };
@@ -741,10 +747,11 @@ fn create_claims(
         if admission::has_unenforced_quota(objects, namespace) {
             lock(&state.unenforced_pods).push(format!("{namespace}/{claim_name}"));
         }
-        admission::admit_create(objects, claims, namespace, &mut claim).map_err(|e| e.message)?;
+        admission::admit_create(objects, claims, namespace, &mut claim)
+            .map_err(|e| (claim_name.clone(), e.message))?;
         objects
             .create(claims, namespace, claim)
-            .map_err(|e| e.message)?;
+            .map_err(|e| (claim_name.clone(), e.message))?;
     }
     Ok(())
 }
