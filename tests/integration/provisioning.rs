@@ -53,6 +53,23 @@ impl Rig {
         HostProcess::start(&self.options()).await
     }
 
+    /// A cluster client with the control plane's rights, and `namespace` created in the fake:
+    /// for tests of what the fake does with objects the host applies.
+    pub async fn cluster_with_namespace(&self, namespace: &str) -> storeplane::k8s::Cluster {
+        let cluster = storeplane::k8s::Cluster::connect(Some(self.fake.kubeconfig_path()))
+            .await
+            .expect("connect")
+            .expect("a cluster");
+        cluster
+            .apply(
+                namespace,
+                &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+            )
+            .await
+            .expect("namespace");
+        cluster
+    }
+
     /// The store's provisioning record, read from the database.
     pub async fn record(&self, store: &str) -> ProvisionRecord {
         let db = storeplane::db::connect(&self.database.url)

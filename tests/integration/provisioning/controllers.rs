@@ -13,18 +13,8 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_runs_one_pod_through_admission_to_completion() {
     let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
-    let cluster = storeplane::k8s::Cluster::connect(Some(rig.fake.kubeconfig_path()))
-        .await
-        .expect("connect")
-        .expect("a cluster");
     let namespace = "store-jobs";
-    cluster
-        .apply(
-            namespace,
-            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
-        )
-        .await
-        .expect("namespace");
+    let cluster = rig.cluster_with_namespace(namespace).await;
     let job = json!({
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": "import", "namespace": namespace},
@@ -72,18 +62,8 @@ async fn a_statefulset_starts_its_pods_one_after_the_other() {
         },
     )
     .await;
-    let cluster = storeplane::k8s::Cluster::connect(Some(rig.fake.kubeconfig_path()))
-        .await
-        .expect("connect")
-        .expect("a cluster");
     let namespace = "store-ordered";
-    cluster
-        .apply(
-            namespace,
-            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
-        )
-        .await
-        .expect("namespace");
+    let cluster = rig.cluster_with_namespace(namespace).await;
     let statefulset = json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": "db", "namespace": namespace},
@@ -126,5 +106,70 @@ async fn a_statefulset_starts_its_pods_one_after_the_other() {
     assert!(
         started.elapsed() >= Duration::from_millis(500),
         "three pods one after the other take three start-ups"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_a_pod_mounts_stays_until_no_pod_does() {
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let namespace = "store-claims";
+    let cluster = rig.cluster_with_namespace(namespace).await;
+    for object in [
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": namespace},
+               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": namespace},
+               "spec": {"selector": {"matchLabels": {"app": "web"}}, "strategy": {"type": "Recreate"},
+                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+                            "containers": [{"name": "web", "image": "nginx:1.27",
+                                            "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}}}),
+    ] {
+        cluster.apply(namespace, &object).await.expect("apply");
+    }
+    let pod_exists = |rig: &Rig| {
+        rig.fake
+            .objects(namespace)
+            .iter()
+            .any(|o| o["kind"] == "Pod")
+    };
+    let started = Instant::now();
+    while !pod_exists(&rig) {
+        assert!(started.elapsed() < Duration::from_secs(10), "no pod");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // As an administrator would: kubectl delete pvc data.
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", rig.fake.addr);
+    let delete = |path: String| {
+        http.delete(format!("{base}{path}"))
+            .bearer_auth(storeplane_tests::fake_kube::ADMIN_TOKEN)
+            .send()
+    };
+    let answer = delete(format!(
+        "/api/v1/namespaces/{namespace}/persistentvolumeclaims/data"
+    ))
+    .await
+    .expect("delete claim");
+    assert_eq!(answer.status().as_u16(), 200);
+    let claim = rig
+        .fake
+        .object("v1", "PersistentVolumeClaim", namespace, "data")
+        .expect("the claim stays while mounted");
+    assert_eq!(
+        claim["metadata"]["finalizers"],
+        json!(["kubernetes.io/pvc-protection"])
+    );
+    assert!(claim["metadata"]["deletionTimestamp"].is_string());
+    // The Deployment (and with it its pod) goes: the claim is released.
+    delete(format!(
+        "/apis/apps/v1/namespaces/{namespace}/deployments/web"
+    ))
+    .await
+    .expect("delete deployment");
+    assert!(!pod_exists(&rig));
+    assert!(
+        rig.fake
+            .object("v1", "PersistentVolumeClaim", namespace, "data")
+            .is_none()
     );
 }

@@ -202,3 +202,25 @@ async fn a_statefulset_that_cannot_create_its_claim_fails_the_store_at_once() {
         "{reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_count_quota_refuses_the_apply_and_fails_the_store_naming_it() {
+    // The cluster allows no Deployments in tenant namespaces (an object-count quota).
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            namespace_quota: Some(json!({"count/deployments.apps": "0"})),
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "counted", "woocommerce").await;
+    let failed = wait_status(&host, &owner, &id, "failed", Duration::from_secs(30)).await;
+    let reason = failed["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("is forbidden: exceeded quota: cluster-policy, requested: count/deployments.apps=1, used: count/deployments.apps=0, limited: count/deployments.apps=0"),
+        "{reason}"
+    );
+}

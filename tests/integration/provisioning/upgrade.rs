@@ -236,16 +236,7 @@ async fn a_changed_statefulset_counts_as_ready_only_once_its_pods_are_replaced()
 async fn an_apply_with_a_field_the_schema_does_not_declare_is_refused_for_good() {
     // What a chart with a typo would send: the API server cannot build the typed patch.
     let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
-    let cluster = storeplane::k8s::Cluster::connect(Some(rig.fake.kubeconfig_path()))
-        .await
-        .expect("connect")
-        .expect("a cluster");
-    let namespace =
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "store-typo"}});
-    cluster
-        .apply("store-typo", &namespace)
-        .await
-        .expect("namespace");
+    let cluster = rig.cluster_with_namespace("store-typo").await;
     let deployment = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "store-typo"},

@@ -353,9 +353,23 @@ fn pod_compute(pod: &Value) -> Usage {
     usage
 }
 
+/// The object-count key of `resource`: `count/<plural>` (core) or `count/<plural>.<group>`.
+fn count_key(resource: &Resource) -> String {
+    if resource.group.is_empty() {
+        format!("count/{}", resource.plural)
+    } else {
+        format!("count/{}.{}", resource.plural, resource.group)
+    }
+}
+
 /// What everything in `namespace` uses now.
 pub fn namespace_usage(objects: &Objects, namespace: &str) -> Usage {
     let mut total = Usage::new();
+    for (index, _) in objects.in_namespace(namespace) {
+        let key = count_key(&super::resources::RESOURCES[index]);
+        let entry = total.entry(key).or_insert(Quantity::ZERO);
+        *entry = *entry + Quantity::units(1);
+    }
     for kind in ["Pod", "PersistentVolumeClaim", "Service"] {
         for object in in_namespace(objects, kind, namespace) {
             for (key, q) in usage_of(kind, &object) {
@@ -420,10 +434,9 @@ fn resource_quota(
     name: &str,
     object: &Value,
 ) -> Result<(), ApiError> {
-    let delta = usage_of(resource.kind, object);
-    if delta.is_empty() {
-        return Ok(());
-    }
+    let mut delta = usage_of(resource.kind, object);
+    // Object-count quotas (`count/deployments.apps`, …) count every kind.
+    delta.insert(count_key(resource), Quantity::units(1));
     let quotas = in_namespace(objects, "ResourceQuota", namespace);
     let mut live = None;
     for quota in &quotas {

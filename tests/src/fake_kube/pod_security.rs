@@ -2,7 +2,9 @@
 //! is checked against the level its namespace enforces (`pod-security.kubernetes.io/enforce`;
 //! unlabelled: privileged) and refused with the real message, `pods "<n>" is forbidden:
 //! violates PodSecurity "<level>:<version>": <check> (<detail>), …`, baseline checks first,
-//! then restricted ones. Workload objects are never refused (only warned about, not modelled).
+//! then restricted ones (the wording of the rarely hit checks — AppArmor, SELinux, procMount,
+//! sysctls, host probes — is close to, not copied from, the real one). Workload objects are
+//! never refused (only warned about, not modelled).
 
 use serde_json::Value;
 
@@ -21,6 +23,28 @@ const BASELINE_CAPABILITIES: &[&str] = &[
     "SETPCAP",
     "SETUID",
     "SYS_CHROOT",
+];
+
+/// Sysctls a baseline pod may set (policy/check_sysctls.go).
+const SAFE_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+];
+
+/// SELinux types a baseline pod may ask for (policy/check_seLinuxOptions.go).
+const SELINUX_TYPES: &[&str] = &[
+    "container_t",
+    "container_init_t",
+    "container_kvm_t",
+    "container_engine_t",
 ];
 
 /// Volume types a restricted pod may use (policy/check_restrictedVolumes.go).
@@ -136,6 +160,118 @@ pub fn violations(pod: &Value, level: &str) -> Vec<String> {
             ));
         }
     }
+    let apparmor: Vec<String> = std::iter::once(&pod_ctx["appArmorProfile"])
+        .chain(
+            containers
+                .iter()
+                .map(|c| &c["securityContext"]["appArmorProfile"]),
+        )
+        .filter(|p| p["type"] == "Unconfined")
+        .map(|_| "securityContext.appArmorProfile.type=\"Unconfined\"".to_owned())
+        .chain(
+            pod.pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter(|(k, v)| {
+                    k.starts_with("container.apparmor.security.beta.kubernetes.io/")
+                        && v.as_str()
+                            .is_some_and(|v| v != "runtime/default" && !v.starts_with("localhost/"))
+                })
+                .map(|(k, v)| format!("annotation {k:?}={v}")),
+        )
+        .collect();
+    if !apparmor.is_empty() {
+        out.push(format!(
+            "forbidden AppArmor profile ({})",
+            apparmor.join(", ")
+        ));
+    }
+    let proc_mounts: Vec<String> = containers
+        .iter()
+        .filter(|c| {
+            c["securityContext"]["procMount"]
+                .as_str()
+                .is_some_and(|m| m != "Default")
+        })
+        .map(name)
+        .collect();
+    if !proc_mounts.is_empty() {
+        out.push(format!(
+            "procMount ({} must not set securityContext.procMount to \"Unmasked\")",
+            containers_phrase(&proc_mounts)
+        ));
+    }
+    let selinux: Vec<String> = std::iter::once(&pod_ctx["seLinuxOptions"])
+        .chain(
+            containers
+                .iter()
+                .map(|c| &c["securityContext"]["seLinuxOptions"]),
+        )
+        .flat_map(|o| {
+            let mut bad = Vec::new();
+            if let Some(t) = o["type"]
+                .as_str()
+                .filter(|t| !t.is_empty() && !SELINUX_TYPES.contains(t))
+            {
+                bad.push(format!("type {t:?}"));
+            }
+            for field in ["user", "role"] {
+                if let Some(v) = o[field].as_str().filter(|v| !v.is_empty()) {
+                    bad.push(format!("{field} {v:?}"));
+                }
+            }
+            bad
+        })
+        .collect();
+    if !selinux.is_empty() {
+        out.push(format!(
+            "seLinuxOptions (pod or containers set forbidden securityContext.seLinuxOptions: {})",
+            selinux.join("; ")
+        ));
+    }
+    let sysctls: Vec<&str> = pod_ctx["sysctls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .filter(|n| !SAFE_SYSCTLS.contains(n))
+        .collect();
+    if !sysctls.is_empty() {
+        out.push(format!("forbidden sysctls ({})", sysctls.join(", ")));
+    }
+    if std::iter::once(&pod_ctx["windowsOptions"])
+        .chain(
+            containers
+                .iter()
+                .map(|c| &c["securityContext"]["windowsOptions"]),
+        )
+        .any(|w| w["hostProcess"] == true)
+    {
+        out.push("hostProcess (pod or containers must not set securityContext.windowsOptions.hostProcess=true)".into());
+    }
+    let host_probes: Vec<String> = containers
+        .iter()
+        .filter(|c| {
+            ["livenessProbe", "readinessProbe", "startupProbe"]
+                .iter()
+                .any(|p| {
+                    c[*p]["httpGet"].get("host").is_some()
+                        || c[*p]["tcpSocket"].get("host").is_some()
+                })
+                || ["postStart", "preStop"].iter().any(|h| {
+                    c["lifecycle"][*h]["httpGet"].get("host").is_some()
+                        || c["lifecycle"][*h]["tcpSocket"].get("host").is_some()
+                })
+        })
+        .map(name)
+        .collect();
+    if !host_probes.is_empty() {
+        out.push(format!(
+            "probe or lifecycle host ({} uses probe or lifecycle host)",
+            containers_phrase(&host_probes)
+        ));
+    }
     if pod_ctx["seccompProfile"]["type"] == "Unconfined" {
         out.push(
             "seccompProfile (pod must not set securityContext.seccompProfile.type to \"Unconfined\")"
@@ -196,6 +332,19 @@ pub fn violations(pod: &Value, level: &str) -> Vec<String> {
             "runAsNonRoot != true (pod or {} must set securityContext.runAsNonRoot=true)",
             containers_phrase(&non_root)
         ));
+    }
+    let root_users: Vec<String> = containers
+        .iter()
+        .filter(|c| c["securityContext"]["runAsUser"] == 0)
+        .map(name)
+        .collect();
+    if pod_ctx["runAsUser"] == 0 || !root_users.is_empty() {
+        let who = if root_users.is_empty() {
+            "pod".to_owned()
+        } else {
+            format!("pod or {}", containers_phrase(&root_users))
+        };
+        out.push(format!("runAsUser=0 ({who} must not set runAsUser=0)"));
     }
     let seccomp = missing(&|c| {
         let t = c["securityContext"]["seccompProfile"]["type"]
@@ -262,6 +411,42 @@ mod tests {
                 "unrestricted capabilities (container \"a\" must set securityContext.capabilities.drop=[\"ALL\"])",
                 "runAsNonRoot != true (pod or container \"a\" must set securityContext.runAsNonRoot=true)",
             ]
+        );
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_rarer_baseline_checks_and_restricted_root_are_refused() {
+        let pod = json!({"metadata": {"annotations": {"container.apparmor.security.beta.kubernetes.io/app": "unconfined"}},
+            "spec": {"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}],
+                                         "seLinuxOptions": {"type": "spc_t"}},
+                "containers": [{"name": "app", "securityContext": {"procMount": "Unmasked", "runAsUser": 0},
+                                "readinessProbe": {"httpGet": {"host": "10.0.0.1", "port": 80}}}]}});
+        let baseline = violations(&pod, "baseline");
+        for expected in [
+            "forbidden AppArmor profile",
+            "procMount",
+            "seLinuxOptions",
+            "forbidden sysctls (kernel.msgmax)",
+            "probe or lifecycle host",
+        ] {
+            assert!(
+                baseline.iter().any(|v| v.starts_with(expected)),
+                "{expected}: {baseline:?}"
+            );
+        }
+        let restricted = violations(&pod, "restricted");
+        assert!(
+            restricted
+                .iter()
+                .any(|v| v == "runAsUser=0 (pod or container \"app\" must not set runAsUser=0)"),
+            "{restricted:?}"
         );
     }
 }

@@ -539,6 +539,12 @@ fn delete(
     let orphan = param(pairs, "propagationPolicy")
         .or_else(|| options.get("propagationPolicy").and_then(Value::as_str))
         == Some("Orphan");
+    // PVC protection: a claim a pod still mounts stays, terminating, until no pod does.
+    if target.resource.kind == "PersistentVolumeClaim"
+        && let Some(held) = simulate::protect_claim(state, &namespace, name)?
+    {
+        return Ok((200, held));
+    }
     let removed = lock(&state.objects).remove(target.resource, &namespace, name)?;
     if orphan {
         simulate::orphan_dependents(state, &namespace, &removed);

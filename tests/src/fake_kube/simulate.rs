@@ -272,6 +272,12 @@ fn write_quota_status(state: &FakeState, namespace: &str, name: &str, with_used:
 /// Deleting a workload deletes its ReplicaSets and pods; deleting a pod of a workload makes
 /// its controller create it again (with the failure settings of that moment).
 pub fn after_delete(state: &Arc<FakeState>, resource: &Resource, namespace: &str, removed: &Value) {
+    forget_workload(state, resource, namespace, removed);
+    // Pods may have gone with it: protected claims no pod mounts any more go too.
+    release_claims(state, namespace);
+}
+
+fn forget_workload(state: &Arc<FakeState>, resource: &Resource, namespace: &str, removed: &Value) {
     let name = name_of(removed);
     match resource.kind {
         "Deployment" => {
@@ -301,6 +307,65 @@ pub fn after_delete(state: &Arc<FakeState>, resource: &Resource, namespace: &str
             after_write(state, workloads, namespace, &object, true);
         }
         _ => {}
+    }
+}
+
+/// Whether a pod in `namespace` mounts claim `name`.
+fn claim_in_use(objects: &Objects, namespace: &str, name: &str) -> bool {
+    list(objects, "v1", "Pod", namespace).iter().any(|pod| {
+        pod.pointer("/spec/volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|v| {
+                v.pointer("/persistentVolumeClaim/claimName")
+                    .and_then(Value::as_str)
+                    == Some(name)
+            })
+    })
+}
+
+/// PVC protection (k/k pkg/controller/volume/pvcprotection): deleting a claim a pod mounts
+/// marks it terminating with the `kubernetes.io/pvc-protection` finalizer instead; `None`
+/// when no pod mounts it (it can go).
+pub fn protect_claim(
+    state: &FakeState,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Value>, super::objects::ApiError> {
+    let Some(claims) = of_kind("v1", "PersistentVolumeClaim") else {
+        return Ok(None);
+    };
+    let mut objects = lock(&state.objects);
+    let claim = objects
+        .get(claims, namespace, name)
+        .cloned()
+        .ok_or_else(|| super::objects::ApiError::not_found(claims, name))?;
+    if !claim_in_use(&objects, namespace, name) {
+        return Ok(None);
+    }
+    let mut held = claim;
+    held["metadata"]["deletionTimestamp"] =
+        json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    held["metadata"]["finalizers"] = json!(["kubernetes.io/pvc-protection"]);
+    objects.overwrite(claims, namespace, name, held).map(Some)
+}
+
+/// The PVC protection controller after a pod went: protected claims no pod mounts any more
+/// are removed.
+fn release_claims(state: &FakeState, namespace: &str) {
+    let Some(claims) = of_kind("v1", "PersistentVolumeClaim") else {
+        return;
+    };
+    let mut objects = lock(&state.objects);
+    let releasable: Vec<String> = list(&objects, "v1", "PersistentVolumeClaim", namespace)
+        .iter()
+        .filter(|c| c.pointer("/metadata/deletionTimestamp").is_some())
+        .map(|c| name_of(c).to_owned())
+        .filter(|n| !claim_in_use(&objects, namespace, n))
+        .collect();
+    for name in releasable {
+        let _ = objects.remove(claims, namespace, &name);
     }
 }
 
