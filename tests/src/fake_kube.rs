@@ -17,6 +17,7 @@ mod exec;
 mod field_manager;
 mod immutable;
 mod kubelet;
+mod namespace_controllers;
 mod objects;
 mod pod_security;
 mod resources;
