@@ -15,6 +15,7 @@ pub mod guard;
 pub mod helm;
 pub mod manifest;
 mod namespace;
+pub mod pod_security;
 pub mod quantity;
 mod quota;
 pub mod readiness;

@@ -20,6 +20,7 @@ fn settings(store: &str) -> GuardSettings {
         ingress_namespace: "ingress-nginx".into(),
         ingress_source_cidrs: vec!["0.0.0.0/0".into(), "::/0".into()],
         footprint: Footprint::default(),
+        pod_security: storeplane::k8s::pod_security::Level::Baseline,
     }
 }
 

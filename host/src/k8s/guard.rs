@@ -9,6 +9,7 @@
 use serde_json::{Value, json};
 
 use super::footprint::{CONTAINER_LIMITS, Footprint};
+use super::pod_security::Level;
 
 /// Label on every object the host creates or applies for a store.
 pub const STORE_LABEL: &str = "storeplane.io/store-id";
@@ -39,6 +40,8 @@ pub struct GuardSettings {
     pub ingress_source_cidrs: Vec<String>,
     /// What the store's rendered objects use at most: its quota, exactly.
     pub footprint: Footprint,
+    /// The Pod Security level the namespace enforces (the strictest its pods pass).
+    pub pod_security: Level,
 }
 
 /// Name of every store's ResourceQuota.
@@ -55,14 +58,17 @@ fn meta(name: &str, settings: &GuardSettings) -> Value {
     json!({"name": name, "namespace": settings.namespace, "labels": labels(&settings.store_id)})
 }
 
-/// The store's namespace: store label, Pod Security `baseline` enforced, `restricted` warned
-/// and audited (the official WordPress image binds port 80 as root, so `restricted` cannot be
-/// enforced for every engine).
+/// The store's namespace: store label, Pod Security enforced at the strictest level its pods
+/// pass (`pod_security::strictest_level`: restricted for Medusa, baseline for WordPress, whose
+/// official image starts Apache as root), `restricted` warned and audited.
 pub fn namespace(settings: &GuardSettings) -> Value {
     let mut labels = labels(&settings.store_id);
     if let Some(map) = labels.as_object_mut() {
         for (key, value) in [
-            ("pod-security.kubernetes.io/enforce", "baseline"),
+            (
+                "pod-security.kubernetes.io/enforce",
+                settings.pod_security.as_str(),
+            ),
             ("pod-security.kubernetes.io/enforce-version", "latest"),
             ("pod-security.kubernetes.io/warn", "restricted"),
             ("pod-security.kubernetes.io/warn-version", "latest"),
@@ -243,6 +249,7 @@ mod tests {
             ingress_namespace: "kube-system".into(),
             ingress_source_cidrs: vec!["0.0.0.0/0".into()],
             footprint: Footprint::default(),
+            pod_security: Level::Baseline,
         }
     }
 

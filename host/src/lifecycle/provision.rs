@@ -17,6 +17,7 @@ use crate::conformance::Conformance;
 use crate::db::{Db, JobChange, JobTransition, Store, StorePatch, StoreStatus};
 use crate::guardrails::{CircuitBreaker, redact, tail};
 use crate::k8s::guard::{self, GuardSettings, STORE_LABEL};
+use crate::k8s::pod_security::{Level, strictest_level};
 use crate::k8s::{Applied, Cluster, Footprint, Readiness, Workload};
 use crate::plugins::model::SetupStep;
 use crate::plugins::{DeploymentPlan, PluginDigest, PluginVersion, Registry, StoreSpec};
@@ -216,12 +217,12 @@ impl Pipeline {
                 if run.rendered.is_none() {
                     run.rendered = Some(self.render(store, record).await?);
                 }
-                let footprint = run
+                let (footprint, level) = run
                     .rendered
                     .as_ref()
-                    .map(|r| r.footprint)
-                    .unwrap_or_default();
-                self.guard(store, footprint).await
+                    .map(|r| (r.footprint, strictest_level(&r.objects).0))
+                    .unwrap_or((Footprint::default(), Level::Baseline));
+                self.guard(store, footprint, level).await
             }
             Step::Credentials => self.credentials(store, record).await,
             Step::Render => {
@@ -245,6 +246,7 @@ impl Pipeline {
 
     fn guard_settings(&self, store: &Store, footprint: Footprint) -> GuardSettings {
         GuardSettings {
+            pod_security: Level::Baseline,
             store_id: store.id.as_str().to_owned(),
             namespace: store.id.namespace(),
             ingress_namespace: self.settings.ingress_namespace.clone(),
@@ -257,9 +259,21 @@ impl Pipeline {
     /// server enforces only what the quota controller has put in the quota's status (an empty
     /// status is not enforced at all, and a key missing from `status.used` refuses every
     /// request with "status unknown for quota"), so no workload is applied before that.
-    async fn guard(&self, store: &Store, footprint: Footprint) -> Result<(), StepError> {
+    async fn guard(
+        &self,
+        store: &Store,
+        footprint: Footprint,
+        pod_security: Level,
+    ) -> Result<(), StepError> {
         let namespace = store.id.namespace();
-        let settings = self.guard_settings(store, footprint);
+        let settings = GuardSettings {
+            pod_security,
+            ..self.guard_settings(store, footprint)
+        };
+        // The namespace's Pod Security level follows what this plan's pods pass.
+        self.cluster
+            .apply(&namespace, &guard::namespace(&settings))
+            .await?;
         for object in guard::guard_objects(&settings) {
             self.cluster.apply(&namespace, &object).await?;
         }

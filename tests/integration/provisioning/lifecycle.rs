@@ -389,3 +389,27 @@ async fn helm_named_without_a_directory_is_found_on_the_path() {
     let (id, _) = create_store(&host, &owner, "on-path", "woocommerce").await;
     wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_store_namespace_enforces_the_strictest_pod_security_level_its_pods_pass() {
+    // The fake enforces what the label says: a Medusa store reaching `ready` under
+    // `restricted` shows its pods really pass it.
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (woo, _) = create_store(&host, &owner, "apache-as-root", "woocommerce").await;
+    let (medusa, _) = create_store(&host, &owner, "non-root", "medusa").await;
+    for (id, level) in [(&woo, "baseline"), (&medusa, "restricted")] {
+        wait_status(&host, &owner, id, "ready", Duration::from_secs(60)).await;
+        let namespace = rig
+            .fake
+            .object("v1", "Namespace", "", &format!("store-{id}"))
+            .expect("the namespace");
+        let labels = &namespace["metadata"]["labels"];
+        assert_eq!(
+            labels["pod-security.kubernetes.io/enforce"], level,
+            "{labels}"
+        );
+        assert_eq!(labels["pod-security.kubernetes.io/warn"], "restricted");
+    }
+}

@@ -1,0 +1,170 @@
+//! The strictest Pod Security level a store's pods pass, so its namespace can enforce it:
+//! `restricted` when every pod template of the rendered chart meets the restricted profile,
+//! else `baseline` (which conformance's allow-lists already guarantee: no host access, no
+//! privilege, baseline capabilities only). The restricted requirements, after the Pod Security
+//! Standards: run as non-root (and never as uid 0), no privilege escalation, every capability
+//! dropped (`NET_BIND_SERVICE` may be added back), a `RuntimeDefault` or `Localhost` seccomp
+//! profile, and only configMap, downwardAPI, emptyDir, persistentVolumeClaim, projected and
+//! secret volumes. (The official WordPress image starts Apache as root, so WooCommerce stores
+//! get `baseline`; every Medusa pod, PostgreSQL included, runs as non-root: `restricted`.)
+
+use serde_json::Value;
+
+/// A Pod Security Standards level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Baseline,
+    Restricted,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Baseline => "baseline",
+            Self::Restricted => "restricted",
+        }
+    }
+}
+
+const RESTRICTED_VOLUMES: &[&str] = &[
+    "configMap",
+    "downwardAPI",
+    "emptyDir",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+    "csi",
+    "ephemeral",
+];
+
+/// Why `pod` (a pod spec) does not meet the restricted profile; empty when it does.
+pub fn restricted_gaps(pod: &Value) -> Vec<String> {
+    let mut gaps = Vec::new();
+    let pod_ctx = &pod["securityContext"];
+    let containers: Vec<&Value> = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|list| pod[*list].as_array().into_iter().flatten())
+        .collect();
+    for c in &containers {
+        let name = c["name"].as_str().unwrap_or_default();
+        let ctx = &c["securityContext"];
+        let inherited = |key: &str| {
+            ctx.get(key)
+                .filter(|v| !v.is_null())
+                .or_else(|| pod_ctx.get(key))
+        };
+        if inherited("runAsNonRoot") != Some(&Value::Bool(true)) {
+            gaps.push(format!("{name}: runAsNonRoot is not true"));
+        }
+        if inherited("runAsUser").and_then(Value::as_i64) == Some(0) {
+            gaps.push(format!("{name}: runs as uid 0"));
+        }
+        if ctx["allowPrivilegeEscalation"] != false {
+            gaps.push(format!("{name}: allowPrivilegeEscalation is not false"));
+        }
+        let drops_all = ctx["capabilities"]["drop"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|x| x == "ALL"));
+        if !drops_all {
+            gaps.push(format!("{name}: does not drop ALL capabilities"));
+        }
+        let adds_other = ctx["capabilities"]["add"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|cap| cap != "NET_BIND_SERVICE");
+        if adds_other {
+            gaps.push(format!(
+                "{name}: adds capabilities other than NET_BIND_SERVICE"
+            ));
+        }
+        let seccomp = inherited("seccompProfile")
+            .and_then(|p| p["type"].as_str())
+            .unwrap_or_default();
+        if !matches!(seccomp, "RuntimeDefault" | "Localhost") {
+            gaps.push(format!(
+                "{name}: no RuntimeDefault or Localhost seccomp profile"
+            ));
+        }
+    }
+    for volume in pod["volumes"].as_array().into_iter().flatten() {
+        let kinds = volume
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| *k != "name");
+        for kind in kinds {
+            if !RESTRICTED_VOLUMES.contains(&kind) {
+                gaps.push(format!(
+                    "volume {}: {kind}",
+                    volume["name"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    gaps
+}
+
+/// The strictest level every pod template in `objects` (rendered manifests) passes, with why
+/// not `restricted` when it is `baseline`.
+pub fn strictest_level(objects: &[Value]) -> (Level, Vec<String>) {
+    let mut gaps = Vec::new();
+    for object in objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let pointer = match kind {
+            "Deployment" | "StatefulSet" | "Job" => "/spec/template/spec",
+            "CronJob" => "/spec/jobTemplate/spec/template/spec",
+            _ => continue,
+        };
+        if let Some(pod) = object.pointer(pointer) {
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            gaps.extend(
+                restricted_gaps(pod)
+                    .into_iter()
+                    .map(|gap| format!("{kind}/{name} {gap}")),
+            );
+        }
+    }
+    if gaps.is_empty() {
+        (Level::Restricted, gaps)
+    } else {
+        (Level::Baseline, gaps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn restricted_container(name: &str) -> Value {
+        json!({"name": name, "securityContext": {"allowPrivilegeEscalation": false,
+            "capabilities": {"drop": ["ALL"]}}})
+    }
+
+    #[test]
+    fn a_non_root_workload_gets_restricted_and_a_root_one_baseline() {
+        let good = json!({"kind": "Deployment", "metadata": {"name": "api"}, "spec": {"template": {"spec": {
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+            "volumes": [{"name": "tmp", "emptyDir": {}}],
+            "containers": [restricted_container("api")]}}}});
+        assert_eq!(
+            strictest_level(std::slice::from_ref(&good)).0,
+            Level::Restricted
+        );
+        let root = json!({"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"template": {"spec": {
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "apache", "securityContext": {"allowPrivilegeEscalation": false}}]}}}});
+        let (level, gaps) = strictest_level(&[good, root]);
+        assert_eq!(level, Level::Baseline);
+        assert_eq!(
+            gaps,
+            [
+                "Deployment/web apache: runAsNonRoot is not true",
+                "Deployment/web apache: does not drop ALL capabilities",
+            ]
+        );
+    }
+}
