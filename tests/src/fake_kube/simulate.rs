@@ -32,6 +32,10 @@ pub fn after_write(
     object: &Value,
     changed: bool,
 ) {
+    // A policy engine's mutation applies to every write of a namespace, labels included.
+    if resource.kind == "Namespace" {
+        policy_labels(state, name_of(object));
+    }
     if !changed {
         return;
     }
@@ -40,7 +44,6 @@ pub fn after_write(
         return;
     }
     if resource.kind == "Namespace" {
-        policy_labels(state, name_of(object));
         policy_quota(state, name_of(object));
         return;
     }
