@@ -211,7 +211,7 @@ async fn global_rate_limit(
         && let Err(wait) = state
             .limiters
             .global
-            .check(&ip.0.to_string(), Instant::now())
+            .check(&crate::guardrails::client_key(ip.0), Instant::now())
     {
         return ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -14,5 +14,5 @@ pub use backoff::backoff;
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use client_ip::{IpNet, client_ip, parse_trusted_proxies};
 pub use login_guard::{LoginGuard, LoginLimits, LoginRefusal, TRUST_FOR};
-pub use rate_limit::SlidingWindow;
+pub use rate_limit::{SlidingWindow, client_key};
 pub use redact::{REDACTED, redact, tail};

@@ -67,7 +67,7 @@ pub async fn register(
     if let Err(wait) = state
         .limiters
         .register
-        .check(&ctx.ip.to_string(), Instant::now())
+        .check(&crate::guardrails::client_key(ctx.ip), Instant::now())
     {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::SlidingWindow;
+use super::{SlidingWindow, client_key};
 
 /// How long a successful login exempts its address from the account and global layers.
 pub const TRUST_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -77,7 +77,7 @@ pub struct LoginGuard {
 const GLOBAL_KEY: &str = "*";
 
 fn pair(ip: IpAddr, email: &str) -> String {
-    format!("{ip}|{email}")
+    format!("{}|{email}", client_key(ip))
 }
 
 impl LoginGuard {
@@ -97,7 +97,7 @@ impl LoginGuard {
             .check(&pair(ip, email), now)
             .map_err(LoginRefusal::Source)?;
         self.address
-            .peek(&ip.to_string(), now)
+            .peek(&client_key(ip), now)
             .map_err(LoginRefusal::Address)?;
         if !self.trusts(ip, email, now) {
             self.account
@@ -112,7 +112,7 @@ impl LoginGuard {
 
     /// Counts a failed login.
     pub fn failed(&self, ip: IpAddr, email: &str, now: Instant) {
-        self.address.hit(&ip.to_string(), now);
+        self.address.hit(&client_key(ip), now);
         self.account.hit(email, now);
         self.global.hit(GLOBAL_KEY, now);
     }
