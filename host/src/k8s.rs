@@ -19,6 +19,7 @@ pub mod pod_security;
 pub mod quantity;
 mod quota;
 pub mod readiness;
+mod watch_one;
 
 pub use apply::{Applied, applied_resources};
 pub use charts::BundledCharts;

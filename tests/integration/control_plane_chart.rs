@@ -15,7 +15,7 @@ use storeplane_tests::app::Backend;
 use storeplane_tests::fake_kube::{PodFailure, Settings};
 use storeplane_tests::{helm_bin, kubernetes_validate, workspace_root};
 
-use crate::provisioning::{Rig, create_store, wait_status};
+use crate::provisioning::{Rig, create_store, upload_and_activate_woo_next, wait_status};
 
 const JWT: &str = "jwt.secret=0123456789abcdef0123456789abcdef";
 
@@ -268,24 +268,7 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
             }
         ));
     }
-    let uploaded = host
-        .client
-        .post(format!("{}/api/v1/admin/plugins", host.base))
-        .bearer_auth(&owner.token)
-        .header("content-type", "application/wasm")
-        .body(storeplane_tests::guests::WOO_NEXT.to_vec())
-        .send()
-        .await
-        .expect("upload");
-    assert!(uploaded.status().is_success());
-    let activated = host
-        .post(
-            "/api/v1/admin/plugins/woocommerce/0.2.0/activate",
-            Some(&owner.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(activated.status.as_u16(), 200, "{}", activated.body);
+    upload_and_activate_woo_next(&host, &owner).await;
     host.post(
         &format!("/api/v1/stores/{upgraded}/retry"),
         Some(&owner.token),

@@ -153,6 +153,33 @@ pub async fn create_store(
     )
 }
 
+/// Uploads the WooCommerce engine as version 0.2.0 (a real, valid plugin) and activates it, as
+/// an admin shipping a fix would: the next retry of a store plans and applies again.
+pub async fn upload_and_activate_woo_next(host: &Api, admin: &TestUser) {
+    let uploaded = host
+        .client
+        .post(format!("{}/api/v1/admin/plugins", host.base))
+        .bearer_auth(&admin.token)
+        .header("content-type", "application/wasm")
+        .body(storeplane_tests::guests::WOO_NEXT.to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert!(
+        uploaded.status().is_success(),
+        "{}",
+        uploaded.text().await.unwrap_or_default()
+    );
+    let activated = host
+        .post(
+            "/api/v1/admin/plugins/woocommerce/0.2.0/activate",
+            Some(&admin.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(activated.status.as_u16(), 200, "{}", activated.body);
+}
+
 /// Polls the store until `done(store)` holds; panics with the last view after `limit`.
 pub async fn wait_until(
     api: &Api,

@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
 use super::cluster::Cluster;
 use super::error::{KubeError, Result, retrying, within};
@@ -165,43 +164,15 @@ impl Cluster {
     /// Running out of time is transient: the caller tries again later.
     pub async fn wait_namespace_gone(&self, name: &str, limit: Duration) -> Result<()> {
         let api: Api<Namespace> = Api::all(self.client.clone());
-        let deadline = tokio::time::Instant::now() + limit;
-        let fields = format!("metadata.name={name}");
-        loop {
-            let current =
-                retrying(|| within(self.call_timeout, async { Ok(api.get_opt(name).await?) }))
-                    .await?;
-            let Some(namespace) = current else {
-                return Ok(());
-            };
-            let version = namespace.metadata.resource_version.unwrap_or_default();
-            let params = WatchParams::default().fields(&fields).timeout(30);
-            let stream = within(self.call_timeout, async {
-                Ok(api.watch(&params, &version).await?)
-            })
-            .await?;
-            let mut stream = std::pin::pin!(stream);
-            loop {
-                let next = tokio::time::timeout_at(deadline, stream.next())
-                    .await
-                    .map_err(|_| {
-                        KubeError::Transient(format!(
-                            "namespace {name} still exists after {limit:?}"
-                        ))
-                    })?;
-                match next {
-                    Some(Ok(WatchEvent::Deleted(_))) => return Ok(()),
-                    Some(Ok(WatchEvent::Error(status))) if status.code == 410 => break,
-                    Some(Ok(_)) => {}
-                    // The stream ended or broke: look again and re-watch.
-                    Some(Err(_)) | None => break,
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(KubeError::Transient(format!(
-                    "namespace {name} still exists after {limit:?}"
-                )));
-            }
+        if self
+            .watch_one(&api, name, limit, |namespace| Ok(namespace.is_none()))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(KubeError::Transient(format!(
+                "namespace {name} still exists after {limit:?}"
+            )))
         }
     }
 }

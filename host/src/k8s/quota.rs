@@ -6,13 +6,12 @@
 
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::ResourceQuota;
-use kube::api::{Api, WatchEvent, WatchParams};
+use kube::api::Api;
 use serde_json::Value;
 
 use super::cluster::Cluster;
-use super::error::{KubeError, Result, retrying, within};
+use super::error::{KubeError, Result};
 use super::quantity::Quantity;
 
 /// Whether `quota`'s status enforces every limit in `wanted` (`spec.hard` as applied).
@@ -43,48 +42,13 @@ impl Cluster {
         limit: Duration,
     ) -> Result<bool> {
         let api: Api<ResourceQuota> = Api::namespaced(self.client.clone(), namespace);
-        let deadline = tokio::time::Instant::now() + limit;
-        let fields = format!("metadata.name={name}");
-        loop {
-            let current =
-                retrying(|| within(self.call_timeout, async { Ok(api.get_opt(name).await?) }))
-                    .await?;
-            let Some(quota) = current else {
-                return Err(KubeError::NotFound(format!(
-                    "resourcequota {name} in namespace {namespace}"
-                )));
-            };
-            if enforces(&quota, hard) {
-                return Ok(true);
-            }
-            let version = quota.metadata.resource_version.unwrap_or_default();
-            let params = WatchParams::default().fields(&fields).timeout(30);
-            let stream = within(self.call_timeout, async {
-                Ok(api.watch(&params, &version).await?)
-            })
-            .await?;
-            let mut stream = std::pin::pin!(stream);
-            loop {
-                let Ok(next) = tokio::time::timeout_at(deadline, stream.next()).await else {
-                    return Ok(false);
-                };
-                match next {
-                    Some(Ok(WatchEvent::Added(q) | WatchEvent::Modified(q))) => {
-                        if enforces(&q, hard) {
-                            return Ok(true);
-                        }
-                    }
-                    Some(Ok(WatchEvent::Bookmark(_))) => {}
-                    // Deleted, expired, broken or ended: look again and re-watch.
-                    Some(Ok(WatchEvent::Deleted(_) | WatchEvent::Error(_)) | Err(_)) | None => {
-                        break;
-                    }
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(false);
-            }
-        }
+        self.watch_one(&api, name, limit, |quota| match quota {
+            Some(quota) => Ok(enforces(quota, hard)),
+            None => Err(KubeError::NotFound(format!(
+                "resourcequota {name} in namespace {namespace}"
+            ))),
+        })
+        .await
     }
 }
 

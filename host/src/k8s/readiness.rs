@@ -172,9 +172,18 @@ impl Seen {
         }
         // A StatefulSet controller reports a pod admission refused only as a Warning event.
         let refused = self.events.values().find_map(|e| {
-            let recent = match (&self.events_since, &e.last_timestamp) {
-                (Some(since), Some(at)) => at.0 >= *since,
-                _ => true,
+            // Events written through events.k8s.io carry `eventTime` and no `lastTimestamp`;
+            // one with no time at all is treated as old, so a retry is not failed by history.
+            let at = e
+                .last_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .or_else(|| e.event_time.as_ref().map(|t| t.0))
+                .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0));
+            let recent = match (&self.events_since, at) {
+                (Some(since), Some(at)) => at >= *since,
+                (None, _) => true,
+                (Some(_), None) => false,
             };
             let message = e.message.as_deref().unwrap_or_default();
             (recent

@@ -259,28 +259,7 @@ async fn a_retry_replans_only_when_the_engine_version_changed() {
     assert_eq!(failed["pluginVersion"], "0.1.0");
 
     // An admin ships a fixed engine version; the retry plans again with it.
-    let uploaded = host
-        .client
-        .post(format!("{}/api/v1/admin/plugins", host.base))
-        .bearer_auth(&admin.token)
-        .header("content-type", "application/wasm")
-        .body(storeplane_tests::guests::WOO_NEXT.to_vec())
-        .send()
-        .await
-        .expect("upload");
-    assert!(
-        uploaded.status().is_success(),
-        "{}",
-        uploaded.text().await.unwrap_or_default()
-    );
-    let activated = host
-        .post(
-            "/api/v1/admin/plugins/woocommerce/0.2.0/activate",
-            Some(&admin.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(activated.status.as_u16(), 200, "{}", activated.body);
+    upload_and_activate_woo_next(&host, &admin).await;
     rig.fake.update(|s| s.pod_failures.clear());
     let retry = host
         .post(

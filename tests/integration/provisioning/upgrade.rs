@@ -10,31 +10,6 @@ use storeplane_tests::fake_kube::{ExecScript, PodFailure, Settings};
 
 use super::*;
 
-async fn upload_and_activate_woo_next(host: &HostProcess, admin: &storeplane_tests::app::TestUser) {
-    let uploaded = host
-        .client
-        .post(format!("{}/api/v1/admin/plugins", host.base))
-        .bearer_auth(&admin.token)
-        .header("content-type", "application/wasm")
-        .body(storeplane_tests::guests::WOO_NEXT.to_vec())
-        .send()
-        .await
-        .expect("upload");
-    assert!(
-        uploaded.status().is_success(),
-        "{}",
-        uploaded.text().await.unwrap_or_default()
-    );
-    let activated = host
-        .post(
-            "/api/v1/admin/plugins/woocommerce/0.2.0/activate",
-            Some(&admin.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(activated.status.as_u16(), 200, "{}", activated.body);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_chart_change_recreates_what_cannot_change_and_keeps_the_data() {
     let settings = Settings {
