@@ -6,6 +6,10 @@ fn main() {
     build_components(
         &[
             ComponentCrate {
+                package: "guest-hostile",
+                dir: "tests/guests/hostile",
+            },
+            ComponentCrate {
                 package: "guest-misbehave",
                 dir: "tests/guests/misbehave",
             },

@@ -32,6 +32,16 @@ pub struct Config {
     #[arg(long, env = "HELM_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub helm_timeout_ms: u64,
 
+    /// Memory one `helm template` run may use (its heap), in MiB. A chart is untrusted input:
+    /// a render that needs more is stopped, not the control plane. The bundled chart needs
+    /// about 50.
+    #[arg(long, env = "HELM_MEMORY_LIMIT_MB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(64..=65_536))]
+    pub helm_memory_limit_mb: u64,
+
+    /// CPU time one `helm template` run may use, in seconds (all its threads together).
+    #[arg(long, env = "HELM_CPU_LIMIT_S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub helm_cpu_limit_s: u64,
+
     /// Directory watched for engine plugins (`*.wasm`); new or changed files are validated and
     /// activated. Unset disables hot-loading.
     #[arg(long, env = "PLUGIN_DIR")]
@@ -155,6 +165,10 @@ impl Config {
             Duration::from_millis(self.helm_timeout_ms),
             self.helm_values_file.clone(),
         )
+        .with_limits(crate::k8s::helm::HelmLimits {
+            memory_bytes: self.helm_memory_limit_mb << 20,
+            cpu_seconds: self.helm_cpu_limit_s,
+        })
     }
 
     /// The most one store may use.
@@ -475,6 +489,12 @@ pub struct ProvisioningConfig {
     /// Empty: only pods in INGRESS_NAMESPACE.
     #[arg(long, env = "INGRESS_SOURCE_CIDRS", default_value = "0.0.0.0/0,::/0", value_delimiter = ',', value_parser = parse_cidr)]
     pub ingress_source_cidrs: Vec<String>,
+
+    /// ClusterRole the host binds to its own account in each store namespace it creates
+    /// (a RoleBinding there); cluster-wide it needs only namespaces and `bind` on this role.
+    /// The control-plane chart installs it as `<release>-store`.
+    #[arg(long, env = "STORE_ROLE", default_value = "storeplane-store")]
+    pub store_role: String,
 
     /// Storage class of store volumes (unset: the cluster's default).
     #[arg(long, env = "STORAGE_CLASS")]

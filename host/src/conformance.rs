@@ -41,6 +41,9 @@ pub struct RenderReport {
     /// apart from `problems`: it refuses a store and fails `plugin check`, but does not stop
     /// an engine from being registered (a tenant may pick a size that fits).
     pub over_ceiling: Option<String>,
+    /// When helm itself failed: everything it said, for the audit log and the plugin's author
+    /// (`problems` holds only the short reason a store's owner may read).
+    pub render_detail: Option<String>,
 }
 
 /// Renders plans with the engine's chart and checks the result.
@@ -91,6 +94,7 @@ impl Conformance {
             footprint: Footprint::default(),
             problems: vec![problem],
             over_ceiling: None,
+            render_detail: None,
         };
         // An embedded chart is written to a temp file that lives until rendering is done.
         let mut _embedded = None;
@@ -125,7 +129,13 @@ impl Conformance {
         };
         match self
             .helm
-            .template(&chart, &spec.namespace, &spec.namespace, &plan.values)
+            .template(
+                &chart,
+                &spec.namespace,
+                &spec.namespace,
+                &plan.values,
+                matches!(info.chart, ChartSource::Bundled(_)),
+            )
             .await
         {
             Ok(manifests) => {
@@ -149,9 +159,13 @@ impl Conformance {
                     footprint,
                     problems,
                     over_ceiling,
+                    render_detail: None,
                 }
             }
-            Err(err) => fail(format!("rendering the chart failed: {err}")),
+            Err(err) => RenderReport {
+                render_detail: Some(err.detail()),
+                ..fail(format!("rendering the chart failed: {}", err.short()))
+            },
         }
     }
 }
@@ -166,9 +180,13 @@ impl PlanValidator for Conformance {
             let mut problems = Vec::new();
             for (spec, plan) in plans {
                 let report = self.render_and_check(info, spec, plan).await;
+                // Validation answers the administrator uploading the plugin: helm's own words.
+                let found = match report.render_detail {
+                    Some(detail) => vec![format!("rendering the chart failed: {detail}")],
+                    None => report.problems,
+                };
                 problems.extend(
-                    report
-                        .problems
+                    found
                         .into_iter()
                         .map(|p| format!("sample store {}: {p}", spec.store_id)),
                 );

@@ -5,6 +5,7 @@
 //!
 //! Only this module imports kube and k8s-openapi.
 
+mod access;
 mod apply;
 pub mod charts;
 pub mod cluster;
@@ -21,6 +22,7 @@ mod quota;
 pub mod readiness;
 mod watch_one;
 
+pub use access::STORE_BINDING;
 pub use apply::{Applied, applied_resources};
 pub use charts::BundledCharts;
 pub use cluster::{Cluster, ClusterError};

@@ -122,6 +122,7 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
                 quota_wait: Duration::from_secs(60),
                 pod_start_grace: ms(p.pod_start_grace_ms),
                 setup_step_timeout_max: ms(p.setup_step_timeout_max_ms),
+                store_role: p.store_role.clone(),
             },
         };
         let settings = RunnerSettings {

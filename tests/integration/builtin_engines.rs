@@ -201,7 +201,13 @@ async fn operator_overlays_never_override_the_ingress_class_or_tls_the_host_chos
                 Some(store_chart().join(overlay)),
             );
             let manifests = helm
-                .template(&store_chart(), "store", "store-6f708192", &plan.values)
+                .template(
+                    &store_chart(),
+                    "store",
+                    "store-6f708192",
+                    &plan.values,
+                    true,
+                )
                 .await
                 .unwrap_or_else(|err| panic!("{engine} {overlay}: {err}"));
             let ingress = manifests

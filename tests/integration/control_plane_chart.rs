@@ -317,11 +317,69 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
     }
 
     let rendered = render(&[JWT]).expect("render");
-    let role = documents(&rendered)
-        .into_iter()
-        .find(|d| d["kind"] == "ClusterRole")
-        .expect("a ClusterRole");
-    let rules = role["rules"].as_array().cloned().unwrap_or_default();
+    let documents = documents(&rendered);
+    let roles: Vec<&Value> = documents
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRole")
+        .collect();
+    assert_eq!(roles.len(), 2, "the cluster-wide role and the store role");
+    // What the host may do cluster-wide: the roles its ClusterRoleBindings name. Never
+    // exec, Secret writes or workload writes; the store role is bound only per namespace.
+    let cluster_wide: Vec<&str> = documents
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRoleBinding")
+        .filter_map(|d| d["roleRef"]["name"].as_str())
+        .collect();
+    let store_role = roles
+        .iter()
+        .filter_map(|r| r["metadata"]["name"].as_str())
+        .find(|name| name.ends_with("-store"))
+        .expect("the store role");
+    assert_eq!(cluster_wide.len(), 1, "{cluster_wide:?}");
+    assert!(
+        !cluster_wide.contains(&store_role),
+        "the store role is bound only per namespace"
+    );
+    for role in roles
+        .iter()
+        .filter(|r| cluster_wide.contains(&r["metadata"]["name"].as_str().unwrap_or_default()))
+    {
+        for rule in role["rules"].as_array().into_iter().flatten() {
+            let resources = strings(&rule["resources"]);
+            let verbs = strings(&rule["verbs"]);
+            for forbidden in [
+                "pods/exec",
+                "pods",
+                "secrets",
+                "deployments",
+                "statefulsets",
+                "jobs",
+                "cronjobs",
+            ] {
+                assert!(
+                    !resources.contains(&forbidden.to_owned()),
+                    "cluster-wide rights on {forbidden}: {rule}"
+                );
+            }
+            assert!(
+                !verbs
+                    .iter()
+                    .any(|v| matches!(v.as_str(), "update" | "escalate" | "impersonate")),
+                "{rule}"
+            );
+            if verbs.contains(&"bind".to_owned()) {
+                assert_eq!(
+                    rule["resourceNames"],
+                    json!([store_role]),
+                    "bind only the store role"
+                );
+            }
+        }
+    }
+    let rules: Vec<Value> = roles
+        .iter()
+        .flat_map(|r| r["rules"].as_array().cloned().unwrap_or_default())
+        .collect();
     // Everything granted was used, or is the apply (create + patch) of a kind the host applies.
     let applied: BTreeSet<(String, String)> = storeplane::k8s::applied_resources()
         .map(|(g, r)| (g.to_owned(), r.to_owned()))
@@ -342,12 +400,14 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
         }
     }
     assert!(unused.is_empty(), "granted but never used: {unused:?}");
-    assert!(
-        rules
-            .iter()
-            .all(|r| !strings(&r["verbs"]).contains(&"*".to_owned())),
-        "no wildcard verbs"
-    );
+    for rule in &rules {
+        for key in ["verbs", "resources", "apiGroups", "resourceNames"] {
+            assert!(
+                !strings(&rule[key]).contains(&"*".to_owned()),
+                "no wildcard {key}: {rule}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -6,6 +6,8 @@ mod controllers;
 mod crash;
 mod deletion;
 mod faults;
+mod hostile_plugin;
+mod least_privilege;
 mod lifecycle;
 mod live;
 mod pod_start;
@@ -53,20 +55,34 @@ impl Rig {
         HostProcess::start(&self.options()).await
     }
 
-    /// A cluster client with the control plane's rights, and `namespace` created in the fake:
-    /// for tests of what the fake does with objects the host applies.
+    /// A cluster client with the control plane's rights, and `namespace` (`store-…`) created
+    /// in the fake as the host creates a store's (labelled as storeplane's, with the store
+    /// role bound): for tests of what the fake does with objects the host applies.
     pub async fn cluster_with_namespace(&self, namespace: &str) -> storeplane::k8s::Cluster {
         let cluster = storeplane::k8s::Cluster::connect(Some(self.fake.kubeconfig_path()))
             .await
             .expect("connect")
             .expect("a cluster");
+        let labels = json!({
+            "app.kubernetes.io/managed-by": "storeplane",
+            "pod-security.kubernetes.io/enforce": "baseline",
+        });
         cluster
             .apply(
                 namespace,
-                &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+                &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}}),
             )
             .await
             .expect("namespace");
+        cluster
+            .bind_store_role(
+                namespace,
+                "test",
+                "storeplane-store",
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("store role bound");
         cluster
     }
 

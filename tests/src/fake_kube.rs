@@ -11,6 +11,7 @@
 //! thing for benchmarks and manual runs, with control endpoints under `/_fake/`.
 
 mod admission;
+mod admission_policy;
 pub mod authz;
 mod chart_rbac;
 mod exec;
@@ -21,6 +22,7 @@ mod namespace_controllers;
 mod objects;
 mod pod_security;
 mod resources;
+mod reviews;
 mod routes;
 mod simulate;
 mod state;

@@ -20,6 +20,8 @@ use storeplane::plugins::{Limits, NoExternalChecks, PluginRuntime, Registry};
 /// Guest components built by `build.rs`.
 pub mod guests {
     /// Plans normally with `{}`; `options.behaviour` = loop | memory | panic | oversized | chatty | refuse.
+    /// Tries every way out of its store namespace (plans harmlessly for sample stores).
+    pub const HOSTILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_hostile.wasm"));
     pub const MISBEHAVE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_misbehave.wasm"));
     /// Engine `swap` version 1.0.0; marks plans with `values.marker = "1.0.0"`.
     pub const SWAP_V1: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_swap_v1.wasm"));

@@ -31,3 +31,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- fail "set jwt.existingSecret, or jwt.secret with at least 32 characters" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The ClusterRole the host binds into each store namespace (never cluster-wide). */}}
+{{- define "storeplane.storeRole" -}}
+{{- printf "%s-store" (include "storeplane.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The user name Kubernetes gives the control plane's ServiceAccount. */}}
+{{- define "storeplane.serviceAccountUser" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "storeplane.serviceAccount" .) -}}
+{{- end -}}

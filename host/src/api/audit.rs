@@ -29,6 +29,9 @@ pub struct AuditQuery {
     pub actor_id: Option<String>,
 }
 
+/// A key of an event's details that only administrators see (`store.render_failed`).
+const ADMIN_ONLY_DETAIL: &str = "detail";
+
 /// An audit event; admins also get the actor's e-mail address.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -87,12 +90,21 @@ pub async fn list(
     let logs = found
         .items
         .into_iter()
-        .map(|event| AuditEventView {
+        .map(|mut event| AuditEventView {
             actor_email: event
                 .actor_id
                 .as_ref()
                 .and_then(|id| actor_emails.get(&UserId(id.clone())).cloned()),
-            event,
+            event: {
+                // What helm said about a failed render can hold the operator's overlay
+                // values: administrators only (store owners read the short reason).
+                if user.0.role != Role::Admin
+                    && let Some(details) = event.details.as_object_mut()
+                {
+                    details.remove(ADMIN_ONLY_DETAIL);
+                }
+                event
+            },
         })
         .collect();
     Ok(AppJson(AuditResponse {

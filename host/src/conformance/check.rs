@@ -122,7 +122,13 @@ pub async fn check_plugin(
                     .render_and_check(&info, &entry.spec, &plan)
                     .await;
                 entry.manifests = rendered.manifests;
-                entry.problems.extend(rendered.problems);
+                // The author sees what helm said, not only the short reason tenants get.
+                match rendered.render_detail {
+                    Some(detail) => entry
+                        .problems
+                        .push(format!("rendering the chart failed: {detail}")),
+                    None => entry.problems.extend(rendered.problems),
+                }
                 entry.problems.extend(rendered.over_ceiling);
             }
             Ok(Err(err)) => entry.problems.push(err.to_string()),

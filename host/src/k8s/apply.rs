@@ -33,6 +33,12 @@ const KINDS: &[(&str, &str, &str, bool)] = &[
     ("v1", "ServiceAccount", "serviceaccounts", true),
     ("v1", "ResourceQuota", "resourcequotas", true),
     ("v1", "LimitRange", "limitranges", true),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        "rolebindings",
+        true,
+    ),
     ("apps/v1", "Deployment", "deployments", true),
     ("apps/v1", "StatefulSet", "statefulsets", true),
     ("batch/v1", "Job", "jobs", true),

@@ -22,6 +22,8 @@ pub struct Cluster {
     pub(super) client: kube::Client,
     /// Time limit of one request (watches and execs have their own).
     pub(super) call_timeout: Duration,
+    /// The user name the API server knows this client as (`access::own_user`).
+    pub(super) own_user: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -65,6 +67,7 @@ impl Cluster {
         Ok(Some(Self {
             client,
             call_timeout: Duration::from_secs(10),
+            own_user: std::sync::Arc::default(),
         }))
     }
 

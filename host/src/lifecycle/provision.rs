@@ -50,7 +50,12 @@ pub struct PipelineSettings {
     pub pod_start_grace: Duration,
     /// The longest any setup step may run, whatever its plugin asks for.
     pub setup_step_timeout_max: Duration,
+    /// ClusterRole bound to the host in each store namespace (`STORE_ROLE`).
+    pub store_role: String,
 }
+
+/// How long a new RoleBinding may take to reach the API server's authorizer.
+const BINDING_WAIT: Duration = Duration::from_secs(30);
 
 /// Everything the pipeline uses.
 #[derive(Debug)]
@@ -69,6 +74,9 @@ pub struct Pipeline {
 #[derive(Debug, Default)]
 struct Run {
     rendered: Option<Rendered>,
+    /// The store role is bound in the namespace and in effect (checked once per run: a job
+    /// resumed on another replica, or begun before the binding existed, binds it again).
+    bound: bool,
 }
 
 /// The store's chart rendered with its plan and checked.
@@ -203,19 +211,30 @@ impl Pipeline {
         run: &mut Run,
     ) -> Result<(), StepError> {
         let namespace = store.id.namespace();
+        if step == Step::Namespace {
+            let settings = self.guard_settings(store, Footprint::default());
+            self.cluster
+                .apply(&namespace, &guard::namespace(&settings))
+                .await?;
+        }
+        if step.uses_cluster() && !run.bound {
+            self.cluster
+                .bind_store_role(
+                    &namespace,
+                    store.id.as_str(),
+                    &self.settings.store_role,
+                    BINDING_WAIT,
+                )
+                .await?;
+            run.bound = true;
+        }
         match step {
             Step::Plan => self.plan(ctx, store, record).await,
-            Step::Namespace => {
-                let settings = self.guard_settings(store, Footprint::default());
-                self.cluster
-                    .apply(&namespace, &guard::namespace(&settings))
-                    .await?;
-                Ok(())
-            }
+            Step::Namespace => Ok(()),
             Step::Guard => {
                 // The quota is sized from what the chart renders, so render first.
                 if run.rendered.is_none() {
-                    run.rendered = Some(self.render(store, record).await?);
+                    run.rendered = Some(self.render(ctx, store, record).await?);
                 }
                 let (footprint, level) = run
                     .rendered
@@ -227,14 +246,14 @@ impl Pipeline {
             Step::Credentials => self.credentials(store, record).await,
             Step::Render => {
                 if run.rendered.is_none() {
-                    run.rendered = Some(self.render(store, record).await?);
+                    run.rendered = Some(self.render(ctx, store, record).await?);
                 }
                 Ok(())
             }
             Step::Apply => {
                 let rendered = match run.rendered.take() {
                     Some(rendered) => rendered,
-                    None => self.render(store, record).await?,
+                    None => self.render(ctx, store, record).await?,
                 };
                 self.apply(ctx, store, &rendered.objects).await
             }
@@ -432,7 +451,12 @@ impl Pipeline {
 
     /// Step 5: `helm template` with the plan's values, checked by the host's rules (which
     /// include what the objects use against the per-store ceiling).
-    async fn render(&self, store: &Store, record: &ProvisionRecord) -> Result<Rendered, StepError> {
+    async fn render(
+        &self,
+        ctx: &JobContext,
+        store: &Store,
+        record: &ProvisionRecord,
+    ) -> Result<Rendered, StepError> {
         let pinned = Self::pinned_plan(record)?;
         let plugin = PluginDigest::parse(&pinned.plugin_digest)
             .and_then(|d| self.registry.by_digest(&d))
@@ -449,6 +473,18 @@ impl Pipeline {
             .render_and_check(&plugin.info, &spec, &pinned.plan)
             .await;
         tracing::debug!(ms = started.elapsed().as_millis(), "helm template");
+        if let Some(detail) = &report.render_detail {
+            // The owner reads the short reason; what helm said (it can hold the operator's
+            // overlay values) goes to administrators only, in the audit log.
+            let mut update = ctx.update_of(JobChange::Keep);
+            let mut event = ctx.event(
+                "store.render_failed",
+                format!("helm could not render {}", pinned.plugin_version),
+            );
+            event.details = json!({"plugin": pinned.plugin_version, "detail": detail});
+            update.events.push(event);
+            ctx.update(update).await?;
+        }
         if !report.problems.is_empty() {
             return Err(permanent(format!(
                 "the rendered chart was refused: {}",

@@ -194,14 +194,156 @@ pub fn allowed_path(who: &Identity, path: &str) -> bool {
     path == "/version" || (who.is_authenticated() && (path.starts_with("/api")))
 }
 
+/// Whether a binding (`kind`, namespace, name) was written too recently for the authorizer to
+/// have seen it: kube-apiserver's RBAC authorizer reads bindings from an informer cache, so
+/// a new binding takes effect a moment after it is stored.
+pub type Pending<'a> = &'a dyn Fn(&str, &str, &str) -> bool;
+
 /// Whether `who` may do `what`, from the RBAC objects in `objects`.
-pub fn allowed(objects: &Objects, who: &Identity, what: &Attributes) -> bool {
+pub fn allowed(objects: &Objects, who: &Identity, what: &Attributes, pending: Pending) -> bool {
     if who.is_master() {
         return true;
     }
-    bound_rules(objects, who, &what.namespace)
+    bound_rules(objects, who, &what.namespace, pending)
         .iter()
         .any(|rule| rule_allows(rule, what))
+}
+
+/// RBAC's escalation check on writing a RoleBinding or ClusterRoleBinding (k/k
+/// `pkg/registry/rbac/rolebinding/policybased/storage.go`): allowed for `system:masters`, for
+/// a user who may `bind` the role it refers to, or one who already holds every rule of that
+/// role where the binding applies. Otherwise the real 403.
+pub fn check_binding(
+    objects: &Objects,
+    who: &Identity,
+    binding: &Value,
+    binding_namespace: &str,
+    pending: Pending,
+) -> Result<(), ApiError> {
+    if who.is_master() {
+        return Ok(());
+    }
+    let role_kind = text(binding, "/roleRef/kind");
+    let role_name = text(binding, "/roleRef/name");
+    if allowed(
+        objects,
+        who,
+        &bind_attributes(binding, binding_namespace),
+        pending,
+    ) {
+        return Ok(());
+    }
+    let role = match role_kind {
+        "ClusterRole" => resources::of_kind("rbac.authorization.k8s.io/v1", "ClusterRole")
+            .and_then(|r| objects.get(r, "", role_name)),
+        _ => resources::of_kind("rbac.authorization.k8s.io/v1", "Role")
+            .and_then(|r| objects.get(r, binding_namespace, role_name)),
+    };
+    let rules = role
+        .and_then(|r| r.get("rules"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let missing: Vec<String> = rules
+        .iter()
+        .filter(|rule| !covered(objects, who, rule, binding_namespace, pending))
+        .map(|rule| {
+            let list = |key| {
+                strings(rule, key)
+                    .iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let names = strings(rule, "resourceNames");
+            let names = if names.is_empty() {
+                String::new()
+            } else {
+                format!(", ResourceNames:[{}]", list("resourceNames"))
+            };
+            format!(
+                "{{APIGroups:[{}], Resources:[{}]{names}, Verbs:[{}]}}",
+                list("apiGroups"),
+                list("resources"),
+                list("verbs")
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let groups: Vec<String> = who.groups.iter().map(|g| format!("{g:?}")).collect();
+    let kind = binding["kind"].as_str().unwrap_or("RoleBinding");
+    let plural = if kind == "ClusterRoleBinding" {
+        "clusterrolebindings"
+    } else {
+        "rolebindings"
+    };
+    let name = text(binding, "/metadata/name");
+    Err(ApiError::new(
+        403,
+        "Forbidden",
+        format!(
+            "{plural}.rbac.authorization.k8s.io {name:?} is forbidden: user {:?} (groups=[{}]) is attempting to grant RBAC permissions not currently held:\n{}",
+            who.user,
+            groups.join(" "),
+            missing.join("\n")
+        ),
+    )
+    .with_details(json!({"name": name, "group": "rbac.authorization.k8s.io", "kind": plural})))
+}
+
+/// The `bind` request on the role a binding refers to.
+pub fn bind_attributes(binding: &Value, binding_namespace: &str) -> Attributes {
+    let role_kind = text(binding, "/roleRef/kind");
+    Attributes {
+        verb: "bind".into(),
+        group: "rbac.authorization.k8s.io".into(),
+        resource: if role_kind == "Role" {
+            "roles"
+        } else {
+            "clusterroles"
+        }
+        .into(),
+        subresource: String::new(),
+        namespace: binding_namespace.to_owned(),
+        name: text(binding, "/roleRef/name").to_owned(),
+    }
+}
+
+/// Whether every request `rule` allows is one `who` may make in `namespace` (each verb,
+/// group, resource and name of the rule, wildcards only by wildcards).
+fn covered(
+    objects: &Objects,
+    who: &Identity,
+    rule: &Value,
+    namespace: &str,
+    pending: Pending,
+) -> bool {
+    let mut names = strings(rule, "resourceNames");
+    if names.is_empty() {
+        names.push(String::new());
+    }
+    let held = bound_rules(objects, who, namespace, pending);
+    strings(rule, "verbs").iter().all(|verb| {
+        strings(rule, "apiGroups").iter().all(|group| {
+            strings(rule, "resources").iter().all(|resource| {
+                let (resource, subresource) =
+                    resource.split_once('/').unwrap_or((resource.as_str(), ""));
+                names.iter().all(|name| {
+                    let what = Attributes {
+                        verb: verb.clone(),
+                        group: group.clone(),
+                        resource: resource.to_owned(),
+                        subresource: subresource.to_owned(),
+                        namespace: namespace.to_owned(),
+                        name: name.clone(),
+                    };
+                    held.iter().any(|r| rule_allows(r, &what))
+                })
+            })
+        })
+    })
 }
 
 /// The real 403 for a refused request.
@@ -252,7 +394,7 @@ pub fn forbidden_with_reason(what: &Attributes, reason: &str) -> ApiError {
 }
 
 /// Rules of every role bound to `who`: cluster-wide bindings, and bindings in `namespace`.
-fn bound_rules(objects: &Objects, who: &Identity, namespace: &str) -> Vec<Value> {
+fn bound_rules(objects: &Objects, who: &Identity, namespace: &str, pending: Pending) -> Vec<Value> {
     let (Some(crb), Some(rb), Some(cr), Some(role)) = (
         resources::of_kind("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
         resources::of_kind("rbac.authorization.k8s.io/v1", "RoleBinding"),
@@ -274,7 +416,9 @@ fn bound_rules(objects: &Objects, who: &Identity, namespace: &str) -> Vec<Value>
         }
     };
     for binding in objects.list(crb, None, &none, &none) {
-        if binds(&binding, who) {
+        if binds(&binding, who)
+            && !pending("ClusterRoleBinding", "", text(&binding, "/metadata/name"))
+        {
             let kind = text(&binding, "/roleRef/kind");
             if kind == "ClusterRole" {
                 add_role(kind, text(&binding, "/roleRef/name"), "");
@@ -283,7 +427,9 @@ fn bound_rules(objects: &Objects, who: &Identity, namespace: &str) -> Vec<Value>
     }
     if !namespace.is_empty() {
         for binding in objects.list(rb, Some(namespace), &none, &none) {
-            if binds(&binding, who) {
+            if binds(&binding, who)
+                && !pending("RoleBinding", namespace, text(&binding, "/metadata/name"))
+            {
                 add_role(
                     text(&binding, "/roleRef/kind"),
                     text(&binding, "/roleRef/name"),

@@ -1,7 +1,8 @@
-//! The RBAC objects of the control-plane chart `helm/storeplane`, rendered with the real helm
-//! (release `storeplane` in namespace `storeplane`, as `docs/real-cluster.md` installs it),
-//! once per process. A fake server holds them from the start, so the host is authorized
-//! exactly as the chart would authorize it in a cluster.
+//! The access-control objects of the control-plane chart `helm/storeplane` (RBAC and the
+//! ValidatingAdmissionPolicies confining its account), rendered with the real helm (release
+//! `storeplane` in namespace `storeplane`, as `docs/real-cluster.md` installs it), once per
+//! process. A fake server holds them from the start, so the host is authorized and admitted
+//! exactly as the chart would have it in a cluster.
 
 use std::sync::OnceLock;
 
@@ -9,9 +10,16 @@ use serde_json::Value;
 
 use super::authz::{HOST_NAMESPACE, HOST_SERVICE_ACCOUNT};
 
-const RBAC_KINDS: [&str; 4] = ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"];
+const ACCESS_KINDS: [&str; 6] = [
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+];
 
-/// Every RBAC object the chart renders; an error says why helm could not render it.
+/// Every RBAC and admission-policy object the chart renders; an error says why helm could not render it.
 pub fn control_plane_rbac() -> Result<Vec<Value>, String> {
     static RENDERED: OnceLock<Result<Vec<Value>, String>> = OnceLock::new();
     RENDERED.get_or_init(render).clone()
@@ -42,7 +50,7 @@ fn render() -> Result<Vec<Value>, String> {
         .filter(|doc| {
             doc.get("kind")
                 .and_then(Value::as_str)
-                .is_some_and(|kind| RBAC_KINDS.contains(&kind))
+                .is_some_and(|kind| ACCESS_KINDS.contains(&kind))
         })
         .collect();
     if objects.is_empty() {

@@ -23,6 +23,7 @@ use super::state::{ExecRecord, ExecScript, FakeState, lock, now_ms};
 pub async fn exec(
     State(state): State<Arc<FakeState>>,
     Path((namespace, pod)): Path<(String, String)>,
+    authorized: Option<axum::Extension<super::routes::Authorized>>,
     uri: Uri,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -57,6 +58,27 @@ pub async fn exec(
     let Some(object) = lock(&state.objects).get(pods, &namespace, &pod).cloned() else {
         return fail(ApiError::not_found(pods, &pod));
     };
+    // Admission sees an exec as CONNECT of pods/exec with the PodExecOptions.
+    let Some(axum::Extension(authorized)) = authorized else {
+        return fail(ApiError::new(401, "Unauthorized", "Unauthorized"));
+    };
+    let options = json!({"kind": "PodExecOptions", "apiVersion": "v1", "command": command, "container": container});
+    let admitted = super::admission_policy::validate(
+        &lock(&state.objects),
+        &super::admission_policy::AdmissionRequest {
+            operation: "CONNECT",
+            resource: pods,
+            subresource: "exec",
+            namespace: &namespace,
+            name: &pod,
+            who: &authorized.identity,
+            object: Some(&options),
+            old_object: None,
+        },
+    );
+    if let Err(err) = admitted {
+        return fail(err);
+    }
     let containers: Vec<String> = object
         .pointer("/spec/containers")
         .and_then(Value::as_array)

@@ -391,6 +391,36 @@ impl Objects {
         }
     }
 
+    /// The object a server-side apply would store, without storing it (for validating
+    /// admission, which sees the result before it is written).
+    pub fn apply_result(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+        applied: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Value, ApiError> {
+        let mut applied = applied.clone();
+        if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("resourceVersion");
+            meta.remove("managedFields");
+        }
+        let Some(mut current) = self.get(resource, namespace, name).cloned() else {
+            return Ok(applied);
+        };
+        super::field_manager::apply(
+            Some(&mut current),
+            &applied,
+            manager,
+            force,
+            &resource.api_version(),
+        )?;
+        deep_merge(&mut current, &applied);
+        Ok(current)
+    }
+
     /// JSON merge patch (RFC 7386).
     pub fn merge_patch(
         &mut self,
@@ -476,7 +506,7 @@ fn deep_merge(target: &mut Value, applied: &Value) {
 }
 
 /// RFC 7386: `null` removes a key, objects merge, anything else replaces.
-fn merge_patch(target: &mut Value, patch: &Value) {
+pub fn merge_patch(target: &mut Value, patch: &Value) {
     let Value::Object(patch) = patch else {
         *target = patch.clone();
         return;

@@ -108,6 +108,20 @@ pub static RESOURCES: &[Resource] = &[
         "rolebindings",
         true,
     ),
+    r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        false,
+    ),
+    r(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        false,
+    ),
 ];
 
 /// The resource of `group/version` with plural `plural`.

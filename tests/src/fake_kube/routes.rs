@@ -13,6 +13,7 @@ use futures::StreamExt as _;
 use serde_json::{Value, json};
 
 use super::admission;
+use super::admission_policy;
 use super::authz::{self, Attributes, Identity};
 use super::objects::{ApiError, Selector};
 use super::resources::{self, Resource};
@@ -224,6 +225,22 @@ pub async fn kubernetes(
         ["apis"] => return json_response(200, &resources::group_list()),
         ["api", "v1"] => return discovery("", "v1"),
         ["apis", group, version] => return discovery(group, version),
+        [
+            "apis",
+            "authentication.k8s.io" | "authorization.k8s.io",
+            "v1",
+            review,
+        ] if method == Method::POST => {
+            let Some(axum::Extension(authorized)) = authorized else {
+                return error(&ApiError::new(401, "Unauthorized", "Unauthorized"));
+            };
+            return match parse_body(&body).and_then(|body| {
+                super::reviews::review(&state, &authorized.identity, review, &body)
+            }) {
+                Ok(answer) => json_response(201, &answer),
+                Err(err) => error(&err),
+            };
+        }
         _ => {}
     }
     let target = match parse_target(&segments) {
@@ -249,14 +266,16 @@ pub async fn kubernetes(
             return watch(state, target, &pairs);
         }
         (&Method::GET, None) => list(&state, &target, &pairs),
-        (&Method::POST, None) => parse_body(&body).and_then(|obj| create(&state, &target, obj)),
+        (&Method::POST, None) => {
+            parse_body(&body).and_then(|obj| create(&state, &authorized, &target, obj))
+        }
         (&Method::PUT, Some(name)) => {
-            parse_body(&body).and_then(|obj| replace(&state, &target, name, obj))
+            parse_body(&body).and_then(|obj| replace(&state, &authorized, &target, name, obj))
         }
         (&Method::PATCH, Some(name)) => {
             patch(&state, &authorized, &target, name, &headers, &pairs, &body)
         }
-        (&Method::DELETE, Some(name)) => delete(&state, &target, name, &pairs, &body),
+        (&Method::DELETE, Some(name)) => delete(&state, &authorized, &target, name, &pairs, &body),
         _ => Err(ApiError::new(
             405,
             "MethodNotAllowed",
@@ -354,8 +373,49 @@ fn check_body_namespace(target: &Target, object: &Value) -> Result<(), ApiError>
     }
 }
 
+/// The checks every write passes after authorization, in kube-apiserver's order: RBAC's
+/// escalation check on bindings (in the registry), then validating admission policies.
+fn admit_write(
+    state: &FakeState,
+    objects: &super::objects::Objects,
+    request: &Authorized,
+    operation: &str,
+    target: &Target,
+    (namespace, name): (&str, &str),
+    (old, new): (Option<&Value>, Option<&Value>),
+) -> Result<(), ApiError> {
+    if let Some(binding) =
+        new.filter(|_| matches!(target.resource.kind, "RoleBinding" | "ClusterRoleBinding"))
+    {
+        let pending = |kind: &str, ns: &str, name: &str| state.binding_pending(kind, ns, name);
+        authz::check_binding(objects, &request.identity, binding, namespace, &pending)?;
+        // Recorded like any decision, so tests see which grants the host used.
+        let bind = authz::bind_attributes(binding, namespace);
+        let allowed = authz::allowed(objects, &request.identity, &bind, &pending);
+        lock(&state.authorizations).push(super::state::AuthorizationRecord {
+            user: request.identity.user.clone(),
+            attributes: bind,
+            allowed,
+        });
+    }
+    admission_policy::validate(
+        objects,
+        &admission_policy::AdmissionRequest {
+            operation,
+            resource: target.resource,
+            subresource: target.subresource.as_deref().unwrap_or_default(),
+            namespace,
+            name,
+            who: &request.identity,
+            object: new,
+            old_object: old,
+        },
+    )
+}
+
 fn create(
     state: &Arc<FakeState>,
+    request: &Authorized,
     target: &Target,
     object: Value,
 ) -> Result<(u16, Value), ApiError> {
@@ -364,6 +424,20 @@ fn create(
     let mut object = object;
     let mut objects = lock(&state.objects);
     admission::admit_create(&objects, target.resource, &namespace, &mut object)?;
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    admit_write(
+        state,
+        &objects,
+        request,
+        "CREATE",
+        target,
+        (&namespace, &name),
+        (None, Some(&object)),
+    )?;
     let created = objects.create(target.resource, &namespace, object)?;
     drop(objects);
     simulate::after_write(state, target.resource, &namespace, &created, true);
@@ -372,6 +446,7 @@ fn create(
 
 fn replace(
     state: &Arc<FakeState>,
+    request: &Authorized,
     target: &Target,
     name: &str,
     object: Value,
@@ -381,6 +456,15 @@ fn replace(
     let before = lock(&state.objects)
         .get(target.resource, &namespace, name)
         .cloned();
+    admit_write(
+        state,
+        &lock(&state.objects),
+        request,
+        "UPDATE",
+        target,
+        (&namespace, name),
+        (before.as_ref(), Some(&object)),
+    )?;
     let updated = lock(&state.objects).replace(target.resource, &namespace, name, object)?;
     simulate::after_write(
         state,
@@ -468,6 +552,17 @@ fn patch(
             if objects.get(target.resource, &namespace, name).is_none() {
                 admission::admit_create(&objects, target.resource, &namespace, &mut patch)?;
             }
+            let after =
+                objects.apply_result(target.resource, &namespace, name, &patch, manager, force)?;
+            admit_write(
+                state,
+                &objects,
+                request,
+                if before.is_some() { "UPDATE" } else { "CREATE" },
+                target,
+                (&namespace, name),
+                (before.as_ref(), Some(&after)),
+            )?;
             let (object, created) =
                 objects.apply(target.resource, &namespace, name, patch, manager, force)?;
             drop(objects);
@@ -486,15 +581,23 @@ fn patch(
                 },
                 str::to_owned,
             );
+            let mut objects = lock(&state.objects);
+            if let Some(current) = &before {
+                let mut after = current.clone();
+                super::objects::merge_patch(&mut after, &patch);
+                admit_write(
+                    state,
+                    &objects,
+                    request,
+                    "UPDATE",
+                    target,
+                    (&namespace, name),
+                    (before.as_ref(), Some(&after)),
+                )?;
+            }
             (
                 200,
-                lock(&state.objects).merge_patch(
-                    target.resource,
-                    &namespace,
-                    name,
-                    &patch,
-                    &manager,
-                )?,
+                objects.merge_patch(target.resource, &namespace, name, &patch, &manager)?,
             )
         }
         other => {
@@ -520,12 +623,29 @@ fn patch(
 /// garbage collector removes them.
 fn delete(
     state: &Arc<FakeState>,
+    request: &Authorized,
     target: &Target,
     name: &str,
     pairs: &[(String, String)],
     body: &Bytes,
 ) -> Result<(u16, Value), ApiError> {
     let namespace = namespace_of(target);
+    {
+        let objects = lock(&state.objects);
+        let current = objects
+            .get(target.resource, &namespace, name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(target.resource, name))?;
+        admit_write(
+            state,
+            &objects,
+            request,
+            "DELETE",
+            target,
+            (&namespace, name),
+            (Some(&current), None),
+        )?;
+    }
     if target.resource.kind == "Namespace" {
         let object = lock(&state.objects).mark_terminating(name)?;
         simulate::terminate_namespace(state, name);

@@ -32,6 +32,9 @@ pub fn after_write(
     object: &Value,
     changed: bool,
 ) {
+    if matches!(resource.kind, "RoleBinding" | "ClusterRoleBinding") {
+        state.binding_written(resource.kind, namespace, name_of(object));
+    }
     // A policy engine's mutation applies to every write of a namespace, labels included.
     if resource.kind == "Namespace" {
         policy_labels(state, name_of(object));

@@ -79,6 +79,9 @@ pub struct Settings {
     pub database_startup_ms: u64,
     /// First restart back-off of a crashing container (doubling; the kubelet's is 10 s).
     pub crash_backoff_ms: u64,
+    /// How long a written RoleBinding or ClusterRoleBinding takes to reach the authorizer
+    /// (kube-apiserver's RBAC authorizer reads them from an informer cache).
+    pub rbac_lag_ms: u64,
 }
 
 /// Pulls of images containing `matches` fail `times` times with `message`, then succeed.
@@ -110,6 +113,7 @@ impl Default for Settings {
             unschedulable_ms: 0,
             database_startup_ms: 0,
             crash_backoff_ms: 100,
+            rbac_lag_ms: 20,
         }
     }
 }
@@ -172,6 +176,8 @@ pub struct FakeState {
     /// Pods and claims created while their namespace had a quota with an empty status, which
     /// the real API server does not enforce (`namespace/name`).
     pub unenforced_pods: Mutex<Vec<String>>,
+    /// When each binding written through the API takes effect (`kind/namespace/name` → ms).
+    pub bindings_effective: Mutex<std::collections::HashMap<String, u64>>,
     pub events: broadcast::Sender<Event>,
 }
 
@@ -201,6 +207,7 @@ impl FakeState {
             authorizations: Mutex::new(Vec::new()),
             ready_marks: Mutex::new(Vec::new()),
             unenforced_pods: Mutex::new(Vec::new()),
+            bindings_effective: Mutex::new(std::collections::HashMap::new()),
             events,
         };
         {
@@ -211,10 +218,11 @@ impl FakeState {
                     let _ = objects.create(ns, "", serde_json::json!({"metadata": {"name": name}}));
                 }
             }
-            // The control plane's rights, exactly as its chart grants them.
+            // Kubernetes' own bootstrap roles, then the control plane's rights and admission
+            // policies, exactly as its chart has them.
             let rbac = super::chart_rbac::control_plane_rbac()
                 .unwrap_or_else(|err| panic!("the fake API server needs the chart's RBAC: {err}"));
-            for object in rbac {
+            for object in bootstrap_roles().into_iter().chain(rbac) {
                 let kind = object
                     .get("kind")
                     .and_then(serde_json::Value::as_str)
@@ -224,9 +232,11 @@ impl FakeState {
                     .and_then(serde_json::Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                if let Some(resource) =
-                    super::resources::of_kind("rbac.authorization.k8s.io/v1", kind)
-                {
+                let api_version = object
+                    .get("apiVersion")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default();
+                if let Some(resource) = super::resources::of_kind(api_version, kind) {
                     let _ = objects.create(resource, &namespace, object);
                 }
             }
@@ -234,9 +244,23 @@ impl FakeState {
         state
     }
 
+    /// Whether the binding `kind` `namespace/name` was written too recently to be in effect.
+    pub fn binding_pending(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        lock(&self.bindings_effective)
+            .get(&format!("{kind}/{namespace}/{name}"))
+            .is_some_and(|at| *at > now_ms())
+    }
+
+    /// Records a write of a binding: it takes effect `rbac_lag_ms` from now.
+    pub fn binding_written(&self, kind: &str, namespace: &str, name: &str) {
+        let at = now_ms() + self.settings().rbac_lag_ms;
+        lock(&self.bindings_effective).insert(format!("{kind}/{namespace}/{name}"), at);
+    }
+
     /// RBAC's answer for `who` doing `what`, recorded for tests to inspect.
     pub fn authorize(&self, who: &super::authz::Identity, what: &super::authz::Attributes) -> bool {
-        let allowed = super::authz::allowed(&lock(&self.objects), who, what);
+        let pending = |kind: &str, ns: &str, name: &str| self.binding_pending(kind, ns, name);
+        let allowed = super::authz::allowed(&lock(&self.objects), who, what, &pending);
         lock(&self.authorizations).push(AuthorizationRecord {
             user: who.user.clone(),
             attributes: what.clone(),
@@ -248,4 +272,25 @@ impl FakeState {
     pub fn settings(&self) -> Settings {
         lock(&self.settings).clone()
     }
+}
+
+/// Kubernetes' bootstrap RBAC that matters here (k/k `plugin/pkg/auth/authorizer/rbac/
+/// bootstrappolicy/policy.go`): `cluster-admin`, and `system:basic-user` bound to every
+/// authenticated user (who may ask who they are and what they may do).
+fn bootstrap_roles() -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let rbac = "rbac.authorization.k8s.io/v1";
+    vec![
+        json!({"apiVersion": rbac, "kind": "ClusterRole", "metadata": {"name": "cluster-admin"},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                      {"nonResourceURLs": ["*"], "verbs": ["*"]}]}),
+        json!({"apiVersion": rbac, "kind": "ClusterRole", "metadata": {"name": "system:basic-user"},
+        "rules": [
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]},
+            {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]},
+        ]}),
+        json!({"apiVersion": rbac, "kind": "ClusterRoleBinding", "metadata": {"name": "system:basic-user"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:basic-user"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}]}),
+    ]
 }
