@@ -72,6 +72,30 @@ pub struct Config {
     /// Most storage one store's PersistentVolumeClaims may request.
     #[arg(long, env = "STORE_MAX_STORAGE", default_value = "100Gi", value_parser = parse_quantity)]
     pub store_max_storage: Quantity,
+
+    /// Most node-local disk one store may use (limits of `ephemeral-storage`: writable
+    /// layers, logs and emptyDir volumes of all its pods, counted like STORE_MAX_CPU; a
+    /// container that names none gets 1Gi from the store's LimitRange).
+    #[arg(long, env = "STORE_MAX_EPHEMERAL_STORAGE", default_value = "20Gi", value_parser = parse_quantity)]
+    pub store_max_ephemeral_storage: Quantity,
+
+    /// Longest time a store's pod may take to stop (`terminationGracePeriodSeconds` of pods
+    /// and probes), in seconds: it holds up deletions and roll-outs.
+    #[arg(long, env = "STORE_MAX_GRACE_PERIOD_S", default_value_t = 120, value_parser = clap::value_parser!(i64).range(0..=86_400))]
+    pub store_max_grace_period_s: i64,
+
+    /// Most retries (`backoffLimit`) of a store's Job.
+    #[arg(long, env = "STORE_MAX_JOB_RETRIES", default_value_t = 6, value_parser = clap::value_parser!(i64).range(0..=1_000))]
+    pub store_max_job_retries: i64,
+
+    /// Most pods a store's Job runs at once, and most completions it asks for.
+    #[arg(long, env = "STORE_MAX_JOB_PARALLELISM", default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..=1_000))]
+    pub store_max_job_parallelism: i64,
+
+    /// Longest total time of a plan's setup steps (each step's time limit times its
+    /// attempts), in seconds.
+    #[arg(long, env = "SETUP_TOTAL_MAX_S", default_value_t = 7_200, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub setup_total_max_s: u64,
     /// Annotations store Ingresses may carry (comma-separated exact keys, e.g.
     /// `cert-manager.io/cluster-issuer`); none by default: ingress controllers read
     /// configuration snippets, aliases and middlewares from annotations.
@@ -177,6 +201,7 @@ impl Config {
             cpu: self.store_max_cpu,
             memory: self.store_max_memory,
             storage: self.store_max_storage,
+            ephemeral_storage: self.store_max_ephemeral_storage,
             pods: self.store_max_pods,
         }
     }
@@ -185,6 +210,12 @@ impl Config {
     pub fn conformance(&self) -> crate::conformance::Conformance {
         crate::conformance::Conformance::new(self.helm(), self.charts())
             .with_ceiling(self.ceiling())
+            .with_bounds(crate::conformance::Bounds {
+                grace_period_s: self.store_max_grace_period_s,
+                job_retries: self.store_max_job_retries,
+                job_parallelism: self.store_max_job_parallelism,
+                setup_total_s: self.setup_total_max_s,
+            })
             .with_ingress_annotations(
                 self.ingress_annotations_allowed
                     .iter()
@@ -523,6 +554,16 @@ pub struct ProvisioningConfig {
     /// waiting. In ms.
     #[arg(long, env = "DELETION_STUCK_AFTER_MS", default_value_t = 600_000, value_parser = clap::value_parser!(u64).range(1_000..))]
     pub deletion_stuck_after_ms: u64,
+
+    /// Renders in a row of one plugin version that fail through the plugin's doing (helm
+    /// cannot finish, or the host refuses its objects) after which its engine is disabled for
+    /// new stores, with an audit event (`plugin.disabled_automatically`); 0 never disables.
+    #[arg(
+        long,
+        env = "PLUGIN_DISABLE_AFTER_RENDER_FAILURES",
+        default_value_t = 3
+    )]
+    pub plugin_disable_after_render_failures: u32,
 
     /// Jobs (provisioning and deletion) this replica runs at once.
     #[arg(long, env = "PROVISIONING_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]

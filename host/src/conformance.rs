@@ -8,10 +8,12 @@
 //! non-overlapping selectors, Services that select something, how the store may be reached
 //! (`exposure`: ClusterIP Services, Ingresses for the store's host only), names and metadata
 //! (`names`: DNS names, nothing the host owns, no finalizers or owner references), what pods
-//! may ask of the node (`pod_fields`: allow-listed fields, volumes and capabilities),
+//! may ask of the node (`pod_fields`: allow-listed fields, volumes and capabilities), every
+//! count, size and duration within the operator's bounds (`bounds`),
 //! ready-when workloads and setup-step targets that exist. It sits above `plugins` and `k8s`
 //! (like `lifecycle`) because it needs both.
 
+mod bounds;
 mod check;
 mod exposure;
 mod manifests;
@@ -27,6 +29,7 @@ use crate::k8s::{BundledCharts, Ceiling, Footprint, HelmRenderer, Manifest};
 use crate::plugins::model::ChartSource;
 use crate::plugins::{DeploymentPlan, EngineInfo, PlanValidator, StoreSpec};
 
+pub use bounds::Bounds;
 pub use check::{CheckReport, SpecReport, check_plugin};
 pub use manifests::check_manifests;
 
@@ -52,6 +55,7 @@ pub struct Conformance {
     helm: HelmRenderer,
     charts: BundledCharts,
     ceiling: Ceiling,
+    bounds: Bounds,
     /// Ingress annotations the operator allows (exact keys).
     ingress_annotations: Vec<String>,
 }
@@ -64,6 +68,7 @@ impl Conformance {
             helm,
             charts,
             ceiling: Ceiling::default(),
+            bounds: Bounds::default(),
             ingress_annotations: Vec::new(),
         }
     }
@@ -72,6 +77,13 @@ impl Conformance {
     #[must_use]
     pub fn with_ingress_annotations(mut self, allowed: Vec<String>) -> Self {
         self.ingress_annotations = allowed;
+        self
+    }
+
+    /// Holds every count, size and duration of a plan to `bounds`.
+    #[must_use]
+    pub fn with_bounds(mut self, bounds: Bounds) -> Self {
+        self.bounds = bounds;
         self
     }
 
@@ -141,6 +153,7 @@ impl Conformance {
             Ok(manifests) => {
                 let mut problems = check_manifests(info, spec, plan, &manifests);
                 problems.extend(names::check_names(&manifests));
+                problems.extend(bounds::check_bounds(&manifests, plan, &self.bounds));
                 problems.extend(exposure::check_exposure(
                     &manifests,
                     spec,

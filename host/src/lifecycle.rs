@@ -13,6 +13,7 @@
 //! | `provision` | the pipeline steps 1–9 |
 //! | `deletion` | the delete job |
 //! | `record` | the per-store provisioning record and progress view |
+//! | `render_failures` | disabling an engine whose renders keep failing |
 //! | `events` | in-process store change notifications (event streams) |
 
 mod deletion;
@@ -21,6 +22,7 @@ mod job;
 mod plugins;
 mod provision;
 pub mod record;
+mod render_failures;
 mod runner;
 mod stores;
 mod users;
@@ -30,6 +32,7 @@ pub use job::{JobContext, StepError};
 pub use plugins::{PluginAdmin, PluginAdminError};
 pub use provision::{CREDENTIALS_SECRET, Pipeline, PipelineSettings, generate_secret};
 pub use record::{Progress, progress_of};
+pub use render_failures::RenderFailures;
 pub use runner::{JobRunner, RunnerSettings};
 pub use stores::{CreateStore, Credentials, LifecycleError, StoreService, validate_options};
 pub use users::{UserAdmin, UserAdminError};

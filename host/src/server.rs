@@ -104,6 +104,9 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
             breaker: Arc::clone(&breaker),
             metrics: Arc::clone(&metrics),
             events: stores.events().clone(),
+            render_failures: crate::lifecycle::RenderFailures::new(
+                p.plugin_disable_after_render_failures,
+            ),
             settings: PipelineSettings {
                 domain_suffix: p.store_domain_suffix.clone(),
                 tls: p.store_tls,

@@ -23,6 +23,9 @@ pub struct ContainerLimits {
     pub default_request_memory: &'static str,
     pub max_cpu: &'static str,
     pub max_memory: &'static str,
+    pub default_ephemeral: &'static str,
+    pub default_request_ephemeral: &'static str,
+    pub max_ephemeral: &'static str,
 }
 
 /// The LimitRange of every store namespace.
@@ -33,6 +36,9 @@ pub const CONTAINER_LIMITS: ContainerLimits = ContainerLimits {
     default_request_memory: "128Mi",
     max_cpu: "2",
     max_memory: "4Gi",
+    default_ephemeral: "1Gi",
+    default_request_ephemeral: "50Mi",
+    max_ephemeral: "8Gi",
 };
 
 /// Requests and limits of one container or pod.
@@ -42,6 +48,8 @@ struct Usage {
     limits_cpu: Quantity,
     requests_memory: Quantity,
     limits_memory: Quantity,
+    requests_ephemeral: Quantity,
+    limits_ephemeral: Quantity,
 }
 
 impl Usage {
@@ -51,6 +59,8 @@ impl Usage {
             limits_cpu: self.limits_cpu + other.limits_cpu,
             requests_memory: self.requests_memory + other.requests_memory,
             limits_memory: self.limits_memory + other.limits_memory,
+            requests_ephemeral: self.requests_ephemeral + other.requests_ephemeral,
+            limits_ephemeral: self.limits_ephemeral + other.limits_ephemeral,
         }
     }
 
@@ -60,6 +70,8 @@ impl Usage {
             limits_cpu: self.limits_cpu.max(other.limits_cpu),
             requests_memory: self.requests_memory.max(other.requests_memory),
             limits_memory: self.limits_memory.max(other.limits_memory),
+            requests_ephemeral: self.requests_ephemeral.max(other.requests_ephemeral),
+            limits_ephemeral: self.limits_ephemeral.max(other.limits_ephemeral),
         }
     }
 }
@@ -71,6 +83,9 @@ pub struct Footprint {
     pub limits_cpu: Quantity,
     pub requests_memory: Quantity,
     pub limits_memory: Quantity,
+    /// Node-local disk its containers may use (writable layers, logs, emptyDir volumes).
+    pub requests_ephemeral: Quantity,
+    pub limits_ephemeral: Quantity,
     /// Sum of the storage its PersistentVolumeClaims request.
     pub storage: Quantity,
     pub pods: i64,
@@ -84,6 +99,8 @@ pub struct Ceiling {
     pub memory: Quantity,
     pub storage: Quantity,
     pub pods: i64,
+    /// Node-local disk (limits of `ephemeral-storage`, summed like CPU).
+    pub ephemeral_storage: Quantity,
 }
 
 impl Default for Ceiling {
@@ -94,6 +111,7 @@ impl Default for Ceiling {
             memory: q("16Gi"),
             storage: q("100Gi"),
             pods: 20,
+            ephemeral_storage: q("20Gi"),
         }
     }
 }
@@ -161,6 +179,8 @@ impl Footprint {
             total.limits_cpu = total.limits_cpu + pod.limits_cpu * pods;
             total.requests_memory = total.requests_memory + pod.requests_memory * pods;
             total.limits_memory = total.limits_memory + pod.limits_memory * pods;
+            total.requests_ephemeral = total.requests_ephemeral + pod.requests_ephemeral * pods;
+            total.limits_ephemeral = total.limits_ephemeral + pod.limits_ephemeral * pods;
         }
         if problems.is_empty() {
             Ok(total)
@@ -191,6 +211,13 @@ impl Footprint {
                 "storage {} > {}",
                 self.storage.bytes(),
                 ceiling.storage.bytes()
+            ));
+        }
+        if self.limits_ephemeral > ceiling.ephemeral_storage {
+            over.push(format!(
+                "ephemeral storage {} > {}",
+                self.limits_ephemeral.bytes(),
+                ceiling.ephemeral_storage.bytes()
             ));
         }
         if self.pods > ceiling.pods {
@@ -317,6 +344,8 @@ fn pod_usage(
             limits_cpu: get("cpu"),
             requests_memory: get("memory"),
             limits_memory: get("memory"),
+            requests_ephemeral: Quantity::ZERO,
+            limits_ephemeral: Quantity::ZERO,
         });
     }
     pod
@@ -366,7 +395,21 @@ fn container_usage(
         "requests",
         "memory",
     );
+    let limit_ephemeral = get(
+        resources.and_then(|r| r.limits.as_ref()),
+        "limits",
+        "ephemeral-storage",
+    );
+    let request_ephemeral = get(
+        resources.and_then(|r| r.requests.as_ref()),
+        "requests",
+        "ephemeral-storage",
+    );
     let usage = Usage {
+        requests_ephemeral: request_ephemeral
+            .or(limit_ephemeral)
+            .unwrap_or_else(|| fixed(limits.default_request_ephemeral)),
+        limits_ephemeral: limit_ephemeral.unwrap_or_else(|| fixed(limits.default_ephemeral)),
         requests_cpu: request_cpu
             .or(limit_cpu)
             .unwrap_or_else(|| fixed(limits.default_request_cpu)),
@@ -379,6 +422,11 @@ fn container_usage(
     for (what, value, max) in [
         ("cpu", usage.limits_cpu, fixed(limits.max_cpu)),
         ("memory", usage.limits_memory, fixed(limits.max_memory)),
+        (
+            "ephemeral-storage",
+            usage.limits_ephemeral,
+            fixed(limits.max_ephemeral),
+        ),
     ] {
         if value > max {
             let shown = |q: Quantity| if what == "cpu" { q.cpu() } else { q.bytes() };

@@ -93,6 +93,8 @@ pub fn quota(settings: &GuardSettings) -> Value {
         "spec": {"hard": {
             "requests.cpu": f.requests_cpu.cpu(), "requests.memory": f.requests_memory.bytes(),
             "limits.cpu": f.limits_cpu.cpu(), "limits.memory": f.limits_memory.bytes(),
+            "requests.ephemeral-storage": f.requests_ephemeral.bytes(),
+            "limits.ephemeral-storage": f.limits_ephemeral.bytes(),
             "requests.storage": f.storage.bytes(), "pods": f.pods.to_string(),
             "persistentvolumeclaims": f.claims.to_string(),
             "services.loadbalancers": "0", "services.nodeports": "0",
@@ -116,9 +118,9 @@ pub fn guard_objects(settings: &GuardSettings) -> Vec<Value> {
             "apiVersion": "v1", "kind": "LimitRange", "metadata": meta("store-limits", settings),
             "spec": {"limits": [{
                 "type": "Container",
-                "default": {"cpu": l.default_cpu, "memory": l.default_memory},
-                "defaultRequest": {"cpu": l.default_request_cpu, "memory": l.default_request_memory},
-                "max": {"cpu": l.max_cpu, "memory": l.max_memory},
+                "default": {"cpu": l.default_cpu, "memory": l.default_memory, "ephemeral-storage": l.default_ephemeral},
+                "defaultRequest": {"cpu": l.default_request_cpu, "memory": l.default_request_memory, "ephemeral-storage": l.default_request_ephemeral},
+                "max": {"cpu": l.max_cpu, "memory": l.max_memory, "ephemeral-storage": l.max_ephemeral},
             }]},
         }),
         json!({

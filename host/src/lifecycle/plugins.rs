@@ -9,7 +9,7 @@ use crate::domain::UserId;
 use crate::plugins::{Origin, PluginError, PluginVersion, Registry};
 
 /// Settings key marking an engine disabled.
-fn disabled_key(engine: &str) -> String {
+pub(super) fn disabled_key(engine: &str) -> String {
     format!("engine_disabled:{engine}")
 }
 

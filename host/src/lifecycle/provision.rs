@@ -68,6 +68,8 @@ pub struct Pipeline {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub events: super::StoreEvents,
     pub settings: PipelineSettings,
+    /// Renders that failed through the plugin's doing, to disable an engine that keeps failing.
+    pub render_failures: super::RenderFailures,
 }
 
 /// Per-run state that is not persisted (recomputed after a resume).
@@ -473,6 +475,12 @@ impl Pipeline {
             .render_and_check(&plugin.info, &spec, &pinned.plan)
             .await;
         tracing::debug!(ms = started.elapsed().as_millis(), "helm template");
+        let plugin_failed = report.render_detail.is_some() || !report.problems.is_empty();
+        if plugin_failed {
+            self.render_failed(ctx, &plugin, &report.problems).await?;
+        } else {
+            self.render_failures.succeeded(plugin.digest.as_str());
+        }
         if let Some(detail) = &report.render_detail {
             // The owner reads the short reason; what helm said (it can hold the operator's
             // overlay values) goes to administrators only, in the audit log.
@@ -498,6 +506,54 @@ impl Pipeline {
             objects: report.manifests.into_iter().map(|m| m.object).collect(),
             footprint: report.footprint,
         })
+    }
+
+    /// Counts a render that failed through the plugin's doing; at the threshold, disables its
+    /// engine for new stores if this version is the one new stores get, with the reason in the
+    /// audit log.
+    async fn render_failed(
+        &self,
+        ctx: &JobContext,
+        plugin: &PluginVersion,
+        problems: &[String],
+    ) -> Result<(), StepError> {
+        if !self.render_failures.failed(plugin.digest.as_str()) {
+            return Ok(());
+        }
+        let engine = plugin.info.id.as_str();
+        let active = self
+            .registry
+            .active(engine)
+            .is_some_and(|a| a.digest.as_str() == plugin.digest.as_str());
+        if !active {
+            return Ok(());
+        }
+        if let Err(err) = self.registry.set_disabled(engine, true) {
+            tracing::warn!(engine, error = %err, "could not disable the engine");
+            return Ok(());
+        }
+        self.db
+            .put_setting(&super::plugins::disabled_key(engine), "true")
+            .await?;
+        tracing::warn!(
+            engine,
+            plugin = plugin.label(),
+            "engine disabled: its renders keep failing"
+        );
+        let mut update = ctx.update_of(JobChange::Keep);
+        let mut event = ctx.event(
+            "plugin.disabled_automatically",
+            format!(
+                "engine {engine} disabled for new stores: renders of {} keep failing",
+                plugin.label()
+            ),
+        );
+        event.details = json!({
+            "engine": engine, "plugin": plugin.label(), "digest": plugin.digest.to_string(),
+            "lastProblems": problems,
+        });
+        update.events.push(event);
+        ctx.update(update).await
     }
 
     /// Step 6: server-side apply of every rendered object into the store namespace, then the

@@ -97,6 +97,22 @@ const REFUSALS: &[(&str, &str)] = &[
         "ServiceAccount/\"default\": metadata.name is the host's own",
     ),
     (
+        "an extended resource no quota counts",
+        "Job/miner: container \"miner\": resources.limits.nvidia.com/gpu is not allowed",
+    ),
+    (
+        "a day to stop",
+        "Job/miner: terminationGracePeriodSeconds 86400 is above the 120 s",
+    ),
+    (
+        "a thousand retries",
+        "Job/miner: backoffLimit 1000 is above the 6 retries",
+    ),
+    (
+        "fifty pods at once",
+        "Job/miner: parallelism 50 is above the 4 pods at once",
+    ),
+    (
         "a name that walks the request path",
         "ConfigMap/\"../../../kube-system/configmaps/coredns\": metadata.name is not a valid",
     ),
@@ -277,6 +293,24 @@ async fn a_hostile_plugin_that_passes_its_samples_cannot_touch_the_cluster_throu
         for_owner["details"].get("detail").is_none(),
         "the owner does not read helm's output: {for_owner}"
     );
+    // Three renders in a row failed through the plugin's doing: its engine is disabled for
+    // new stores, and the operator is told why.
+    let audit = host
+        .get(
+            "/api/v1/audit?eventType=plugin.disabled_automatically",
+            Some(&operator.token),
+        )
+        .await;
+    let disabled = &audit.body["logs"][0];
+    assert_eq!(disabled["details"]["engine"], "hostile", "{}", audit.body);
+    let refused = host
+        .post(
+            "/api/v1/stores",
+            Some(&tenant.token),
+            json!({"name": "again", "engine": "hostile"}),
+        )
+        .await;
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.body);
     let everything = format!("{reasons:?} {for_operator} {for_owner}");
     assert!(
         !everything.contains("overlay-credential-7f3a9"),

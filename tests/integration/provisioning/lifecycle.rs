@@ -419,3 +419,47 @@ async fn each_store_namespace_enforces_the_strictest_pod_security_level_its_pods
         assert_eq!(labels["pod-security.kubernetes.io/warn"], "restricted");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setup_step_that_prints_its_secrets_fails_the_store_without_showing_them() {
+    // WP-CLI failing the way it does when the database refuses it, printing the password it
+    // was given (the fake expands `${NAME}` from the container's environment, Secret
+    // references resolved as the kubelet does).
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            exec_scripts: vec![storeplane_tests::fake_kube::ExecScript {
+                pattern: "wp core install".into(),
+                exit_code: 1,
+                stdout: "connecting with ${WORDPRESS_DB_PASSWORD}\n".into(),
+                stderr: "Error: Access denied for user 'wordpress'@'%' (using password: ${WORDPRESS_DB_PASSWORD})\n".into(),
+                delay_ms: 0,
+            }],
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "talkative", "woocommerce").await;
+    let store = wait_status(&host, &owner, &id, "failed", Duration::from_secs(60)).await;
+    let reason = store["failureReason"].as_str().unwrap_or_default();
+    let secrets = rig.secret_values(&id);
+    assert!(
+        reason.contains("setup step install-wordpress failed") && reason.contains("[REDACTED]"),
+        "the owner reads why, the password masked: {reason}"
+    );
+    assert_no_secret(&secrets, reason, "the failure reason");
+    let audit = host
+        .get(
+            &format!("/api/v1/audit?storeId={id}&limit=100"),
+            Some(&owner.token),
+        )
+        .await;
+    assert_no_secret(&secrets, &audit.body.to_string(), "the audit log");
+    assert_no_secret(&secrets, &host.logs().join("\n"), "the host's logs");
+    let events = host
+        .get(&format!("/api/v1/stores/{id}"), Some(&owner.token))
+        .await;
+    assert_no_secret(&secrets, &events.body.to_string(), "the store's view");
+}

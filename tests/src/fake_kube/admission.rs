@@ -325,6 +325,12 @@ fn pod_compute(pod: &Value) -> Usage {
         ("limits.cpu", "limits", "cpu"),
         ("requests.memory", "requests", "memory"),
         ("limits.memory", "limits", "memory"),
+        (
+            "requests.ephemeral-storage",
+            "requests",
+            "ephemeral-storage",
+        ),
+        ("limits.ephemeral-storage", "limits", "ephemeral-storage"),
     ];
     let list = |key: &str| {
         pod.pointer(&format!("/spec/{key}"))

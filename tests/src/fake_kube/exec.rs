@@ -143,10 +143,15 @@ pub async fn exec(
                 delay_ms: settings.default_exec_delay_ms,
             })
     };
+    // A scripted program that prints its environment (`${NAME}`) sees the container's: a
+    // literal `value`, or a key of a Secret it references, as the kubelet resolves them.
+    let mut script = script;
+    for text in [&mut script.stdout, &mut script.stderr] {
+        *text = expand_environment(&state, &namespace, &object, &container, text);
+    }
     // The program runs its scripted time, or until `timeout` stops it (exit 124, as
     // coreutils' and busybox's `timeout` report it), or until the container runs out of
     // memory (137: the kernel's SIGKILL; the container restarts).
-    let mut script = script;
     if super::kubelet::exec_out_of_memory(&object, &container, &command) {
         script.exit_code = 137;
         script.stdout.clear();
@@ -313,4 +318,62 @@ async fn run(state: Arc<FakeState>, index: usize, script: ExecScript, mut socket
         record.exit_code = Some(script.exit_code);
     }
     let _ = socket.send(Message::Close(None)).await;
+}
+
+/// `text` with each `${NAME}` replaced by the value of the container's environment variable
+/// `NAME` (left as it is when the container has none).
+fn expand_environment(
+    state: &FakeState,
+    namespace: &str,
+    pod: &Value,
+    container: &str,
+    text: &str,
+) -> String {
+    if !text.contains("${") {
+        return text.to_owned();
+    }
+    let env = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == container)
+        .and_then(|c| c.get("env"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let secret_value = |name: &str, key: &str| -> Option<String> {
+        let secrets = of_kind("v1", "Secret")?;
+        let secret = lock(&state.objects)
+            .get(secrets, namespace, name)
+            .cloned()?;
+        let encoded = secret
+            .pointer(&format!("/data/{key}"))?
+            .as_str()?
+            .to_owned();
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded).ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    let mut out = text.to_owned();
+    for variable in &env {
+        let Some(name) = variable["name"].as_str() else {
+            continue;
+        };
+        let value = match (
+            variable.get("value"),
+            variable.pointer("/valueFrom/secretKeyRef"),
+        ) {
+            (Some(Value::String(value)), _) => Some(value.clone()),
+            (_, Some(reference)) => secret_value(
+                reference["name"].as_str().unwrap_or_default(),
+                reference["key"].as_str().unwrap_or_default(),
+            ),
+            _ => None,
+        };
+        if let Some(value) = value {
+            out = out.replace(&format!("${{{name}}}"), &value);
+        }
+    }
+    out
 }
