@@ -78,7 +78,7 @@ pub fn check_pod_fields(id: &str, pod: &Value, credentials: &str) -> Vec<String>
     }
     for list in ["initContainers", "containers"] {
         for container in pod[list].as_array().into_iter().flatten() {
-            check_container(id, list, container, &mut problems);
+            check_container(id, list, container, &pod["securityContext"], &mut problems);
         }
     }
     problems
@@ -118,12 +118,30 @@ fn check_volume(id: &str, volume: &Value, credentials: &str, problems: &mut Vec<
     }
 }
 
-fn check_container(id: &str, list: &str, container: &Value, problems: &mut Vec<String>) {
+fn check_container(
+    id: &str,
+    list: &str,
+    container: &Value,
+    pod_security: &Value,
+    problems: &mut Vec<String>,
+) {
     let at = format!(
         "{id}: {list} {:?}",
         container["name"].as_str().unwrap_or_default()
     );
     let security = &container["securityContext"];
+    let inherited = |key: &str| {
+        security
+            .get(key)
+            .filter(|v| !v.is_null())
+            .or_else(|| pod_security.get(key))
+    };
+    // Root may keep the baseline set (an image like WordPress's starts as root and drops to
+    // its user); a container that never runs as root needs at most NET_BIND_SERVICE.
+    let non_root = inherited("runAsNonRoot") == Some(&Value::Bool(true))
+        || inherited("runAsUser")
+            .and_then(Value::as_i64)
+            .is_some_and(|uid| uid > 0);
     for cap in security["capabilities"]["add"]
         .as_array()
         .into_iter()
@@ -133,6 +151,10 @@ fn check_container(id: &str, list: &str, container: &Value, problems: &mut Vec<S
         if !CAPABILITIES.contains(&cap) {
             problems.push(format!(
                 "{at}: securityContext.capabilities.add {cap:?} is not allowed (only Pod Security's baseline capabilities)"
+            ));
+        } else if non_root && cap != "NET_BIND_SERVICE" {
+            problems.push(format!(
+                "{at}: securityContext.capabilities.add {cap:?} is not allowed for a container that runs as non-root (only NET_BIND_SERVICE)"
             ));
         }
     }
@@ -191,5 +213,23 @@ mod tests {
             );
         }
         assert_eq!(problems.len(), 11, "{problems:#?}");
+    }
+
+    #[test]
+    fn a_non_root_container_may_add_only_net_bind_service() {
+        let pod = json!({
+            "securityContext": {"runAsNonRoot": true},
+            "containers": [
+                {"name": "api", "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE", "CHOWN"]}}},
+                {"name": "web", "securityContext": {"runAsUser": 0, "runAsNonRoot": false,
+                    "capabilities": {"add": ["CHOWN", "SETUID"]}}},
+            ],
+        });
+        assert_eq!(
+            check_pod_fields("Deployment/x", &pod, "store-credentials"),
+            [
+                "Deployment/x: containers \"api\": securityContext.capabilities.add \"CHOWN\" is not allowed for a container that runs as non-root (only NET_BIND_SERVICE)"
+            ]
+        );
     }
 }

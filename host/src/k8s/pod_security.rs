@@ -7,6 +7,10 @@
 //! profile, and only configMap, downwardAPI, emptyDir, persistentVolumeClaim, projected and
 //! secret volumes. (The official WordPress image starts Apache as root, so WooCommerce stores
 //! get `baseline`; every Medusa pod, PostgreSQL included, runs as non-root: `restricted`.)
+//!
+//! Before any of that, `harden` fills in the safe value of every security field a chart left
+//! unset: no service-account token, the `RuntimeDefault` seccomp profile, no privilege
+//! escalation (conformance has already refused charts asking for the opposite).
 
 use serde_json::Value;
 
@@ -106,16 +110,67 @@ pub fn restricted_gaps(pod: &Value) -> Vec<String> {
     gaps
 }
 
+/// Where a workload kind keeps its pod spec.
+fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
+    match kind {
+        "Deployment" | "StatefulSet" | "Job" => Some("/spec/template/spec"),
+        "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
+        _ => None,
+    }
+}
+
+/// Sets the safe value of each security field `object`'s pod template leaves unset:
+/// `automountServiceAccountToken: false`, a `RuntimeDefault` seccomp profile for the pod,
+/// and `allowPrivilegeEscalation: false` for every container. A field the chart set is kept
+/// (conformance refuses the unsafe values).
+pub fn harden(object: &mut Value) {
+    let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+    let Some(pod) = pod_spec_pointer(&kind).and_then(|p| object.pointer_mut(p)) else {
+        return;
+    };
+    let Some(pod) = pod.as_object_mut() else {
+        return;
+    };
+    pod.entry("automountServiceAccountToken")
+        .or_insert(Value::Bool(false));
+    let context = pod
+        .entry("securityContext")
+        .or_insert_with(|| serde_json::json!({}));
+    if let Some(context) = context.as_object_mut() {
+        context
+            .entry("seccompProfile")
+            .or_insert_with(|| serde_json::json!({"type": "RuntimeDefault"}));
+    }
+    for list in ["initContainers", "containers"] {
+        for container in pod
+            .get_mut(list)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let Some(container) = container.as_object_mut() else {
+                continue;
+            };
+            let context = container
+                .entry("securityContext")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(context) = context.as_object_mut() {
+                context
+                    .entry("allowPrivilegeEscalation")
+                    .or_insert(Value::Bool(false));
+            }
+        }
+    }
+}
+
 /// The strictest level every pod template in `objects` (rendered manifests) passes, with why
 /// not `restricted` when it is `baseline`.
 pub fn strictest_level(objects: &[Value]) -> (Level, Vec<String>) {
     let mut gaps = Vec::new();
     for object in objects {
         let kind = object["kind"].as_str().unwrap_or_default();
-        let pointer = match kind {
-            "Deployment" | "StatefulSet" | "Job" => "/spec/template/spec",
-            "CronJob" => "/spec/jobTemplate/spec/template/spec",
-            _ => continue,
+        let Some(pointer) = pod_spec_pointer(kind) else {
+            continue;
         };
         if let Some(pod) = object.pointer(pointer) {
             let name = object["metadata"]["name"].as_str().unwrap_or_default();
@@ -142,6 +197,37 @@ mod tests {
     fn restricted_container(name: &str) -> Value {
         json!({"name": name, "securityContext": {"allowPrivilegeEscalation": false,
             "capabilities": {"drop": ["ALL"]}}})
+    }
+
+    #[test]
+    fn unset_security_fields_get_their_safe_values_and_set_ones_stay() {
+        let mut job = json!({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {
+            "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}},
+            "initContainers": [{"name": "init"}],
+            "containers": [{"name": "c", "securityContext": {"runAsUser": 1000}}]}}}}}});
+        harden(&mut job);
+        let pod = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "Localhost"
+        );
+        for c in [&pod["initContainers"][0], &pod["containers"][0]] {
+            assert_eq!(
+                c["securityContext"]["allowPrivilegeEscalation"], false,
+                "{c}"
+            );
+        }
+        assert_eq!(pod["containers"][0]["securityContext"]["runAsUser"], 1000);
+        let mut bare = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}});
+        harden(&mut bare);
+        assert_eq!(
+            bare["spec"]["template"]["spec"]["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        let mut service = json!({"kind": "Service", "spec": {}});
+        harden(&mut service);
+        assert_eq!(service, json!({"kind": "Service", "spec": {}}));
     }
 
     #[test]

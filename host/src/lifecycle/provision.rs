@@ -503,7 +503,15 @@ impl Pipeline {
             return Err(permanent(over));
         }
         Ok(Rendered {
-            objects: report.manifests.into_iter().map(|m| m.object).collect(),
+            objects: report
+                .manifests
+                .into_iter()
+                .map(|m| {
+                    let mut object = m.object;
+                    crate::k8s::pod_security::harden(&mut object);
+                    object
+                })
+                .collect(),
             footprint: report.footprint,
         })
     }

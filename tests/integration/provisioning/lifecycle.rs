@@ -417,6 +417,25 @@ async fn each_store_namespace_enforces_the_strictest_pod_security_level_its_pods
             "{labels}"
         );
         assert_eq!(labels["pod-security.kubernetes.io/warn"], "restricted");
+        // Whatever the chart left unset was set to its safe value before it was applied.
+        for workload in rig
+            .fake
+            .objects(&format!("store-{id}"))
+            .iter()
+            .filter(|o| o["kind"] == "Deployment" || o["kind"] == "StatefulSet")
+        {
+            let pod = &workload["spec"]["template"]["spec"];
+            assert_eq!(pod["automountServiceAccountToken"], false, "{workload}");
+            assert!(pod["securityContext"]["seccompProfile"]["type"].is_string());
+            for list in ["initContainers", "containers"] {
+                for container in pod[list].as_array().into_iter().flatten() {
+                    assert_eq!(
+                        container["securityContext"]["allowPrivilegeEscalation"], false,
+                        "{container}"
+                    );
+                }
+            }
+        }
     }
 }
 
