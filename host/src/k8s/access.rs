@@ -21,8 +21,11 @@ use super::guard::{FIELD_MANAGER, STORE_LABEL};
 /// Name of the RoleBinding the host creates in each store namespace.
 pub const STORE_BINDING: &str = "storeplane";
 
-/// How often the host asks whether a new binding is in effect.
-const POLL: Duration = Duration::from_millis(100);
+/// How soon the host first asks again whether a new binding is in effect, and how long it
+/// waits between questions at most: the authorizer usually catches up within milliseconds, so
+/// the wait doubles from a short start.
+const FIRST_POLL: Duration = Duration::from_millis(10);
+const MAX_POLL: Duration = Duration::from_millis(500);
 
 /// The RBAC subject of a Kubernetes user name: a ServiceAccount for
 /// `system:serviceaccount:<namespace>:<name>`, otherwise a User.
@@ -90,6 +93,7 @@ impl Cluster {
         self.apply(namespace, &store_binding(namespace, store_id, role, &user))
             .await?;
         let started = Instant::now();
+        let mut poll = FIRST_POLL;
         while !self.may_write_quota(namespace).await? {
             if started.elapsed() >= limit {
                 return Err(KubeError::Transient(format!(
@@ -97,7 +101,8 @@ impl Cluster {
                     limit.as_secs()
                 )));
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(poll).await;
+            poll = (poll * 2).min(MAX_POLL);
         }
         Ok(())
     }
