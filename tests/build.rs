@@ -22,6 +22,14 @@ fn main() {
                 dir: "tests/guests/swap-v2",
             },
             ComponentCrate {
+                package: "guest-v1-1-lifecycle",
+                dir: "tests/guests/v1-1-lifecycle",
+            },
+            ComponentCrate {
+                package: "guest-v1-1-plain",
+                dir: "tests/guests/v1-1-plain",
+            },
+            ComponentCrate {
                 package: "guest-wit-v2",
                 dir: "tests/guests/wit-v2",
             },
@@ -35,6 +43,7 @@ fn main() {
             "plugins/woocommerce",
             "wit",
             "tests/guests/swap-common.rs",
+            "tests/guests/v1-1-common.rs",
         ],
     );
 }

@@ -16,3 +16,4 @@ mod network_policies;
 mod plugin_cache;
 mod provisioning;
 mod sandbox;
+mod wit_versions;

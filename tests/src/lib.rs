@@ -29,6 +29,12 @@ pub mod guests {
     pub const SWAP_V2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_swap_v2.wasm"));
     /// The WooCommerce engine as version 0.2.0 (a real, valid upload).
     pub const WOO_NEXT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_woo_next.wasm"));
+    /// Built against `storeplane:engine@1.1.0`, exporting the optional `lifecycle` interface.
+    pub const V1_1_LIFECYCLE: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/guest_v1_1_lifecycle.wasm"));
+    /// Built against `storeplane:engine@1.1.0` without the optional `lifecycle` interface.
+    pub const V1_1_PLAIN: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/guest_v1_1_plain.wasm"));
     /// Exports `storeplane:engine/engine@2.0.0`.
     pub const WIT_V2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_wit_v2.wasm"));
 }

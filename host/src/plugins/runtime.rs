@@ -18,10 +18,10 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{self, BindingsVersion, v1};
+use super::bindings::{self, BindingsVersion, v1, v1_1};
 use super::cache::{ArtifactCache, LoadSource};
 use super::error::{PluginError, Result, TrapKind};
-use super::model::{DeploymentPlan, EngineInfo, PluginDigest, StoreSpec};
+use super::model::{DeploymentPlan, EngineInfo, PluginDigest, SetupStep, StoreSpec};
 use super::stderr::CapturedStderr;
 
 /// Interval of the epoch ticker; deadlines are whole ticks.
@@ -184,35 +184,43 @@ impl PluginRuntime {
         })?;
 
         let version = self.exported_engine_version(&component)?;
-        match BindingsVersion::for_version(&version) {
-            Some(BindingsVersion::V1) => {}
-            None => {
-                return Err(PluginError::IncompatibleVersion {
-                    found: format!("it exports {}@{version}", bindings::ENGINE_INTERFACE),
-                    supported: bindings::SUPPORTED.into(),
-                });
-            }
-        }
+        let Some(bindings_version) = BindingsVersion::for_version(&version) else {
+            return Err(PluginError::IncompatibleVersion {
+                found: format!("it exports {}@{version}", bindings::ENGINE_INTERFACE),
+                supported: bindings::SUPPORTED.into(),
+            });
+        };
+        let has_lifecycle = bindings_version >= BindingsVersion::V1_1
+            && component
+                .component_type()
+                .exports(&self.engine)
+                .any(|(name, _)| name.starts_with(v1_1::LIFECYCLE_INTERFACE));
         let instance_pre =
             self.linker
                 .instantiate_pre(&component)
                 .map_err(|err| PluginError::Link {
                     reason: format!("{} (plugins may only import WASI 0.2)", chain(&err)),
                 })?;
-        let pre =
-            v1::PluginPre::new(instance_pre).map_err(|err| PluginError::IncompatibleVersion {
-                found: format!(
-                    "its {}@{version} export does not match: {}",
-                    bindings::ENGINE_INTERFACE,
-                    chain(&err)
-                ),
-                supported: bindings::SUPPORTED.into(),
-            })?;
+        let mismatch = |what: &str, err: &wasmtime::Error| PluginError::IncompatibleVersion {
+            found: format!("its {what}@{version} export does not match: {}", chain(err)),
+            supported: bindings::SUPPORTED.into(),
+        };
+        let lifecycle = if has_lifecycle {
+            Some(
+                v1_1::PluginPre::new(instance_pre.clone())
+                    .map_err(|err| mismatch(v1_1::LIFECYCLE_INTERFACE, &err))?,
+            )
+        } else {
+            None
+        };
+        let pre = v1::PluginPre::new(instance_pre)
+            .map_err(|err| mismatch(bindings::ENGINE_INTERFACE, &err))?;
         Ok(LoadedComponent {
             digest,
             source,
             version,
             pre,
+            lifecycle,
         })
     }
 
@@ -255,6 +263,18 @@ impl PluginRuntime {
         call: &'static str,
         f: impl FnOnce(&mut Store<CallState>, &v1::EnginePlugin) -> wasmtime::Result<R>,
     ) -> Result<R> {
+        self.in_store(call, |store| {
+            pre.instantiate(&mut *store)
+                .and_then(|instance| f(store, &instance))
+        })
+    }
+
+    /// Runs `f` in a fresh store with this runtime's limits (memory, fuel, deadline, stderr).
+    fn in_store<R>(
+        &self,
+        call: &'static str,
+        f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
         let stderr = CapturedStderr::new(self.limits.max_stderr_bytes);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let limits = StoreLimitsBuilder::new()
@@ -283,10 +303,7 @@ impl PluginRuntime {
                 reason: chain(&err),
             })?;
 
-        let outcome = pre
-            .instantiate(&mut store)
-            .and_then(|instance| f(&mut store, &instance));
-        outcome.map_err(|err| classify_trap(call, &err, &stderr))
+        f(&mut store).map_err(|err| classify_trap(call, &err, &stderr))
     }
 }
 
@@ -296,6 +313,8 @@ pub struct LoadedComponent {
     source: LoadSource,
     version: semver::Version,
     pre: v1::PluginPre<CallState>,
+    /// The optional `lifecycle` interface (1.1), when the component exports it.
+    lifecycle: Option<v1_1::PluginPre<CallState>>,
 }
 
 impl std::fmt::Debug for LoadedComponent {
@@ -304,6 +323,7 @@ impl std::fmt::Debug for LoadedComponent {
             .field("digest", &self.digest)
             .field("source", &self.source)
             .field("wit_version", &self.version)
+            .field("lifecycle", &self.lifecycle.is_some())
             .finish()
     }
 }
@@ -342,29 +362,51 @@ impl LoadedComponent {
         v1::info_from_wit(info)
     }
 
-    /// Calls `plan` in a fresh instance.
-    pub fn plan(&self, runtime: &PluginRuntime, spec: &StoreSpec) -> Result<DeploymentPlan> {
-        let input = v1::spec_to_wit(spec);
-        let input_size = [
-            &input.store_id,
-            &input.name,
-            &input.namespace,
-            &input.hostname,
-            &input.owner_email,
-            &input.options,
-            &input.credentials_secret,
-        ]
-        .iter()
-        .map(|s| s.len())
-        .sum::<usize>();
-        if input_size > runtime.limits.max_input_bytes {
-            return Err(PluginError::InvalidInput {
+    /// Whether the component exports the `lifecycle` interface (data migrations on upgrade).
+    pub fn has_lifecycle(&self) -> bool {
+        self.lifecycle.is_some()
+    }
+
+    /// Calls `upgrade-steps` in a fresh instance: what brings a store planned by plugin version
+    /// `from` to this one. None for a component without the `lifecycle` interface (1.0, or a
+    /// 1.1 plugin with nothing to migrate).
+    pub fn upgrade_steps(
+        &self,
+        runtime: &PluginRuntime,
+        from: &semver::Version,
+        spec: &StoreSpec,
+    ) -> Result<Vec<SetupStep>> {
+        let Some(pre) = &self.lifecycle else {
+            return Ok(Vec::new());
+        };
+        let input = checked_input(runtime, spec)?;
+        let from = from.to_string();
+        let result = runtime.in_store("upgrade-steps", |store| {
+            let plugin = pre.instantiate(&mut *store)?;
+            plugin
+                .storeplane_engine_lifecycle()
+                .call_upgrade_steps(store, &from, &input)
+        })?;
+        let size = match &result {
+            Ok(steps) => v1::steps_size(steps),
+            Err(_) => 0,
+        };
+        if size > runtime.limits.max_output_bytes {
+            return Err(PluginError::InvalidOutput {
+                call: "upgrade-steps",
                 reason: format!(
-                    "store spec of {input_size} bytes exceeds {} bytes",
-                    runtime.limits.max_input_bytes
+                    "{size} bytes exceeds the limit of {} bytes",
+                    runtime.limits.max_output_bytes
                 ),
             });
         }
+        let steps = result.map_err(v1::plan_error_from_wit)?;
+        Ok(steps.into_iter().map(v1::setup_step_from_wit).collect())
+    }
+
+    /// Calls `plan` in a fresh instance.
+    pub fn plan(&self, runtime: &PluginRuntime, spec: &StoreSpec) -> Result<DeploymentPlan> {
+        let input = checked_input(runtime, spec)?;
         let result = runtime.with_instance(&self.pre, "plan", |store, plugin| {
             plugin.storeplane_engine_engine().call_plan(store, &input)
         })?;
@@ -380,6 +422,32 @@ impl LoadedComponent {
         }
         v1::plan_from_wit(result)
     }
+}
+
+/// `spec` as the guest receives it, refused when it is larger than the runtime allows.
+fn checked_input(runtime: &PluginRuntime, spec: &StoreSpec) -> Result<v1::WitStoreSpec> {
+    let input = v1::spec_to_wit(spec);
+    let input_size = [
+        &input.store_id,
+        &input.name,
+        &input.namespace,
+        &input.hostname,
+        &input.owner_email,
+        &input.options,
+        &input.credentials_secret,
+    ]
+    .iter()
+    .map(|s| s.len())
+    .sum::<usize>();
+    if input_size > runtime.limits.max_input_bytes {
+        return Err(PluginError::InvalidInput {
+            reason: format!(
+                "store spec of {input_size} bytes exceeds {} bytes",
+                runtime.limits.max_input_bytes
+            ),
+        });
+    }
+    Ok(input)
 }
 
 /// Rejects what cannot be a component before handing it to the compiler, with a reason a

@@ -2,7 +2,7 @@
 //!
 //! A plugin is a Rust `cdylib` built for `wasm32-wasip2` that implements [`Engine`] and calls
 //! [`export!`]. This crate holds the generated bindings of the WIT package
-//! `storeplane:engine@1.0.0` (`wit/engine.wit`) and small helpers, so an engine is mostly domain
+//! `storeplane:engine@1.0.0` (`wit/v1.0/engine.wit`) and small helpers, so an engine is mostly domain
 //! code: read the tenant's options, build Helm values, list setup steps and endpoints.
 //!
 //! ```ignore
@@ -25,7 +25,7 @@ mod helpers;
 pub mod bindings {
     wit_bindgen::generate!({
         world: "engine-plugin",
-        path: "../../wit",
+        path: "../../wit/v1.0",
         export_macro_name: "export",
         pub_export_macro: true,
         default_bindings_module: "storeplane_sdk::bindings",

@@ -6,12 +6,14 @@ use crate::plugins::error::{PlanFailure, PluginError};
 use crate::plugins::model;
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../wit/v1.0",
     world: "engine-plugin",
 });
 
 use self::storeplane::engine::types as wit;
 
+/// The guest's view of a store spec.
+pub use self::storeplane::engine::types::StoreSpec as WitStoreSpec;
 pub use EnginePluginPre as PluginPre;
 
 fn invalid(call: &'static str, reason: impl Into<String>) -> PluginError {
@@ -83,13 +85,7 @@ pub fn plan_from_wit(
     result: Result<wit::DeploymentPlan, wit::PlanError>,
 ) -> Result<model::DeploymentPlan, PluginError> {
     const CALL: &str = "plan";
-    let plan = result.map_err(|err| {
-        PluginError::Plan(match err {
-            wit::PlanError::InvalidOptions(m) => PlanFailure::InvalidOptions(m),
-            wit::PlanError::Unsupported(m) => PlanFailure::Unsupported(m),
-            wit::PlanError::Internal(m) => PlanFailure::Internal(m),
-        })
-    })?;
+    let plan = result.map_err(plan_error_from_wit)?;
     let values = match serde_json::from_str(&plan.values) {
         Ok(serde_json::Value::Object(map)) => map,
         Ok(_) => return Err(invalid(CALL, "values must be a JSON object")),
@@ -97,19 +93,7 @@ pub fn plan_from_wit(
     };
     Ok(model::DeploymentPlan {
         values,
-        setup: plan
-            .setup
-            .into_iter()
-            .map(|s| model::SetupStep {
-                name: s.name,
-                description: s.description,
-                pod_selector: s.pod_selector,
-                container: s.container,
-                command: s.command,
-                timeout_seconds: s.timeout_seconds,
-                attempts: s.attempts,
-            })
-            .collect(),
+        setup: plan.setup.into_iter().map(setup_step_from_wit).collect(),
         endpoints: plan
             .endpoints
             .into_iter()
@@ -141,6 +125,45 @@ pub fn plan_from_wit(
     })
 }
 
+/// Guest → host: why a plan (or upgrade steps) could not be made.
+pub fn plan_error_from_wit(err: wit::PlanError) -> PluginError {
+    PluginError::Plan(match err {
+        wit::PlanError::InvalidOptions(m) => PlanFailure::InvalidOptions(m),
+        wit::PlanError::Unsupported(m) => PlanFailure::Unsupported(m),
+        wit::PlanError::Internal(m) => PlanFailure::Internal(m),
+    })
+}
+
+/// Guest → host: one setup (or upgrade) step.
+pub fn setup_step_from_wit(s: wit::SetupStep) -> model::SetupStep {
+    model::SetupStep {
+        name: s.name,
+        description: s.description,
+        pod_selector: s.pod_selector,
+        container: s.container,
+        command: s.command,
+        timeout_seconds: s.timeout_seconds,
+        attempts: s.attempts,
+    }
+}
+
+/// Size in bytes of setup steps as returned by the guest, for the output cap.
+pub fn steps_size(steps: &[wit::SetupStep]) -> usize {
+    steps
+        .iter()
+        .map(|s| {
+            s.name.len()
+                + s.description.len()
+                + s.container.len()
+                + s.command.iter().map(String::len).sum::<usize>()
+                + s.pod_selector
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>()
+        })
+        .sum()
+}
+
 /// Size in bytes of a plan as returned by the guest, for the output cap.
 pub fn plan_size(result: &Result<wit::DeploymentPlan, wit::PlanError>) -> usize {
     match result {
@@ -151,20 +174,7 @@ pub fn plan_size(result: &Result<wit::DeploymentPlan, wit::PlanError>) -> usize 
         ) => m.len(),
         Ok(plan) => {
             plan.values.len()
-                + plan
-                    .setup
-                    .iter()
-                    .map(|s| {
-                        s.name.len()
-                            + s.description.len()
-                            + s.container.len()
-                            + s.command.iter().map(String::len).sum::<usize>()
-                            + s.pod_selector
-                                .iter()
-                                .map(|(k, v)| k.len() + v.len())
-                                .sum::<usize>()
-                    })
-                    .sum::<usize>()
+                + steps_size(&plan.setup)
                 + plan
                     .endpoints
                     .iter()

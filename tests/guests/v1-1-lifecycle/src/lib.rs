@@ -1,0 +1,34 @@
+//! An engine built against `storeplane:engine@1.1.0` exporting the optional `lifecycle`
+//! interface: its upgrade steps name the version they migrate from, and it refuses to upgrade
+//! from a version before 1.0.0.
+#![allow(unsafe_code)] // generated ABI glue
+
+wit_bindgen::generate!({ world: "engine-plugin-with-lifecycle", path: "../../../wit/v1.1" });
+
+const ENGINE_ID: &str = "wit-lifecycle";
+
+include!("../../v1-1-common.rs");
+
+impl exports::storeplane::engine::lifecycle::Guest for Engine {
+    fn upgrade_steps(
+        from_version: String,
+        _spec: StoreSpec,
+    ) -> Result<Vec<storeplane::engine::types::SetupStep>, PlanError> {
+        if from_version.starts_with("0.") {
+            return Err(PlanError::Unsupported(format!(
+                "cannot upgrade from {from_version}: upgrade to 1.0.0 first"
+            )));
+        }
+        Ok(vec![storeplane::engine::types::SetupStep {
+            name: "migrate-database".into(),
+            description: format!("Migrate the data of {from_version} to 1.1.0"),
+            pod_selector: vec![("app.kubernetes.io/component".into(), "web".into())],
+            container: "app".into(),
+            command: vec!["migrate".into(), format!("--from={from_version}")],
+            timeout_seconds: 300,
+            attempts: 2,
+        }])
+    }
+}
+
+export!(Engine);
