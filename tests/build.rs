@@ -22,6 +22,10 @@ fn main() {
                 dir: "tests/guests/swap-v2",
             },
             ComponentCrate {
+                package: "guest-v1-0-plain",
+                dir: "tests/guests/v1-0-plain",
+            },
+            ComponentCrate {
                 package: "guest-v1-1-lifecycle",
                 dir: "tests/guests/v1-1-lifecycle",
             },
@@ -43,7 +47,7 @@ fn main() {
             "plugins/woocommerce",
             "wit",
             "tests/guests/swap-common.rs",
-            "tests/guests/v1-1-common.rs",
+            "tests/guests/raw-engine-common.rs",
         ],
     );
 }

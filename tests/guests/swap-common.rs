@@ -34,3 +34,13 @@ impl Engine for Swap {
         })
     }
 }
+
+impl storeplane_sdk::Lifecycle for Swap {
+    // Nothing to migrate between versions of this test engine.
+    fn upgrade_steps(
+        _from_version: String,
+        _spec: storeplane_sdk::StoreSpec,
+    ) -> Result<Vec<storeplane_sdk::SetupStep>, storeplane_sdk::PlanError> {
+        Ok(vec![])
+    }
+}

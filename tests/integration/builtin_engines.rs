@@ -321,3 +321,45 @@ async fn every_planned_wp_cli_command_matches_wp_clis_synopsis() {
         "WooCommerce and Storefront, in every plan"
     );
 }
+
+#[test]
+fn both_built_in_engines_export_lifecycle_with_real_upgrade_steps_within_their_grants() {
+    let rt = runtime();
+    let from = semver::Version::new(0, 1, 0);
+    for (engine, expected) in [
+        (
+            "woocommerce",
+            &[
+                "pin-woocommerce",
+                "update-wordpress-database",
+                "update-woocommerce-database",
+            ][..],
+        ),
+        ("medusa", &["migrate-database"][..]),
+    ] {
+        let component = rt
+            .load(builtin::wasm(engine).expect("built-in"))
+            .expect("load");
+        assert_eq!(component.wit_version().to_string(), "1.1.0", "{engine}");
+        assert!(component.has_lifecycle(), "{engine}");
+        let info = component.describe(&rt).expect("describe");
+        let store = spec("70819abc", json!({}));
+        let steps = component
+            .upgrade_steps(&rt, &from, &store)
+            .expect("upgrade steps");
+        let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, expected, "{engine}");
+        let problems = storeplane::plugins::validate::check_steps(&info, "upgrade", &steps);
+        assert!(problems.is_empty(), "{engine}: {problems:?}");
+        if engine == "woocommerce" {
+            for step in &steps {
+                for command in wp_cli::commands(&step.command[2]) {
+                    if command[0] == "wp" {
+                        let problems = wp_cli::check(&command[1..]);
+                        assert!(problems.is_empty(), "step {}: {problems:?}", step.name);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -46,7 +46,7 @@ fn components_of_1_0_and_1_1_load_plan_and_give_their_upgrade_steps() {
     let store = spec("1a2b3c4d", json!({}));
     let from = semver::Version::new(1, 0, 0);
     for (name, wasm, wit, lifecycle) in [
-        ("1.0", guests::SWAP_V1, "1.0.0", false),
+        ("1.0", guests::V1_0_PLAIN, "1.0.0", false),
         ("1.1 without lifecycle", guests::V1_1_PLAIN, "1.1.0", false),
         ("1.1 with lifecycle", guests::V1_1_LIFECYCLE, "1.1.0", true),
     ] {

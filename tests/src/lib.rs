@@ -29,6 +29,9 @@ pub mod guests {
     pub const SWAP_V2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_swap_v2.wasm"));
     /// The WooCommerce engine as version 0.2.0 (a real, valid upload).
     pub const WOO_NEXT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_woo_next.wasm"));
+    /// Built against `storeplane:engine@1.0.0` with wit-bindgen directly.
+    pub const V1_0_PLAIN: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/guest_v1_0_plain.wasm"));
     /// Built against `storeplane:engine@1.1.0`, exporting the optional `lifecycle` interface.
     pub const V1_1_LIFECYCLE: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/guest_v1_1_lifecycle.wasm"));

@@ -134,6 +134,22 @@ pub const SYNOPSES: &[Synopsis] = &[
         &[],
         true,
     ),
+    syn(
+        &["plugin", "get"],
+        (1, 1),
+        &["field", "fields", "format"],
+        &[],
+        false,
+    ),
+    syn(
+        &["core", "update-db"],
+        (0, 0),
+        &["network", "dry-run"],
+        &[],
+        false,
+    ),
+    // WooCommerce's own command (WC_CLI_Update_Command), not REST-backed: no --user.
+    syn(&["wc", "update"], (0, 0), &[], &[], false),
     syn(&["wc", "tool", "run"], (1, 1), &[], &["user"], true),
     syn(&["wc", "product", "create"], (0, 0), &[], &["user"], true),
 ];

@@ -17,6 +17,8 @@ pub struct SpecReport {
     pub label: String,
     pub spec: StoreSpec,
     pub setup_steps: Vec<String>,
+    /// Names of the upgrade steps (1.1 `lifecycle`) for a move to this same version.
+    pub upgrade_steps: Vec<String>,
     pub manifests: Vec<Manifest>,
     pub problems: Vec<String>,
 }
@@ -100,21 +102,42 @@ pub async fn check_plugin(
 
     let component = Arc::new(component);
     for (label, spec) in specs {
+        // Upgrade steps are asked for a move to this same version (what changing a store's
+        // options does), the one upgrade every plugin must be able to answer.
         let planned = {
-            let (runtime, component, spec) =
-                (Arc::clone(&runtime), Arc::clone(&component), spec.clone());
-            tokio::task::spawn_blocking(move || component.plan(&runtime, &spec)).await
+            let (runtime, component, spec, version) = (
+                Arc::clone(&runtime),
+                Arc::clone(&component),
+                spec.clone(),
+                info.version.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                let plan = component.plan(&runtime, &spec)?;
+                let upgrade = component.upgrade_steps(&runtime, &version, &spec);
+                Ok::<_, crate::plugins::PluginError>((plan, upgrade))
+            })
+            .await
         };
         let mut entry = SpecReport {
             label,
             spec,
             setup_steps: Vec::new(),
+            upgrade_steps: Vec::new(),
             manifests: Vec::new(),
             problems: Vec::new(),
         };
         match planned {
-            Ok(Ok(plan)) => {
+            Ok(Ok((plan, upgrade))) => {
                 entry.setup_steps = plan.setup.iter().map(|s| s.name.clone()).collect();
+                match upgrade {
+                    Ok(steps) => {
+                        entry.upgrade_steps = steps.iter().map(|s| s.name.clone()).collect();
+                        entry
+                            .problems
+                            .extend(validate::check_steps(&info, "upgrade", &steps));
+                    }
+                    Err(err) => entry.problems.push(format!("upgrade-steps: {err}")),
+                }
                 entry
                     .problems
                     .extend(validate::check_plan(&info, &entry.spec, &plan));
@@ -199,6 +222,9 @@ impl fmt::Display for CheckReport {
             }
             if !spec.setup_steps.is_empty() {
                 writeln!(f, "       setup:   {}", spec.setup_steps.join(" -> "))?;
+            }
+            if !spec.upgrade_steps.is_empty() {
+                writeln!(f, "       upgrade: {}", spec.upgrade_steps.join(" -> "))?;
             }
             for problem in &spec.problems {
                 writeln!(f, "       - {problem}")?;

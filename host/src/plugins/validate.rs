@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::model::{ChartSource, DeploymentPlan, EngineInfo, StoreSpec};
+use super::model::{ChartSource, DeploymentPlan, EngineInfo, SetupStep, StoreSpec};
 
 /// Bounds on setup steps; generous for real installs, tight enough to keep a store's
 /// provisioning time bounded.
@@ -136,18 +136,19 @@ pub fn schema_examples(schema: &serde_json::Value) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-/// Problems with a plan for `spec` from the engine described by `info`.
-pub fn check_plan(info: &EngineInfo, spec: &StoreSpec, plan: &DeploymentPlan) -> Vec<String> {
+/// Problems of `steps` (setup steps, or the upgrade steps of 1.1's `lifecycle`): unique
+/// names, exec grants that cover them, selectors, time limits and attempts.
+pub fn check_steps(info: &EngineInfo, kind: &str, steps: &[SetupStep]) -> Vec<String> {
     let mut problems = Vec::new();
-    if plan.setup.len() > MAX_SETUP_STEPS {
+    if steps.len() > MAX_SETUP_STEPS {
         problems.push(format!(
-            "{} setup steps exceeds {MAX_SETUP_STEPS}",
-            plan.setup.len()
+            "{} {kind} steps exceeds {MAX_SETUP_STEPS}",
+            steps.len()
         ));
     }
     let mut names = HashSet::new();
-    for step in &plan.setup {
-        let at = format!("setup step {:?}", step.name);
+    for step in steps {
+        let at = format!("{kind} step {:?}", step.name);
         if step.name.is_empty() || !names.insert(step.name.as_str()) {
             problems.push(format!("{at}: names must be non-empty and unique"));
         }
@@ -183,6 +184,12 @@ pub fn check_plan(info: &EngineInfo, spec: &StoreSpec, plan: &DeploymentPlan) ->
             problems.push(format!("{at}: attempts must be 1..={MAX_STEP_ATTEMPTS}"));
         }
     }
+    problems
+}
+
+/// Problems with a plan for `spec` from the engine described by `info`.
+pub fn check_plan(info: &EngineInfo, spec: &StoreSpec, plan: &DeploymentPlan) -> Vec<String> {
+    let mut problems = check_steps(info, "setup", &plan.setup);
     for endpoint in &plan.endpoints {
         match url::Url::parse(&endpoint.url) {
             Err(err) => problems.push(format!("endpoint {:?}: {err}", endpoint.url)),

@@ -86,4 +86,13 @@ impl Engine for Medusa {
     }
 }
 
+impl storeplane_sdk::Lifecycle for Medusa {
+    fn upgrade_steps(
+        _from_version: String,
+        spec: StoreSpec,
+    ) -> Result<Vec<storeplane_sdk::SetupStep>, PlanError> {
+        Ok(setup::upgrade_steps(&spec))
+    }
+}
+
 storeplane_sdk::export!(Medusa);

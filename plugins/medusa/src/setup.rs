@@ -10,18 +10,44 @@ use storeplane_sdk::{SetupStep, ShellScript, Step, StoreSpec, shell_quote};
 use crate::SETUP_CONTAINER;
 use crate::options::Options;
 
-pub fn steps(spec: &StoreSpec, options: &Options) -> Vec<SetupStep> {
+/// One step in the setup sidecar of the store's Medusa pod.
+fn medusa_step(
+    spec: &StoreSpec,
+    name: &str,
+    description: &str,
+    script: ShellScript,
+    timeout: u32,
+    attempts: u32,
+) -> SetupStep {
     let selector = [
         ("app.kubernetes.io/name", "medusa"),
         ("app.kubernetes.io/instance", spec.store_id.as_str()),
     ];
+    Step::new(name, description)
+        .in_container(&selector, SETUP_CONTAINER)
+        .script(script)
+        .timeout_seconds(timeout)
+        .attempts(attempts)
+        .build()
+}
+
+/// What brings a store from an older version of this engine to this one, whatever it was:
+/// Medusa's migrations for the server this version runs (a no-op when the database is
+/// current).
+pub fn upgrade_steps(spec: &StoreSpec) -> Vec<SetupStep> {
+    vec![medusa_step(
+        spec,
+        "migrate-database",
+        "Run the new version's database migrations (medusa db:migrate)",
+        ShellScript::new().line("npx --no-install medusa db:migrate"),
+        600,
+        3,
+    )]
+}
+
+pub fn steps(spec: &StoreSpec, options: &Options) -> Vec<SetupStep> {
     let step = |name: &str, description: &str, script: ShellScript, timeout: u32, attempts: u32| {
-        Step::new(name, description)
-            .in_container(&selector, SETUP_CONTAINER)
-            .script(script)
-            .timeout_seconds(timeout)
-            .attempts(attempts)
-            .build()
+        medusa_step(spec, name, description, script, timeout, attempts)
     };
     vec![
         step(

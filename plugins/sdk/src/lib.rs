@@ -1,16 +1,23 @@
 //! Guest SDK for storeplane engine plugins.
 //!
-//! A plugin is a Rust `cdylib` built for `wasm32-wasip2` that implements [`Engine`] and calls
-//! [`export!`]. This crate holds the generated bindings of the WIT package
-//! `storeplane:engine@1.0.0` (`wit/v1.0/engine.wit`) and small helpers, so an engine is mostly domain
-//! code: read the tenant's options, build Helm values, list setup steps and endpoints.
+//! A plugin is a Rust `cdylib` built for `wasm32-wasip2` that implements [`Engine`] and
+//! [`Lifecycle`] and calls [`export!`]. This crate holds the generated bindings of the WIT
+//! package `storeplane:engine@1.1.0` (`wit/v1.1/engine.wit`, world
+//! `engine-plugin-with-lifecycle`) and small helpers, so an engine is mostly domain code: read
+//! the tenant's options, build Helm values, list setup steps, upgrade steps and endpoints.
 //!
 //! ```ignore
-//! use storeplane_sdk::{Engine, EngineInfo, StoreSpec, DeploymentPlan, PlanError};
+//! use storeplane_sdk::{Engine, EngineInfo, Lifecycle, StoreSpec, DeploymentPlan, PlanError, SetupStep};
 //! struct MyEngine;
 //! impl Engine for MyEngine {
 //!     fn describe() -> EngineInfo { /* ... */ }
 //!     fn plan(spec: StoreSpec) -> Result<DeploymentPlan, PlanError> { /* ... */ }
+//! }
+//! impl Lifecycle for MyEngine {
+//!     // Nothing to migrate between versions of this engine.
+//!     fn upgrade_steps(_from: String, _spec: StoreSpec) -> Result<Vec<SetupStep>, PlanError> {
+//!         Ok(vec![])
+//!     }
 //! }
 //! storeplane_sdk::export!(MyEngine);
 //! ```
@@ -24,8 +31,8 @@ mod helpers;
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "engine-plugin",
-        path: "../../wit/v1.0",
+        world: "engine-plugin-with-lifecycle",
+        path: "../../wit/v1.1",
         export_macro_name: "export",
         pub_export_macro: true,
         default_bindings_module: "storeplane_sdk::bindings",
@@ -34,6 +41,7 @@ pub mod bindings {
 
 pub use bindings::export;
 pub use bindings::exports::storeplane::engine::engine::Guest as Engine;
+pub use bindings::exports::storeplane::engine::lifecycle::Guest as Lifecycle;
 pub use bindings::storeplane::engine::types::{
     AdminLogin, ChartSource, DeploymentPlan, Endpoint, EndpointKind, EngineInfo, ExecGrant,
     PlanError, SecretRequest, SetupStep, StoreSpec, WorkloadKind, WorkloadRef,

@@ -11,8 +11,9 @@ mod setup;
 mod values;
 
 use storeplane_sdk::{
-    AdminLogin, ChartSource, DeploymentPlan, EndpointKind, Engine, EngineInfo, PlanError,
-    StoreSpec, WorkloadKind, WorkloadRef, endpoint, exec_grant, parse_options, secret,
+    AdminLogin, ChartSource, DeploymentPlan, EndpointKind, Engine, EngineInfo, Lifecycle,
+    PlanError, SetupStep, StoreSpec, WorkloadKind, WorkloadRef, endpoint, exec_grant,
+    parse_options, secret,
 };
 
 use options::Options;
@@ -91,6 +92,12 @@ impl Engine for WooCommerce {
                 password_key: secrets::ADMIN_PASSWORD.into(),
             }),
         })
+    }
+}
+
+impl Lifecycle for WooCommerce {
+    fn upgrade_steps(_from_version: String, spec: StoreSpec) -> Result<Vec<SetupStep>, PlanError> {
+        Ok(setup::upgrade_steps(&spec))
     }
 }
 

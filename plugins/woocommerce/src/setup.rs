@@ -13,18 +13,61 @@ use crate::{ADMIN_USER, STOREFRONT_VERSION, WOOCOMMERCE_VERSION, WPCLI_CONTAINER
 /// Name of the env var (in the wp-cli container) holding the admin password.
 const ADMIN_PASSWORD_ENV: &str = "WP_ADMIN_PASSWORD";
 
-pub fn steps(spec: &StoreSpec, options: &Options) -> Vec<SetupStep> {
+/// One step in the WP-CLI sidecar of the store's WordPress pod, tried three times.
+fn wp_step(
+    spec: &StoreSpec,
+    name: &str,
+    description: &str,
+    script: ShellScript,
+    timeout: u32,
+) -> SetupStep {
     let selector = [
         ("app.kubernetes.io/name", "wordpress"),
         ("app.kubernetes.io/instance", spec.store_id.as_str()),
     ];
+    Step::new(name, description)
+        .in_container(&selector, WPCLI_CONTAINER)
+        .script(script)
+        .timeout_seconds(timeout)
+        .attempts(3)
+        .build()
+}
+
+/// What brings a store from an older version of this engine to this one, whatever it was:
+/// the WooCommerce version this one pins (a newer plugin brings newer pins), then WordPress's
+/// and WooCommerce's own database updates. Each is a no-op when there is nothing to do.
+pub fn upgrade_steps(spec: &StoreSpec) -> Vec<SetupStep> {
+    vec![
+        wp_step(
+            spec,
+            "pin-woocommerce",
+            "Install the WooCommerce version this engine version pins, if another is installed",
+            ShellScript::new().line(format!(
+                "[ \"$(wp plugin get woocommerce --field=version)\" = {WOOCOMMERCE_VERSION} ] \
+                 || wp plugin install woocommerce --version={WOOCOMMERCE_VERSION} --force"
+            )),
+            300,
+        ),
+        wp_step(
+            spec,
+            "update-wordpress-database",
+            "Run WordPress's database updates (wp core update-db)",
+            ShellScript::new().line("wp core update-db"),
+            300,
+        ),
+        wp_step(
+            spec,
+            "update-woocommerce-database",
+            "Run WooCommerce's database updates (wp wc update)",
+            ShellScript::new().line("if wp plugin is-active woocommerce; then wp wc update; fi"),
+            600,
+        ),
+    ]
+}
+
+pub fn steps(spec: &StoreSpec, options: &Options) -> Vec<SetupStep> {
     let step = |name: &str, description: &str, script: ShellScript, timeout: u32| {
-        Step::new(name, description)
-            .in_container(&selector, WPCLI_CONTAINER)
-            .script(script)
-            .timeout_seconds(timeout)
-            .attempts(3)
-            .build()
+        wp_step(spec, name, description, script, timeout)
     };
     let url = shell_quote(&base_url(spec));
     let title = shell_quote(&options.store_title);

@@ -56,4 +56,14 @@ impl Engine for Hostile {
     }
 }
 
+impl storeplane_sdk::Lifecycle for Hostile {
+    // Nothing to migrate between versions of this test engine.
+    fn upgrade_steps(
+        _from_version: String,
+        _spec: storeplane_sdk::StoreSpec,
+    ) -> Result<Vec<storeplane_sdk::SetupStep>, storeplane_sdk::PlanError> {
+        Ok(vec![])
+    }
+}
+
 storeplane_sdk::export!(Hostile);

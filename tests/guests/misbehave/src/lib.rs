@@ -69,4 +69,14 @@ impl Engine for Misbehave {
     }
 }
 
+impl storeplane_sdk::Lifecycle for Misbehave {
+    // Nothing to migrate between versions of this test engine.
+    fn upgrade_steps(
+        _from_version: String,
+        _spec: storeplane_sdk::StoreSpec,
+    ) -> Result<Vec<storeplane_sdk::SetupStep>, storeplane_sdk::PlanError> {
+        Ok(vec![])
+    }
+}
+
 storeplane_sdk::export!(Misbehave);

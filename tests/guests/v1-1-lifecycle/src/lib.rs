@@ -5,9 +5,10 @@
 
 wit_bindgen::generate!({ world: "engine-plugin-with-lifecycle", path: "../../../wit/v1.1" });
 
+const ENGINE_VERSION: &str = "1.1.0";
 const ENGINE_ID: &str = "wit-lifecycle";
 
-include!("../../v1-1-common.rs");
+include!("../../raw-engine-common.rs");
 
 impl exports::storeplane::engine::lifecycle::Guest for Engine {
     fn upgrade_steps(

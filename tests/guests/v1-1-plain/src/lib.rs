@@ -4,8 +4,9 @@
 
 wit_bindgen::generate!({ world: "engine-plugin", path: "../../../wit/v1.1" });
 
+const ENGINE_VERSION: &str = "1.1.0";
 const ENGINE_ID: &str = "wit-plain";
 
-include!("../../v1-1-common.rs");
+include!("../../raw-engine-common.rs");
 
 export!(Engine);

@@ -1,5 +1,6 @@
-// The `engine` half of the 1.1 test guests, shared by `v1-1-lifecycle` and `v1-1-plain`
-// (each crate generates its bindings, then includes this file).
+// The `engine` half of the WIT version test guests (`v1-0-plain`, `v1-1-plain`,
+// `v1-1-lifecycle`), written with wit-bindgen directly: each crate generates its bindings
+// from its contract version, defines ENGINE_ID and ENGINE_VERSION, then includes this file.
 
 use exports::storeplane::engine::engine::Guest;
 use storeplane::engine::types::{
@@ -12,9 +13,9 @@ impl Guest for Engine {
     fn describe() -> EngineInfo {
         EngineInfo {
             id: ENGINE_ID.into(),
-            display_name: "WIT 1.1 test engine".into(),
-            version: "1.1.0".into(),
-            description: "Built against storeplane:engine@1.1.0.".into(),
+            display_name: format!("WIT {ENGINE_VERSION} test engine"),
+            version: ENGINE_VERSION.into(),
+            description: format!("Built against storeplane:engine@{ENGINE_VERSION}."),
             options_schema: r#"{"type":"object"}"#.into(),
             secrets: vec![],
             chart: ChartSource::Bundled("ecommerce-store".into()),
