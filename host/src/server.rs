@@ -89,7 +89,7 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
         );
     }
     let stores = StoreService::new(Arc::clone(&db), Arc::clone(&registry), limits)
-        .with_cluster(cluster.clone());
+        .with_cluster(cluster.clone(), p.store_role.clone());
     let metrics = Arc::new(Metrics::new());
     let breaker = Arc::new(CircuitBreaker::new(
         p.cluster_breaker_threshold,

@@ -24,6 +24,19 @@ impl KubeError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Transient(_))
     }
+
+    /// Whether RBAC refused the request (not admission: quota and Pod Security refusals are
+    /// 403s too, without RBAC's "User … cannot …").
+    pub fn is_rbac_denial(&self) -> bool {
+        matches!(self, Self::Rejected(message) if is_rbac_denial(message))
+    }
+}
+
+/// Whether `message` (a refused request, as this module renders it) is RBAC's 403.
+pub fn is_rbac_denial(message: &str) -> bool {
+    message.contains("(403 ")
+        && message.contains("is forbidden: User ")
+        && message.contains(" cannot ")
 }
 
 impl From<kube::Error> for KubeError {
@@ -131,5 +144,16 @@ mod tests {
         );
         assert!(matches!(err, KubeError::Rejected(_)), "{err:?}");
         assert!(api_error(500, "InternalError", "etcdserver: leader changed").is_transient());
+    }
+
+    #[test]
+    fn only_rbacs_refusals_are_rbac_denials() {
+        let rbac = KubeError::Rejected("secrets \"s\" is forbidden: User \"u\" cannot get resource \"secrets\" in API group \"\" in the namespace \"n\" (403 Forbidden)".into());
+        assert!(rbac.is_rbac_denial());
+        let quota = KubeError::Rejected("pods \"p\" is forbidden: exceeded quota: store-quota, requested: limits.cpu=1, used: limits.cpu=4, limited: limits.cpu=4 (403 Forbidden)".into());
+        assert!(!quota.is_rbac_denial());
+        let psa = KubeError::Rejected("pods \"p\" is forbidden: violates PodSecurity \"restricted:latest\": runAsNonRoot != true (403 Forbidden)".into());
+        assert!(!psa.is_rbac_denial());
+        assert!(!KubeError::Transient("User x cannot (403 ".into()).is_rbac_denial());
     }
 }

@@ -76,10 +76,14 @@ pub struct Pipeline {
 #[derive(Debug, Default)]
 struct Run {
     rendered: Option<Rendered>,
-    /// The store role is bound in the namespace and in effect (checked once per run: a job
-    /// resumed on another replica, or begun before the binding existed, binds it again).
-    bound: bool,
+    /// When the store role was bound in the namespace and found in effect (once per run: a
+    /// job resumed on another replica, or begun before the binding existed, binds it again).
+    bound_at: Option<Instant>,
 }
+
+/// How long after binding the store role an RBAC refusal counts as the binding not having
+/// reached every API server yet (each has its own authorizer cache), so the step is retried.
+const BINDING_SETTLE: Duration = Duration::from_secs(30);
 
 /// The store's chart rendered with its plan and checked.
 #[derive(Debug)]
@@ -219,7 +223,7 @@ impl Pipeline {
                 .apply(&namespace, &guard::namespace(&settings))
                 .await?;
         }
-        if step.uses_cluster() && !run.bound {
+        if step.uses_cluster() && run.bound_at.is_none() {
             self.cluster
                 .bind_store_role(
                     &namespace,
@@ -228,8 +232,31 @@ impl Pipeline {
                     BINDING_WAIT,
                 )
                 .await?;
-            run.bound = true;
+            run.bound_at = Some(Instant::now());
         }
+        let outcome = self.run_bound_step(ctx, step, store, record, run).await;
+        match outcome {
+            Err(StepError::Permanent(message))
+                if crate::k8s::error::is_rbac_denial(&message)
+                    && run.bound_at.is_some_and(|at| at.elapsed() < BINDING_SETTLE) =>
+            {
+                Err(StepError::Transient(format!(
+                    "the store role binding is not in effect everywhere yet: {message}"
+                )))
+            }
+            other => other,
+        }
+    }
+
+    /// The work of `step` once the store role is bound.
+    async fn run_bound_step(
+        &self,
+        ctx: &JobContext,
+        step: Step,
+        store: &Store,
+        record: &mut ProvisionRecord,
+        run: &mut Run,
+    ) -> Result<(), StepError> {
         match step {
             Step::Plan => self.plan(ctx, store, record).await,
             Step::Namespace => Ok(()),

@@ -94,6 +94,8 @@ pub struct StoreService {
     events: super::StoreEvents,
     /// Where stores' Secrets are read (credentials); `None` without a cluster.
     cluster: Option<crate::k8s::Cluster>,
+    /// The ClusterRole the host reads a store's Secret through (`STORE_ROLE`).
+    store_role: String,
 }
 
 impl StoreService {
@@ -105,12 +107,19 @@ impl StoreService {
             jobs_enqueued: Arc::new(tokio::sync::Notify::new()),
             events: super::StoreEvents::new(),
             cluster: None,
+            store_role: String::new(),
         }
     }
 
-    /// The same service reading credentials from `cluster`.
-    pub fn with_cluster(mut self, cluster: Option<crate::k8s::Cluster>) -> Self {
+    /// The same service reading credentials from `cluster`, through the store role
+    /// `store_role` bound in each store namespace.
+    pub fn with_cluster(
+        mut self,
+        cluster: Option<crate::k8s::Cluster>,
+        store_role: impl Into<String>,
+    ) -> Self {
         self.cluster = cluster;
+        self.store_role = store_role.into();
         self
     }
 
@@ -299,12 +308,45 @@ impl StoreService {
             .cluster
             .as_ref()
             .ok_or_else(|| LifecycleError::ClusterUnavailable("no cluster is configured".into()))?;
-        let values = cluster
-            .read_secret(&store.id.namespace(), super::CREDENTIALS_SECRET)
+        let namespace = store.id.namespace();
+        let unavailable = |err: crate::k8s::KubeError| {
+            LifecycleError::ClusterUnavailable(format!("cannot read the credentials: {err}"))
+        };
+        let values = match cluster
+            .read_secret(&namespace, super::CREDENTIALS_SECRET)
             .await
-            .map_err(|err| {
-                LifecycleError::ClusterUnavailable(format!("cannot read the credentials: {err}"))
-            })?
+        {
+            // A store provisioned before the host bound its store role into each namespace
+            // (an older build): bind it now, as provisioning does, and read again.
+            Err(err) if err.is_rbac_denial() => {
+                tracing::info!(store = %store.id.as_str(), "binding the store role to read an older store's credentials");
+                cluster
+                    .bind_store_role(
+                        &namespace,
+                        store.id.as_str(),
+                        &self.store_role,
+                        std::time::Duration::from_secs(10),
+                    )
+                    .await
+                    .map_err(unavailable)?;
+                // Another API server may not have seen the binding yet (each has its own
+                // authorizer cache): a refusal right after it is tried again, briefly.
+                let mut attempt = 0;
+                loop {
+                    match cluster
+                        .read_secret(&namespace, super::CREDENTIALS_SECRET)
+                        .await
+                    {
+                        Err(err) if err.is_rbac_denial() && attempt < 10 => {
+                            attempt += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                        other => break other.map_err(unavailable)?,
+                    }
+                }
+            }
+            other => other.map_err(unavailable)?,
+        }
             .ok_or_else(|| {
                 LifecycleError::NotReady("the credentials have not been created yet".into())
             })?;

@@ -225,3 +225,84 @@ async fn the_host_account_cannot_reach_past_store_namespaces() {
     .await;
     assert_eq!(code, 200, "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_from_before_the_store_role_still_shows_its_credentials() {
+    // A store an older build provisioned has no binding of the store role in its namespace
+    // (that build held cluster-wide rights): reading its credentials binds it, as provisioning
+    // does, instead of failing with the API server's 403.
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = super::create_store(&host, &owner, "older", "woocommerce").await;
+    super::wait_status(
+        &host,
+        &owner,
+        &id,
+        "ready",
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    let namespace = format!("store-{id}");
+    let removed = reqwest::Client::new()
+        .delete(format!(
+            "http://{}/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings/storeplane",
+            rig.fake.addr
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("delete the binding");
+    assert_eq!(removed.status().as_u16(), 200);
+    let credentials = host
+        .get(
+            &format!("/api/v1/stores/{id}/credentials"),
+            Some(&owner.token),
+        )
+        .await;
+    let trail: Vec<String> = rig
+        .fake
+        .authorizations()
+        .into_iter()
+        .filter(|d| {
+            d.attributes.namespace == namespace
+                && matches!(
+                    d.attributes.resource.as_str(),
+                    "secrets" | "rolebindings" | "selfsubjectaccessreviews"
+                )
+        })
+        .map(|d| {
+            format!(
+                "{} {:?} {}",
+                d.allowed, d.attributes.verb, d.attributes.resource
+            )
+        })
+        .collect();
+    assert_eq!(
+        credentials.status.as_u16(),
+        200,
+        "{}\n{trail:#?}\n{}",
+        credentials.body,
+        host.logs().join("\n")
+    );
+    assert!(
+        rig.fake
+            .object(
+                "rbac.authorization.k8s.io/v1",
+                "RoleBinding",
+                &namespace,
+                "storeplane"
+            )
+            .is_some(),
+        "bound again"
+    );
+    let refused = rig
+        .fake
+        .authorizations()
+        .into_iter()
+        .any(|d| !d.allowed && d.attributes.resource == "secrets");
+    assert!(
+        refused,
+        "the first read really was refused (the binding was gone)"
+    );
+}
