@@ -128,19 +128,13 @@ pub fn harden(object: &mut Value) {
     let Some(pod) = pod_spec_pointer(&kind).and_then(|p| object.pointer_mut(p)) else {
         return;
     };
-    let Some(pod) = pod.as_object_mut() else {
-        return;
-    };
-    pod.entry("automountServiceAccountToken")
-        .or_insert(Value::Bool(false));
-    let context = pod
-        .entry("securityContext")
-        .or_insert_with(|| serde_json::json!({}));
-    if let Some(context) = context.as_object_mut() {
-        context
-            .entry("seccompProfile")
-            .or_insert_with(|| serde_json::json!({"type": "RuntimeDefault"}));
-    }
+    set_if_unset(pod, "automountServiceAccountToken", Value::Bool(false));
+    let context = set_if_unset(pod, "securityContext", serde_json::json!({}));
+    set_if_unset(
+        context,
+        "seccompProfile",
+        serde_json::json!({"type": "RuntimeDefault"}),
+    );
     for list in ["initContainers", "containers"] {
         for container in pod
             .get_mut(list)
@@ -148,19 +142,24 @@ pub fn harden(object: &mut Value) {
             .into_iter()
             .flatten()
         {
-            let Some(container) = container.as_object_mut() else {
-                continue;
-            };
-            let context = container
-                .entry("securityContext")
-                .or_insert_with(|| serde_json::json!({}));
-            if let Some(context) = context.as_object_mut() {
-                context
-                    .entry("allowPrivilegeEscalation")
-                    .or_insert(Value::Bool(false));
-            }
+            let context = set_if_unset(container, "securityContext", serde_json::json!({}));
+            set_if_unset(context, "allowPrivilegeEscalation", Value::Bool(false));
         }
     }
+}
+
+/// `object[key]`, set to `value` first when it is missing or null (an explicit `null` is
+/// unset to the API server, so it must not keep the safe value out). A non-object `object`
+/// is left alone (it fails schema validation anyway).
+fn set_if_unset<'a>(object: &'a mut Value, key: &str, value: Value) -> &'a mut Value {
+    if !object.is_object() {
+        return object;
+    }
+    let slot = &mut object[key];
+    if slot.is_null() {
+        *slot = value;
+    }
+    slot
 }
 
 /// The strictest level every pod template in `objects` (rendered manifests) passes, with why
@@ -225,6 +224,18 @@ mod tests {
             bare["spec"]["template"]["spec"]["securityContext"]["seccompProfile"]["type"],
             "RuntimeDefault"
         );
+        // An explicit null is unset to the API server: it gets the safe value too.
+        let mut nulls = json!({"kind": "Deployment", "spec": {"template": {"spec": {
+            "automountServiceAccountToken": null, "securityContext": null,
+            "containers": [{"name": "c", "securityContext": {"allowPrivilegeEscalation": null}},
+                           {"name": "d", "securityContext": null}]}}}});
+        harden(&mut nulls);
+        let pod = &nulls["spec"]["template"]["spec"];
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+        for c in pod["containers"].as_array().into_iter().flatten() {
+            assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false, "{c}");
+        }
         let mut service = json!({"kind": "Service", "spec": {}});
         harden(&mut service);
         assert_eq!(service, json!({"kind": "Service", "spec": {}}));
