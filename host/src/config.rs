@@ -555,9 +555,11 @@ pub struct ProvisioningConfig {
     #[arg(long, env = "DELETION_STUCK_AFTER_MS", default_value_t = 600_000, value_parser = clap::value_parser!(u64).range(1_000..))]
     pub deletion_stuck_after_ms: u64,
 
-    /// Renders in a row of one plugin version that fail through the plugin's doing (helm
-    /// cannot finish, or the host refuses its objects) after which its engine is disabled for
-    /// new stores, with an audit event (`plugin.disabled_automatically`); 0 never disables.
+    /// Store owners whose renders of one plugin version fail in a row through the plugin's
+    /// doing (helm cannot finish, or the host refuses its objects) after which its engine is
+    /// disabled for new stores, with an audit event (`plugin.disabled_automatically`). Owners,
+    /// not failures, are counted: one tenant cannot disable an engine for everyone. 0 never
+    /// disables.
     #[arg(
         long,
         env = "PLUGIN_DISABLE_AFTER_RENDER_FAILURES",

@@ -232,9 +232,15 @@ mod tests {
         harden(&mut nulls);
         let pod = &nulls["spec"]["template"]["spec"];
         assert_eq!(pod["automountServiceAccountToken"], false);
-        assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
         for c in pod["containers"].as_array().into_iter().flatten() {
-            assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false, "{c}");
+            assert_eq!(
+                c["securityContext"]["allowPrivilegeEscalation"], false,
+                "{c}"
+            );
         }
         let mut service = json!({"kind": "Service", "spec": {}});
         harden(&mut service);

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::job::{JobContext, StepError};
 use super::record::{PinnedPlan, ProvisionRecord, Step};
 use crate::conformance::Conformance;
-use crate::db::{Db, JobChange, JobTransition, Store, StorePatch, StoreStatus};
+use crate::db::{Db, JobChange, JobTransition, NewAudit, Store, StorePatch, StoreStatus};
 use crate::guardrails::{CircuitBreaker, redact, tail};
 use crate::k8s::guard::{self, GuardSettings, STORE_LABEL};
 use crate::k8s::pod_security::{Level, strictest_level};
@@ -504,21 +504,26 @@ impl Pipeline {
         tracing::debug!(ms = started.elapsed().as_millis(), "helm template");
         let plugin_failed = report.render_detail.is_some() || !report.problems.is_empty();
         if plugin_failed {
-            self.render_failed(ctx, &plugin, &report.problems).await?;
+            let mut update = ctx.update_of(JobChange::Keep);
+            if let Some(detail) = &report.render_detail {
+                // The owner reads the short reason; what helm said (it can hold the
+                // operator's overlay values) goes to administrators only, in the audit log.
+                let mut event = ctx.event(
+                    "store.render_failed",
+                    format!("helm could not render {}", pinned.plugin_version),
+                );
+                event.details = json!({"plugin": pinned.plugin_version, "detail": detail});
+                update.events.push(event);
+            }
+            update.events.extend(
+                self.render_failed(ctx, store, &plugin, &report.problems)
+                    .await?,
+            );
+            if !update.events.is_empty() {
+                ctx.update(update).await?;
+            }
         } else {
             self.render_failures.succeeded(plugin.digest.as_str());
-        }
-        if let Some(detail) = &report.render_detail {
-            // The owner reads the short reason; what helm said (it can hold the operator's
-            // overlay values) goes to administrators only, in the audit log.
-            let mut update = ctx.update_of(JobChange::Keep);
-            let mut event = ctx.event(
-                "store.render_failed",
-                format!("helm could not render {}", pinned.plugin_version),
-            );
-            event.details = json!({"plugin": pinned.plugin_version, "detail": detail});
-            update.events.push(event);
-            ctx.update(update).await?;
         }
         if !report.problems.is_empty() {
             return Err(permanent(format!(
@@ -543,17 +548,21 @@ impl Pipeline {
         })
     }
 
-    /// Counts a render that failed through the plugin's doing; at the threshold, disables its
-    /// engine for new stores if this version is the one new stores get, with the reason in the
-    /// audit log.
+    /// Counts a render of `store` that failed through the plugin's doing; when the failures in
+    /// a row reach the threshold, disables its engine for new stores if this version is the
+    /// one new stores get, and returns the audit event saying why.
     async fn render_failed(
         &self,
         ctx: &JobContext,
+        store: &Store,
         plugin: &PluginVersion,
         problems: &[String],
-    ) -> Result<(), StepError> {
-        if !self.render_failures.failed(plugin.digest.as_str()) {
-            return Ok(());
+    ) -> Result<Option<NewAudit>, StepError> {
+        if !self
+            .render_failures
+            .failed(plugin.digest.as_str(), store.owner_id.0.as_str())
+        {
+            return Ok(None);
         }
         let engine = plugin.info.id.as_str();
         let active = self
@@ -561,11 +570,11 @@ impl Pipeline {
             .active(engine)
             .is_some_and(|a| a.digest.as_str() == plugin.digest.as_str());
         if !active {
-            return Ok(());
+            return Ok(None);
         }
         if let Err(err) = self.registry.set_disabled(engine, true) {
             tracing::warn!(engine, error = %err, "could not disable the engine");
-            return Ok(());
+            return Ok(None);
         }
         self.db
             .put_setting(&super::plugins::disabled_key(engine), "true")
@@ -575,7 +584,6 @@ impl Pipeline {
             plugin = plugin.label(),
             "engine disabled: its renders keep failing"
         );
-        let mut update = ctx.update_of(JobChange::Keep);
         let mut event = ctx.event(
             "plugin.disabled_automatically",
             format!(
@@ -587,8 +595,7 @@ impl Pipeline {
             "engine": engine, "plugin": plugin.label(), "digest": plugin.digest.to_string(),
             "lastProblems": problems,
         });
-        update.events.push(event);
-        ctx.update(update).await
+        Ok(Some(event))
     }
 
     /// Step 6: server-side apply of every rendered object into the store namespace, then the
