@@ -172,12 +172,23 @@ pub async fn create_store(
 /// Uploads the WooCommerce engine as version 0.2.0 (a real, valid plugin) and activates it, as
 /// an admin shipping a fix would: the next retry of a store plans and applies again.
 pub async fn upload_and_activate_woo_next(host: &Api, admin: &TestUser) {
+    upload_and_activate(
+        host,
+        admin,
+        storeplane_tests::guests::WOO_NEXT,
+        "woocommerce/0.2.0",
+    )
+    .await;
+}
+
+/// Uploads `wasm` as `admin` and activates it as `engine/version`; both must succeed.
+pub async fn upload_and_activate(host: &Api, admin: &TestUser, wasm: &[u8], engine_version: &str) {
     let uploaded = host
         .client
         .post(format!("{}/api/v1/admin/plugins", host.base))
         .bearer_auth(&admin.token)
         .header("content-type", "application/wasm")
-        .body(storeplane_tests::guests::WOO_NEXT.to_vec())
+        .body(wasm.to_vec())
         .send()
         .await
         .expect("upload");
@@ -188,7 +199,7 @@ pub async fn upload_and_activate_woo_next(host: &Api, admin: &TestUser) {
     );
     let activated = host
         .post(
-            "/api/v1/admin/plugins/woocommerce/0.2.0/activate",
+            &format!("/api/v1/admin/plugins/{engine_version}/activate"),
             Some(&admin.token),
             json!({}),
         )

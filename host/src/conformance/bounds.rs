@@ -49,24 +49,13 @@ fn int(value: &Value, pointer: &str) -> Option<i64> {
     value.pointer(pointer).and_then(Value::as_i64)
 }
 
-/// Path of the pod template in a workload object, if it has one.
-fn template_path(kind: &str) -> Option<&'static str> {
-    match kind {
-        "Deployment" | "StatefulSet" | "Job" => Some("/spec/template/spec"),
-        "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
-        _ => None,
-    }
-}
-
 /// Problems of `manifests` and `plan` against `bounds`.
 pub fn check_bounds(manifests: &[Manifest], plan: &DeploymentPlan, bounds: &Bounds) -> Vec<String> {
     let mut problems = Vec::new();
     for m in manifests {
         let id = m.id();
         let object = &m.object;
-        if let Some(path) = template_path(&m.kind)
-            && let Some(pod) = object.pointer(path)
-        {
+        if let Some(pod) = m.pod_spec() {
             pod_bounds(&id, pod, bounds, &mut problems);
         }
         let job = match m.kind.as_str() {

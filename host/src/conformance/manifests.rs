@@ -89,11 +89,7 @@ pub fn check_manifests(
         if let Some(template) = m.pod_template() {
             check_pod(&id, &template, spec, &requested, &mut problems);
         }
-        let pod_spec = match m.kind.as_str() {
-            "CronJob" => m.object.pointer("/spec/jobTemplate/spec/template/spec"),
-            _ => m.object.pointer("/spec/template/spec"),
-        };
-        if let Some(pod_spec) = pod_spec {
+        if let Some(pod_spec) = m.pod_spec() {
             problems.extend(super::pod_fields::check_pod_fields(
                 &id,
                 pod_spec,

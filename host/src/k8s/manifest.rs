@@ -36,6 +36,15 @@ pub struct Manifest {
     pub object: Value,
 }
 
+/// Where a workload kind keeps its pod template (`None` for kinds without pods).
+pub fn pod_template_pointer(kind: &str) -> Option<&'static str> {
+    match kind {
+        "Deployment" | "StatefulSet" | "Job" => Some("/spec/template"),
+        "CronJob" => Some("/spec/jobTemplate/spec/template"),
+        _ => None,
+    }
+}
+
 impl Manifest {
     /// A manifest of one object (apiVersion, kind and name required).
     pub fn from_value(object: Value) -> Result<Self, String> {
@@ -73,14 +82,16 @@ impl Manifest {
 
     /// The pod template of a workload (Deployment, StatefulSet, Job; CronJob's job template).
     pub fn pod_template(&self) -> Option<core::v1::PodTemplateSpec> {
-        let pointer = match self.kind.as_str() {
-            "Deployment" | "StatefulSet" | "Job" => "/spec/template",
-            "CronJob" => "/spec/jobTemplate/spec/template",
-            _ => return None,
-        };
         self.object
-            .pointer(pointer)
+            .pointer(pod_template_pointer(&self.kind)?)
             .and_then(|t| serde_json::from_value(t.clone()).ok())
+    }
+
+    /// The pod spec of a workload as JSON (see [`Manifest::pod_template`]).
+    pub fn pod_spec(&self) -> Option<&serde_json::Value> {
+        self.object
+            .pointer(pod_template_pointer(&self.kind)?)
+            .and_then(|t| t.get("spec"))
     }
 
     /// `spec.selector.matchLabels` of a Deployment or StatefulSet, `spec.selector` of a Service.

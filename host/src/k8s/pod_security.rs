@@ -14,6 +14,8 @@
 
 use serde_json::Value;
 
+use super::manifest::pod_template_pointer;
+
 /// A Pod Security Standards level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -110,22 +112,16 @@ pub fn restricted_gaps(pod: &Value) -> Vec<String> {
     gaps
 }
 
-/// Where a workload kind keeps its pod spec.
-fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
-    match kind {
-        "Deployment" | "StatefulSet" | "Job" => Some("/spec/template/spec"),
-        "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
-        _ => None,
-    }
-}
-
 /// Sets the safe value of each security field `object`'s pod template leaves unset:
 /// `automountServiceAccountToken: false`, a `RuntimeDefault` seccomp profile for the pod,
 /// and `allowPrivilegeEscalation: false` for every container. A field the chart set is kept
 /// (conformance refuses the unsafe values).
 pub fn harden(object: &mut Value) {
     let kind = object["kind"].as_str().unwrap_or_default().to_owned();
-    let Some(pod) = pod_spec_pointer(&kind).and_then(|p| object.pointer_mut(p)) else {
+    let Some(pod) = pod_template_pointer(&kind)
+        .and_then(|p| object.pointer_mut(p))
+        .and_then(|t| t.get_mut("spec"))
+    else {
         return;
     };
     set_if_unset(pod, "automountServiceAccountToken", Value::Bool(false));
@@ -168,10 +164,10 @@ pub fn strictest_level(objects: &[Value]) -> (Level, Vec<String>) {
     let mut gaps = Vec::new();
     for object in objects {
         let kind = object["kind"].as_str().unwrap_or_default();
-        let Some(pointer) = pod_spec_pointer(kind) else {
-            continue;
-        };
-        if let Some(pod) = object.pointer(pointer) {
+        let pod = pod_template_pointer(kind)
+            .and_then(|p| object.pointer(p))
+            .and_then(|t| t.get("spec"));
+        if let Some(pod) = pod {
             let name = object["metadata"]["name"].as_str().unwrap_or_default();
             gaps.extend(
                 restricted_gaps(pod)

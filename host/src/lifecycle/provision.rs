@@ -216,26 +216,7 @@ impl Pipeline {
         record: &mut ProvisionRecord,
         run: &mut Run,
     ) -> Result<(), StepError> {
-        let namespace = store.id.namespace();
-        if step == Step::Namespace {
-            let settings = self.guard_settings(store, Footprint::default());
-            self.cluster
-                .apply(&namespace, &guard::namespace(&settings))
-                .await?;
-        }
-        if step.uses_cluster() && run.bound_at.is_none() {
-            self.cluster
-                .bind_store_role(
-                    &namespace,
-                    store.id.as_str(),
-                    &self.settings.store_role,
-                    BINDING_WAIT,
-                )
-                .await?;
-            run.bound_at = Some(Instant::now());
-        }
-        let outcome = self.run_bound_step(ctx, step, store, record, run).await;
-        match outcome {
+        match self.step_work(ctx, step, store, record, run).await {
             Err(StepError::Permanent(message))
                 if crate::k8s::error::is_rbac_denial(&message)
                     && run.bound_at.is_some_and(|at| at.elapsed() < BINDING_SETTLE) =>
@@ -248,8 +229,40 @@ impl Pipeline {
         }
     }
 
-    /// The work of `step` once the store role is bound.
-    async fn run_bound_step(
+    /// Binds the store role in the store's namespace, once per run (the namespace must exist).
+    async fn bind(&self, store: &Store, run: &mut Run) -> Result<(), StepError> {
+        if run.bound_at.is_none() {
+            self.cluster
+                .bind_store_role(
+                    &store.id.namespace(),
+                    store.id.as_str(),
+                    &self.settings.store_role,
+                    BINDING_WAIT,
+                )
+                .await?;
+            run.bound_at = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// The store's chart rendered and checked, once per run.
+    async fn rendered<'r>(
+        &self,
+        ctx: &JobContext,
+        store: &Store,
+        record: &ProvisionRecord,
+        run: &'r mut Run,
+    ) -> Result<&'r Rendered, StepError> {
+        let rendered = match run.rendered.take() {
+            Some(rendered) => rendered,
+            None => self.render(ctx, store, record).await?,
+        };
+        Ok(run.rendered.insert(rendered))
+    }
+
+    /// The work of `step`. Every step that uses the cluster after the namespace exists does it
+    /// through the store role, bound first.
+    async fn step_work(
         &self,
         ctx: &JobContext,
         step: Step,
@@ -257,28 +270,26 @@ impl Pipeline {
         record: &mut ProvisionRecord,
         run: &mut Run,
     ) -> Result<(), StepError> {
+        if step.uses_cluster() && step != Step::Namespace {
+            self.bind(store, run).await?;
+        }
         match step {
             Step::Plan => self.plan(ctx, store, record).await,
-            Step::Namespace => Ok(()),
+            Step::Namespace => {
+                let settings = self.guard_settings(store, Footprint::default());
+                self.cluster
+                    .apply(&store.id.namespace(), &guard::namespace(&settings))
+                    .await?;
+                self.bind(store, run).await
+            }
             Step::Guard => {
                 // The quota is sized from what the chart renders, so render first.
-                if run.rendered.is_none() {
-                    run.rendered = Some(self.render(ctx, store, record).await?);
-                }
-                let (footprint, level) = run
-                    .rendered
-                    .as_ref()
-                    .map(|r| (r.footprint, strictest_level(&r.objects).0))
-                    .unwrap_or((Footprint::default(), Level::Baseline));
+                let rendered = self.rendered(ctx, store, record, run).await?;
+                let (footprint, level) = (rendered.footprint, strictest_level(&rendered.objects).0);
                 self.guard(store, footprint, level).await
             }
             Step::Credentials => self.credentials(store, record).await,
-            Step::Render => {
-                if run.rendered.is_none() {
-                    run.rendered = Some(self.render(ctx, store, record).await?);
-                }
-                Ok(())
-            }
+            Step::Render => self.rendered(ctx, store, record, run).await.map(|_| ()),
             Step::Apply => {
                 let rendered = match run.rendered.take() {
                     Some(rendered) => rendered,

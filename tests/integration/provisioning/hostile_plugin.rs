@@ -161,31 +161,6 @@ async fn plugin_check_passes_the_samples_and_reports_every_escape_of_a_real_stor
     );
 }
 
-async fn upload_and_activate_hostile(host: &Api, admin: &TestUser) {
-    let uploaded = host
-        .client
-        .post(format!("{}/api/v1/admin/plugins", host.base))
-        .bearer_auth(&admin.token)
-        .header("content-type", "application/wasm")
-        .body(storeplane_tests::guests::HOSTILE.to_vec())
-        .send()
-        .await
-        .expect("upload");
-    assert!(
-        uploaded.status().is_success(),
-        "the samples pass, so the upload does: {}",
-        uploaded.text().await.unwrap_or_default()
-    );
-    let activated = host
-        .post(
-            "/api/v1/admin/plugins/hostile/1.0.0/activate",
-            Some(&admin.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(activated.status.as_u16(), 200, "{}", activated.body);
-}
-
 async fn create_with(host: &Api, user: &TestUser, name: &str, options: Value) -> String {
     let reply = host
         .post(
@@ -215,7 +190,14 @@ async fn a_hostile_plugin_that_passes_its_samples_cannot_touch_the_cluster_throu
     .await;
     let operator = host.user("operator").await;
     let tenant = host.user("mallory").await;
-    upload_and_activate_hostile(&host, &operator).await;
+    // The samples pass, so the upload does.
+    super::upload_and_activate(
+        &host,
+        &operator,
+        storeplane_tests::guests::HOSTILE,
+        "hostile/1.0.0",
+    )
+    .await;
 
     let attacked = create_with(&host, &tenant, "attacked", json!({})).await;
     let bomb = create_with(&host, &tenant, "bomb", json!({"attack": "bomb"})).await;

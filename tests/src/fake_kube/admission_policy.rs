@@ -15,11 +15,15 @@
 //! `objectSelector` and the bindings' own `matchResources` (a policy using them is refused
 //! loudly rather than half-applied).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use serde_json::{Map, Value, json};
 
 use super::authz::Identity;
 use super::objects::{ApiError, Objects, Selector};
 use super::resources::{Resource, of_kind};
+use super::state::lock;
 
 /// One request as admission sees it.
 #[derive(Debug)]
@@ -128,9 +132,23 @@ fn unsupported(what: &str, policy: &str) -> ApiError {
     )
 }
 
+/// An expression compiled once per process (as kube-apiserver compiles a policy when it is
+/// stored, not on every request).
+fn compiled(expression: &str) -> Result<Arc<cel::Program>, String> {
+    static PROGRAMS: OnceLock<Mutex<HashMap<String, Arc<cel::Program>>>> = OnceLock::new();
+    let programs = PROGRAMS.get_or_init(Mutex::default);
+    if let Some(program) = lock(programs).get(expression) {
+        return Ok(Arc::clone(program));
+    }
+    let program =
+        Arc::new(cel::Program::compile(expression).map_err(|err| format!("compile: {err}"))?);
+    lock(programs).insert(expression.to_owned(), Arc::clone(&program));
+    Ok(program)
+}
+
 /// Evaluates one CEL expression to a boolean.
 fn evaluate(expression: &str, context: &cel::Context) -> Result<bool, String> {
-    let program = cel::Program::compile(expression).map_err(|err| format!("compile: {err}"))?;
+    let program = compiled(expression)?;
     match program.execute(context) {
         Ok(cel::Value::Bool(result)) => Ok(result),
         Ok(other) => Err(format!("expression did not return a bool: {other:?}")),

@@ -352,7 +352,8 @@ impl Objects {
     }
 
     /// Server-side apply by `manager`: creates the object, or merges the applied fields into
-    /// it after removing those the manager no longer sends (see `field_manager`).
+    /// it after removing those the manager no longer sends (see `field_manager`); stored,
+    /// with whether it created the object.
     pub fn apply(
         &mut self,
         resource: &Resource,
@@ -362,8 +363,25 @@ impl Objects {
         manager: &str,
         force: bool,
     ) -> Result<(Value, bool), ApiError> {
+        let (object, created) =
+            self.apply_result(resource, namespace, name, &applied, manager, force)?;
+        self.store(resource, namespace, name, object, created)
+    }
+
+    /// The object a server-side apply would store and whether it would create it, without
+    /// storing it (validating admission sees the result before it is written): each field
+    /// manager's ownership recorded, the applied fields merged over the current object.
+    pub fn apply_result(
+        &self,
+        resource: &Resource,
+        namespace: &str,
+        name: &str,
+        applied: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<(Value, bool), ApiError> {
         let api_version = resource.api_version();
-        let mut applied = applied;
+        let mut applied = applied.clone();
         if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("resourceVersion");
             meta.remove("managedFields");
@@ -373,7 +391,7 @@ impl Objects {
                 let managed =
                     super::field_manager::apply(None, &applied, manager, force, &api_version)?;
                 applied["metadata"]["managedFields"] = managed;
-                self.create(resource, namespace, applied).map(|v| (v, true))
+                Ok((applied, true))
             }
             Some(mut current) => {
                 let managed = super::field_manager::apply(
@@ -385,45 +403,31 @@ impl Objects {
                 )?;
                 deep_merge(&mut current, &applied);
                 current["metadata"]["managedFields"] = managed;
-                self.replace(resource, namespace, name, current)
-                    .map(|v| (v, false))
+                Ok((current, false))
             }
         }
     }
 
-    /// The object a server-side apply would store, without storing it (for validating
-    /// admission, which sees the result before it is written).
-    pub fn apply_result(
-        &self,
+    /// Stores the result of [`Objects::apply_result`].
+    pub fn store(
+        &mut self,
         resource: &Resource,
         namespace: &str,
         name: &str,
-        applied: &Value,
-        manager: &str,
-        force: bool,
-    ) -> Result<Value, ApiError> {
-        let mut applied = applied.clone();
-        if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("resourceVersion");
-            meta.remove("managedFields");
+        object: Value,
+        created: bool,
+    ) -> Result<(Value, bool), ApiError> {
+        if created {
+            self.create(resource, namespace, object).map(|v| (v, true))
+        } else {
+            self.replace(resource, namespace, name, object)
+                .map(|v| (v, false))
         }
-        let Some(mut current) = self.get(resource, namespace, name).cloned() else {
-            return Ok(applied);
-        };
-        super::field_manager::apply(
-            Some(&mut current),
-            &applied,
-            manager,
-            force,
-            &resource.api_version(),
-        )?;
-        deep_merge(&mut current, &applied);
-        Ok(current)
     }
 
-    /// JSON merge patch (RFC 7386).
-    pub fn merge_patch(
-        &mut self,
+    /// The object a JSON merge patch would store, without storing it.
+    pub fn merge_patch_result(
+        &self,
         resource: &Resource,
         namespace: &str,
         name: &str,
@@ -438,7 +442,7 @@ impl Objects {
             super::field_manager::update(&current, patch, manager, &resource.api_version());
         merge_patch(&mut current, patch);
         current["metadata"]["managedFields"] = managed;
-        self.replace(resource, namespace, name, current)
+        Ok(current)
     }
 
     /// Removes an object and records its `DELETED` event.
@@ -506,7 +510,7 @@ fn deep_merge(target: &mut Value, applied: &Value) {
 }
 
 /// RFC 7386: `null` removes a key, objects merge, anything else replaces.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
+fn merge_patch(target: &mut Value, patch: &Value) {
     let Value::Object(patch) = patch else {
         *target = patch.clone();
         return;

@@ -552,19 +552,19 @@ fn patch(
             if objects.get(target.resource, &namespace, name).is_none() {
                 admission::admit_create(&objects, target.resource, &namespace, &mut patch)?;
             }
-            let after =
+            let (after, created) =
                 objects.apply_result(target.resource, &namespace, name, &patch, manager, force)?;
             admit_write(
                 state,
                 &objects,
                 request,
-                if before.is_some() { "UPDATE" } else { "CREATE" },
+                if created { "CREATE" } else { "UPDATE" },
                 target,
                 (&namespace, name),
                 (before.as_ref(), Some(&after)),
             )?;
             let (object, created) =
-                objects.apply(target.resource, &namespace, name, patch, manager, force)?;
+                objects.store(target.resource, &namespace, name, after, created)?;
             drop(objects);
             (if created { 201 } else { 200 }, object)
         }
@@ -582,22 +582,20 @@ fn patch(
                 str::to_owned,
             );
             let mut objects = lock(&state.objects);
-            if let Some(current) = &before {
-                let mut after = current.clone();
-                super::objects::merge_patch(&mut after, &patch);
-                admit_write(
-                    state,
-                    &objects,
-                    request,
-                    "UPDATE",
-                    target,
-                    (&namespace, name),
-                    (before.as_ref(), Some(&after)),
-                )?;
-            }
+            let after =
+                objects.merge_patch_result(target.resource, &namespace, name, &patch, &manager)?;
+            admit_write(
+                state,
+                &objects,
+                request,
+                "UPDATE",
+                target,
+                (&namespace, name),
+                (before.as_ref(), Some(&after)),
+            )?;
             (
                 200,
-                objects.merge_patch(target.resource, &namespace, name, &patch, &manager)?,
+                objects.replace(target.resource, &namespace, name, after)?,
             )
         }
         other => {
