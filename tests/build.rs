@@ -10,6 +10,10 @@ fn main() {
                 dir: "tests/guests/hostile",
             },
             ComponentCrate {
+                package: "guest-medusa-upgrade",
+                dir: "tests/guests/medusa-upgrade",
+            },
+            ComponentCrate {
                 package: "guest-misbehave",
                 dir: "tests/guests/misbehave",
             },
@@ -41,13 +45,19 @@ fn main() {
                 package: "guest-woo-next",
                 dir: "tests/guests/woo-next",
             },
+            ComponentCrate {
+                package: "guest-woo-upgrade",
+                dir: "tests/guests/woo-upgrade",
+            },
         ],
         &[
             "plugins/sdk",
             "plugins/woocommerce",
+            "plugins/medusa",
             "wit",
             "tests/guests/swap-common.rs",
             "tests/guests/raw-engine-common.rs",
+            "tests/guests/next-release-common.rs",
         ],
     );
 }

@@ -17,6 +17,7 @@ mod plugins;
 mod query;
 mod request_id;
 mod state;
+mod store_operations;
 mod stores;
 mod users;
 mod views;
@@ -52,6 +53,13 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/stores", post(stores::create).get(stores::list))
         .route("/stores/{id}", get(stores::get).delete(stores::delete))
         .route("/stores/{id}/retry", post(stores::retry))
+        .route("/stores/{id}/upgrade", post(store_operations::upgrade))
+        .route(
+            "/stores/{id}/upgrade/preview",
+            post(store_operations::preview),
+        )
+        .route("/stores/{id}/suspend", post(store_operations::suspend))
+        .route("/stores/{id}/resume", post(store_operations::resume))
         .route("/stores/{id}/logs", get(stores::logs))
         .route("/stores/{id}/credentials", get(stores::credentials))
         .route("/stores/{id}/events", get(events::store_events))

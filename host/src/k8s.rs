@@ -23,7 +23,7 @@ pub mod readiness;
 mod watch_one;
 
 pub use access::STORE_BINDING;
-pub use apply::{Applied, applied_resources};
+pub use apply::{Applied, applied_resources, pruned_resources};
 pub use charts::BundledCharts;
 pub use cluster::{Cluster, ClusterError};
 pub use error::KubeError;
@@ -31,4 +31,5 @@ pub use exec::ExecOutput;
 pub use footprint::{Ceiling, Footprint};
 pub use helm::{HelmError, HelmRenderer};
 pub use manifest::Manifest;
+pub use quantity::Quantity;
 pub use readiness::{Readiness, Workload};

@@ -1,7 +1,7 @@
 //! The store lifecycle: operations tenants and admins start through the API (create, delete,
-//! retry, read) with authorization, option validation and the state machine's compare-and-set
+//! retry, read, upgrade and resize, suspend and resume) with authorization, option validation and the state machine's compare-and-set
 //! transitions, each recording its job in the same transaction; and the durable job runner
-//! that carries stores through the provisioning pipeline and deletion.
+//! that carries stores through the provisioning pipeline, upgrades, suspension and deletion.
 //!
 //! | file | purpose |
 //! |---|---|
@@ -12,10 +12,14 @@
 //! | `job` | a running job's context and its step errors |
 //! | `provision` | the pipeline steps 1–9 |
 //! | `deletion` | the delete job |
+//! | `upgrade` | the upgrade job (and resize): preview, apply, migrate, prune, roll back |
+//! | `changes` | what moving between two rendered plans changes (objects, values, refusals) |
+//! | `suspension` | the suspend and resume jobs |
 //! | `record` | the per-store provisioning record and progress view |
 //! | `render_failures` | disabling an engine whose renders keep failing |
 //! | `events` | in-process store change notifications (event streams) |
 
+mod changes;
 mod deletion;
 mod events;
 mod job;
@@ -25,8 +29,11 @@ pub mod record;
 mod render_failures;
 mod runner;
 mod stores;
+mod suspension;
+mod upgrade;
 mod users;
 
+pub use changes::{ChangedObject, ObjectChanges, ObjectRef, ValueChange};
 pub use events::{StoreChanged, StoreEvents};
 pub use job::{JobContext, StepError};
 pub use plugins::{PluginAdmin, PluginAdminError};
@@ -34,5 +41,8 @@ pub use provision::{CREDENTIALS_SECRET, Pipeline, PipelineSettings, generate_sec
 pub use record::{Progress, progress_of};
 pub use render_failures::RenderFailures;
 pub use runner::{JobRunner, RunnerSettings};
-pub use stores::{CreateStore, Credentials, LifecycleError, StoreService, validate_options};
+pub use stores::{
+    CreateStore, Credentials, LifecycleError, StoreService, UpgradeRequest, validate_options,
+};
+pub use upgrade::UpgradePreview;
 pub use users::{UserAdmin, UserAdminError};

@@ -136,13 +136,17 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
             retry_max: ms(p.job_retry_max_ms),
             provisioning_timeout: ms(p.provisioning_timeout_ms),
         };
-        Arc::new(JobRunner::new(
-            Arc::new(pipeline),
+        let pipeline = Arc::new(pipeline);
+        let runner = Arc::new(JobRunner::new(
+            Arc::clone(&pipeline),
             settings,
             Arc::clone(&metrics),
             stores.jobs_enqueued(),
-        ))
+        ));
+        (runner, pipeline)
     });
+    let (runner, pipeline) = runner.unzip();
+    let stores = stores.with_pipeline(pipeline);
     let state = AppState {
         cluster,
         breaker,

@@ -16,13 +16,19 @@ pub enum StoreAction {
     Read,
     /// Delete or retry it, read its credentials.
     Manage,
+    /// Upgrade, resize, suspend or resume it (its owner, or an administrator operating the
+    /// platform: a rollout, a suspension for abuse).
+    Operate,
 }
 
 /// Whether `caller` may perform `action` on a store owned by `owner`: owners may do
-/// everything; admins may read every store but manage only their own.
+/// everything; admins may read and operate every store but manage (delete, retry, see the
+/// credentials of) only their own.
 pub fn allowed(caller: &Caller, owner: &UserId, action: StoreAction) -> bool {
     match action {
-        StoreAction::Read => caller.id == *owner || caller.role == Role::Admin,
+        StoreAction::Read | StoreAction::Operate => {
+            caller.id == *owner || caller.role == Role::Admin
+        }
         StoreAction::Manage => caller.id == *owner,
     }
 }
@@ -46,11 +52,12 @@ mod tests {
             id: UserId("admin".into()),
             role: Role::Admin,
         };
-        for action in [StoreAction::Read, StoreAction::Manage] {
+        for action in [StoreAction::Read, StoreAction::Manage, StoreAction::Operate] {
             assert!(allowed(&me, &owner, action));
             assert!(!allowed(&other, &owner, action));
         }
         assert!(allowed(&admin, &owner, StoreAction::Read));
         assert!(!allowed(&admin, &owner, StoreAction::Manage));
+        assert!(allowed(&admin, &owner, StoreAction::Operate));
     }
 }

@@ -276,6 +276,38 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
     )
     .await;
     wait_status(&host, &owner, &upgraded, "ready", Duration::from_secs(60)).await;
+    // An upgrade that removes an object (the next release renders no Ingress), then a
+    // suspension and a resumption: the store role's rights suffice for day two as well.
+    crate::provisioning::upload_and_activate(
+        &host,
+        &owner,
+        storeplane_tests::guests::WOO_UPGRADE,
+        "woocommerce/0.3.0",
+    )
+    .await;
+    let upgrade = host
+        .post(
+            &format!("/api/v1/stores/{woo}/upgrade"),
+            Some(&owner.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(upgrade.status.as_u16(), 202, "{}", upgrade.body);
+    let upgraded_woo =
+        crate::provisioning::wait_until(&host, &owner, &woo, Duration::from_secs(60), |s| {
+            s["status"] == "ready" && s["pluginVersion"] == "0.3.0"
+        })
+        .await;
+    assert!(upgraded_woo["failureReason"].is_null(), "{upgraded_woo}");
+    for (operation, status) in [("suspend", "suspended"), ("resume", "ready")] {
+        host.post(
+            &format!("/api/v1/stores/{woo}/{operation}"),
+            Some(&owner.token),
+            json!({}),
+        )
+        .await;
+        wait_status(&host, &owner, &woo, status, Duration::from_secs(60)).await;
+    }
     let all = [&woo, &medusa, &failing, &upgraded];
     for id in all {
         host.delete(&format!("/api/v1/stores/{id}"), Some(&owner.token))
@@ -380,8 +412,12 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
         .iter()
         .flat_map(|r| r["rules"].as_array().cloned().unwrap_or_default())
         .collect();
-    // Everything granted was used, or is the apply (create + patch) of a kind the host applies.
+    // Everything granted was used, or is the apply (create + patch) of a kind the host
+    // applies, or the deletion of a kind an upgrade removes when no longer rendered.
     let applied: BTreeSet<(String, String)> = storeplane::k8s::applied_resources()
+        .map(|(g, r)| (g.to_owned(), r.to_owned()))
+        .collect();
+    let pruned: BTreeSet<(String, String)> = storeplane::k8s::pruned_resources()
         .map(|(g, r)| (g.to_owned(), r.to_owned()))
         .collect();
     let mut unused = Vec::new();
@@ -392,7 +428,9 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
                     let done = used.contains(&(group.clone(), resource.clone(), verb.clone()));
                     let applies = matches!(verb.as_str(), "create" | "patch")
                         && applied.contains(&(group.clone(), resource.clone()));
-                    if !done && !applies {
+                    let prunes =
+                        verb == "delete" && pruned.contains(&(group.clone(), resource.clone()));
+                    if !done && !applies && !prunes {
                         unused.push(format!("{verb} {group}/{resource}"));
                     }
                 }

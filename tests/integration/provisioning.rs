@@ -13,7 +13,10 @@ mod live;
 mod pod_start;
 mod quota;
 mod real_cluster;
+mod store_upgrade;
+mod suspension;
 mod upgrade;
+mod upgrade_crash;
 
 use std::time::{Duration, Instant};
 

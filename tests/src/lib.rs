@@ -29,6 +29,12 @@ pub mod guests {
     pub const SWAP_V2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_swap_v2.wasm"));
     /// The WooCommerce engine as version 0.2.0 (a real, valid upload).
     pub const WOO_NEXT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_woo_next.wasm"));
+    /// The WooCommerce engine's next release, 0.3.0: a newer WordPress image, no Ingress.
+    pub const WOO_UPGRADE: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/guest_woo_upgrade.wasm"));
+    /// The Medusa engine's next release, 0.3.0: more memory for the server, no Ingress.
+    pub const MEDUSA_UPGRADE: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/guest_medusa_upgrade.wasm"));
     /// Built against `storeplane:engine@1.0.0` with wit-bindgen directly.
     pub const V1_0_PLAIN: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/guest_v1_0_plain.wasm"));

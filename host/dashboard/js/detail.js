@@ -1,10 +1,12 @@
 // One store: the provisioning steps live (server-sent events), the current step and its
 // elapsed time, endpoints as links, the admin credentials on demand (owner only), the failure
-// reason with Retry, Delete with a confirmation, and the store's audit timeline.
+// reason with Retry, Delete with a confirmation, the day-two operations (version, update,
+// preview, upgrade, resize, suspend, resume; `operations.js`) and the store's audit timeline.
 
 import * as api from './api.js';
 import { h, replace, badge, when, duration, alert, flash } from './dom.js';
 import { currentUser } from './app.js';
+import { operationsPanel } from './operations.js';
 
 const STEPS = [
   ['plan', 'Plan'], ['namespace', 'Namespace'], ['guard', 'Quotas and network policies'],
@@ -69,7 +71,11 @@ export async function detailView(root, id) {
   const links = h('div');
   const actions = h('div', { class: 'stack' });
   const credentials = h('div', { class: 'stack' });
+  const operations = h('div');
   const history = h('div');
+  // The options schemas, for the options a store may change (resize).
+  const engines = await api.get('/engines').then((r) => r.engines, () => []);
+  let operationsShown = null;
 
   // Live updates re-render the page often; the actions and credentials panels are only
   // rebuilt when what they show changes, so an open confirmation, a shown error or revealed
@@ -80,7 +86,7 @@ export async function detailView(root, id) {
   let credentialsShown = null;
 
   const renderActions = () => {
-    const deletable = isOwner && ['requested', 'provisioning', 'ready', 'failed'].includes(store.status);
+    const deletable = isOwner && !['deleting', 'deleted'].includes(store.status);
     if (!deletable) confirming = false;
     const shown = JSON.stringify([store.status, store.failureReason, confirming, actionError]);
     if (shown === actionsShown) return;
@@ -188,6 +194,21 @@ export async function detailView(root, id) {
         store.provisioningDurationMs ? [h('dt', {}, 'Provisioned in'), h('dd', {}, duration(store.provisioningDurationMs))] : null));
     replace(progress, stepList(store));
     replace(links, endpoints(store));
+    // Rebuilt only when what it shows changes, so an open preview survives progress events.
+    const shown = JSON.stringify([store.status, store.pluginVersion, store.updateAvailable, store.failureReason, store.progress, store.options]);
+    if (shown !== operationsShown) {
+      operationsShown = shown;
+      replace(operations, operationsPanel(store, {
+        canOperate: isOwner || me.role === 'admin',
+        isAdmin: me.role === 'admin',
+        engines,
+        onStore: (next) => {
+          store = next;
+          render();
+          loadHistory();
+        },
+      }));
+    }
     renderActions();
     renderCredentials();
   };
@@ -199,7 +220,8 @@ export async function detailView(root, id) {
       h('section', { class: 'card', 'aria-labelledby': 'progress-title' }, h('h2', { id: 'progress-title' }, 'Provisioning'), progress, actions),
       h('div', {},
         h('section', { class: 'card', 'aria-labelledby': 'links-title' }, h('h2', { id: 'links-title' }, 'Endpoints'), links),
-        h('section', { class: 'card', 'aria-labelledby': 'creds-title' }, h('h2', { id: 'creds-title' }, 'Admin credentials'), credentials))),
+        h('section', { class: 'card', 'aria-labelledby': 'creds-title' }, h('h2', { id: 'creds-title' }, 'Admin credentials'), credentials),
+        h('section', { class: 'card', 'aria-labelledby': 'ops-title' }, h('h2', { id: 'ops-title' }, 'Version and operations'), operations))),
     h('section', { class: 'card', 'aria-labelledby': 'history-title' }, h('h2', { id: 'history-title' }, 'History'), history));
   render();
   await loadHistory();

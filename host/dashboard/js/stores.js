@@ -4,7 +4,7 @@
 import * as api from './api.js';
 import { h, replace, badge, when, alert } from './dom.js';
 
-const STATUSES = ['requested', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'];
+const STATUSES = ['requested', 'provisioning', 'ready', 'failed', 'upgrading', 'suspending', 'suspended', 'resuming', 'deleting', 'deleted'];
 
 /** A table of stores; `withOwner` adds the owner column (admin view). Returns the element and
  * an `update(store)` that inserts or refreshes a row. */

@@ -118,7 +118,10 @@ impl From<LifecycleError> for ApiError {
         let message = err.to_string();
         match err {
             E::NotFound => Self::new(StatusCode::NOT_FOUND, "STORE_NOT_FOUND", message),
-            E::Forbidden => Self::forbidden(message),
+            E::Forbidden | E::NotAllowed(_) => Self::forbidden(message),
+            E::UpgradeRefused(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "UPGRADE_REFUSED", message)
+            }
             E::Validation(_) => Self::validation(message),
             E::InvalidOptions(problems) => {
                 Self::validation(message).details(serde_json::json!(problems))

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::extract::AppJson;
-use super::{audit, auth, engines, events, health, plugins, stores, users};
+use super::{audit, auth, engines, events, health, plugins, store_operations, stores, users};
 
 /// The error envelope every error response uses.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -115,7 +115,9 @@ impl Modify for BearerAuth {
     paths(
         auth::register, auth::login, auth::me, events::ticket,
         stores::create, stores::list, stores::get, stores::delete, stores::retry, stores::logs,
-        stores::credentials, events::store_events, events::all_events,
+        stores::credentials, store_operations::preview, store_operations::upgrade,
+        store_operations::suspend, store_operations::resume,
+        events::store_events, events::all_events,
         audit::list, audit::list_logs,
         engines::list,
         plugins::list, plugins::upload, plugins::activate, plugins::rollback, plugins::disable, plugins::enable,

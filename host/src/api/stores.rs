@@ -1,4 +1,5 @@
-//! `/stores`: create (202), list, get, delete (202), retry (202), logs, credentials.
+//! `/stores`: create (202), list, get, delete (202), retry (202), logs, credentials. Day-two
+//! operations (upgrade, suspend, resume) are in `store_operations`.
 
 use std::collections::HashMap;
 
@@ -95,7 +96,15 @@ async fn views_of(
         .await?;
     Ok(stores
         .iter()
-        .map(|s| StoreView::new(s, user.0.role).with_owner_email(&emails))
+        .map(|s| {
+            let active = state
+                .registry
+                .active(&s.engine)
+                .map(|a| a.info.version.to_string());
+            StoreView::new(s, user.0.role)
+                .with_owner_email(&emails)
+                .with_active_version(active)
+        })
         .collect())
 }
 
@@ -110,7 +119,7 @@ async fn view_of(
 }
 
 /// The 202 answer of an operation that started work on a store.
-async fn accepted(
+pub(super) async fn accepted(
     state: &AppState,
     ctx: RequestContext,
     message: &'static str,

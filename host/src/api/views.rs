@@ -70,6 +70,10 @@ pub struct StoreView {
     pub failure_reason: Option<String>,
     pub retry_count: i32,
     pub plugin_version: Option<String>,
+    /// The engine's active version, when the store runs another (`POST
+    /// /stores/{id}/upgrade` moves it there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_available: Option<String>,
     pub current_step: Option<String>,
     /// Where the store's provisioning or deletion is (absent when neither runs), e.g.
     /// `{"step": "wait", "index": 7, "of": 9, "startedAt": "2026-11-28T21:03:04Z"}`.
@@ -116,22 +120,17 @@ impl StoreView {
             failure_reason: store.failure_reason.clone(),
             retry_count: store.retry_count,
             plugin_version: store.plugin_version.clone(),
+            update_available: None,
             current_step: store.current_step.clone(),
-            progress: matches!(
-                store.status,
-                StoreStatus::Requested
-                    | StoreStatus::Provisioning
-                    | StoreStatus::Failed
-                    | StoreStatus::Deleting
-            )
-            .then(|| progress_of(store.current_step.as_deref()))
-            .flatten()
-            .map(|p| ProgressView {
-                step: p.step,
-                index: p.index,
-                of: p.of,
-                started_at: store.step_started_at,
-            }),
+            progress: (store.status.is_busy() || store.status == StoreStatus::Failed)
+                .then(|| progress_of(store.current_step.as_deref()))
+                .flatten()
+                .map(|p| ProgressView {
+                    step: p.step,
+                    index: p.index,
+                    of: p.of,
+                    started_at: store.step_started_at,
+                }),
             provisioning_duration_ms: store
                 .ready_at
                 .map(|ready| (ready - store.created_at).num_milliseconds()),
@@ -140,6 +139,15 @@ impl StoreView {
             created_at: store.created_at,
             updated_at: store.updated_at,
         }
+    }
+
+    /// Says which version is available when the engine's active one (`active`) differs from
+    /// the one the store runs (stores that are gone or being deleted get none).
+    pub fn with_active_version(mut self, active: Option<String>) -> Self {
+        let live = !matches!(self.status, StoreStatus::Deleting | StoreStatus::Deleted);
+        self.update_available =
+            active.filter(|a| live && self.plugin_version.as_deref() != Some(a.as_str()));
+        self
     }
 
     /// Adds the owner's e-mail address from `emails` to an admin's view (others have no owner).

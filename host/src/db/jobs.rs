@@ -15,21 +15,54 @@ use super::{NewAudit, Result, StoreId, StorePatch, StoreStatus};
 pub enum JobKind {
     Provision,
     Delete,
+    /// Moves a ready store to another engine version or other options (or back).
+    Upgrade,
+    Suspend,
+    Resume,
 }
 
 impl JobKind {
+    pub const ALL: [Self; 5] = [
+        Self::Provision,
+        Self::Delete,
+        Self::Upgrade,
+        Self::Suspend,
+        Self::Resume,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Provision => "provision",
             Self::Delete => "delete",
+            Self::Upgrade => "upgrade",
+            Self::Suspend => "suspend",
+            Self::Resume => "resume",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "provision" => Some(Self::Provision),
-            "delete" => Some(Self::Delete),
-            _ => None,
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// What the job does, for messages ("gave up at the provisioning deadline").
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Provision => "provisioning",
+            Self::Delete => "deletion",
+            Self::Upgrade => "upgrade",
+            Self::Suspend => "suspension",
+            Self::Resume => "resumption",
+        }
+    }
+
+    /// The store's status while a job of this kind runs.
+    pub fn working_status(self) -> StoreStatus {
+        match self {
+            Self::Provision => StoreStatus::Provisioning,
+            Self::Delete => StoreStatus::Deleting,
+            Self::Upgrade => StoreStatus::Upgrading,
+            Self::Suspend => StoreStatus::Suspending,
+            Self::Resume => StoreStatus::Resuming,
         }
     }
 }
@@ -124,8 +157,8 @@ pub trait JobQueue: Send + Sync {
     /// Claims the next due job (or one whose lease expired) for `owner` with a lease of
     /// `lease`. A store's delete job waits while a cancelled job of the store still holds a
     /// live lease, so a worker that has not yet noticed the cancellation cannot write into a
-    /// namespace being deleted. A provision job gets its deadline (`now + provision_deadline`)
-    /// on its first claim.
+    /// namespace being deleted. Every job but a delete gets its deadline
+    /// (`now + provision_deadline`) on its first claim.
     async fn claim_job(
         &self,
         owner: &str,

@@ -96,10 +96,11 @@ pub(super) async fn apply_transition(
              failure_reason = CASE WHEN $6 THEN $7 ELSE failure_reason END, \
              endpoints = COALESCE($8, endpoints), \
              retry_count = retry_count + CASE WHEN $9 THEN 1 ELSE 0 END, \
-             ready_at = CASE WHEN $4 = 'ready' THEN $5 ELSE ready_at END, \
+             ready_at = CASE WHEN $4 = 'ready' AND $2 = 'provisioning' THEN $5 ELSE ready_at END, \
+             options = COALESCE($10, options), progress = COALESCE($11, progress), \
              deleted_at = CASE WHEN $4 = 'deleted' THEN $5 ELSE deleted_at END, \
-             current_step = CASE WHEN $4 IN ('ready', 'deleted') THEN NULL ELSE current_step END, \
-             step_started_at = CASE WHEN $4 IN ('ready', 'failed', 'deleted') THEN NULL ELSE step_started_at END \
+             current_step = CASE WHEN $4 IN ('ready', 'suspended', 'deleted') THEN NULL ELSE current_step END, \
+             step_started_at = CASE WHEN $4 IN ('ready', 'failed', 'suspended', 'deleted') THEN NULL ELSE step_started_at END \
              WHERE id = $1 AND status = $2 AND version = $3 RETURNING {STORE_COLUMNS}"
     );
     let row: Option<StoreRow> = sqlx::query_as(&sql)
@@ -112,6 +113,8 @@ pub(super) async fn apply_transition(
         .bind(t.patch.failure_reason.clone().flatten())
         .bind(t.patch.endpoints.as_ref().map(ToString::to_string))
         .bind(t.patch.increment_retry)
+        .bind(t.patch.options.as_ref().map(ToString::to_string))
+        .bind(t.patch.progress.as_ref().map(ToString::to_string))
         .fetch_optional(&mut **tx)
         .await
         .map_err(DbError::from)?;

@@ -67,7 +67,7 @@ impl JobQueue for PgDb {
         let now = Utc::now();
         let sql = format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, updated_at = $3, \
-             deadline_at = COALESCE(deadline_at, CASE WHEN kind = 'provision' THEN $4 END) \
+             deadline_at = COALESCE(deadline_at, CASE WHEN kind <> 'delete' THEN $4 END) \
              WHERE id = ( \
                SELECT j.id FROM jobs j \
                WHERE ((j.state = 'queued' AND j.run_after <= $3) OR (j.state = 'running' AND j.lease_expires_at < $3)) \

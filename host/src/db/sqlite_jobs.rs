@@ -81,7 +81,7 @@ impl JobQueue for SqliteDb {
         };
         let sql = format!(
             "UPDATE jobs SET state = 'running', lease_owner = ?2, lease_expires_at = ?3, updated_at = ?4, \
-             deadline_at = COALESCE(deadline_at, CASE WHEN kind = 'provision' THEN ?5 END) \
+             deadline_at = COALESCE(deadline_at, CASE WHEN kind <> 'delete' THEN ?5 END) \
              WHERE id = ?1 RETURNING {CLAIM_COLUMNS}"
         );
         let row: Option<ClaimRow> = sqlx::query_as(&sql)

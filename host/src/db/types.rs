@@ -212,6 +212,10 @@ pub struct StorePatch {
     pub failure_reason: Option<Option<String>>,
     pub endpoints: Option<serde_json::Value>,
     pub increment_retry: bool,
+    /// New options (an upgrade or resize that finished).
+    pub options: Option<serde_json::Value>,
+    /// New provisioning record (an upgrade's target, set as it is requested).
+    pub progress: Option<serde_json::Value>,
 }
 
 /// A compare-and-set transition.

@@ -10,17 +10,30 @@ pub enum StoreStatus {
     Provisioning,
     Ready,
     Failed,
+    /// Moving to another engine version or other options; ends `ready` (on the new plan, or
+    /// rolled back to the old one) or `failed` when even the rollback could not finish.
+    Upgrading,
+    /// Workloads being scaled to zero.
+    Suspending,
+    /// No workload runs; volumes, Secrets and data are kept.
+    Suspended,
+    /// Workloads being started again.
+    Resuming,
     Deleting,
     Deleted,
 }
 
 impl StoreStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 10] = [
         Self::Requested,
         Self::Provisioning,
         Self::Ready,
         Self::Failed,
+        Self::Upgrading,
+        Self::Suspending,
+        Self::Suspended,
+        Self::Resuming,
         Self::Deleting,
         Self::Deleted,
     ];
@@ -32,6 +45,10 @@ impl StoreStatus {
             Self::Provisioning => "provisioning",
             Self::Ready => "ready",
             Self::Failed => "failed",
+            Self::Upgrading => "upgrading",
+            Self::Suspending => "suspending",
+            Self::Suspended => "suspended",
+            Self::Resuming => "resuming",
             Self::Deleting => "deleting",
             Self::Deleted => "deleted",
         }
@@ -45,9 +62,11 @@ impl StoreStatus {
     /// Whether the lifecycle allows `self → to`.
     ///
     /// `requested → provisioning → ready`, `provisioning → failed`, `failed → provisioning`
-    /// (retry), `requested | provisioning | ready | failed → deleting → deleted`. Deleting a
-    /// store mid-provisioning is allowed (the provisioning issue asks for it): the transition
-    /// cancels the provision job in the same transaction.
+    /// (retry); day two: `ready → upgrading → ready | failed` (an upgrade that fails is
+    /// rolled back and ends `ready`; `failed` only when the rollback could not finish either),
+    /// `ready → suspending → suspended → resuming → ready`, `resuming → failed`; and every
+    /// status but `deleted` → `deleting → deleted`. Deleting a store in the middle of a job is
+    /// allowed: the transition cancels the job in the same transaction.
     pub fn can_become(self, to: Self) -> bool {
         use StoreStatus::*;
         matches!(
@@ -56,8 +75,40 @@ impl StoreStatus {
                 | (Provisioning, Ready)
                 | (Provisioning, Failed)
                 | (Failed, Provisioning)
-                | (Requested | Provisioning | Ready | Failed, Deleting)
+                | (Ready, Upgrading)
+                | (Upgrading, Ready)
+                | (Upgrading, Failed)
+                | (Ready, Suspending)
+                | (Suspending, Suspended)
+                | (Suspending, Failed)
+                | (Suspended, Resuming)
+                | (Resuming, Ready)
+                | (Resuming, Failed)
+                | (
+                    Requested
+                        | Provisioning
+                        | Ready
+                        | Failed
+                        | Upgrading
+                        | Suspending
+                        | Suspended
+                        | Resuming,
+                    Deleting
+                )
                 | (Deleting, Deleted)
+        )
+    }
+
+    /// Whether a job of the store is running in this status (the dashboard shows progress).
+    pub fn is_busy(self) -> bool {
+        matches!(
+            self,
+            Self::Requested
+                | Self::Provisioning
+                | Self::Upgrading
+                | Self::Suspending
+                | Self::Resuming
+                | Self::Deleting
         )
     }
 
@@ -84,10 +135,23 @@ mod tests {
             (Provisioning, Ready),
             (Provisioning, Failed),
             (Failed, Provisioning),
+            (Ready, Upgrading),
+            (Upgrading, Ready),
+            (Upgrading, Failed),
+            (Ready, Suspending),
+            (Suspending, Suspended),
+            (Suspending, Failed),
+            (Suspended, Resuming),
+            (Resuming, Ready),
+            (Resuming, Failed),
             (Requested, Deleting),
             (Provisioning, Deleting),
             (Ready, Deleting),
             (Failed, Deleting),
+            (Upgrading, Deleting),
+            (Suspending, Deleting),
+            (Suspended, Deleting),
+            (Resuming, Deleting),
             (Deleting, Deleted),
         ];
         for from in StoreStatus::ALL {

@@ -73,6 +73,27 @@ pub fn applied_resources() -> impl Iterator<Item = (&'static str, &'static str)>
     })
 }
 
+/// Whether the host deletes objects of this kind when a store's new plan no longer renders
+/// them: the kinds a chart may render, except claims (they hold the store's data).
+fn is_pruned(api_version: &str, kind: &str) -> bool {
+    kind != "PersistentVolumeClaim"
+        && super::manifest::ALLOWED_KINDS
+            .iter()
+            .any(|(a, k)| *a == api_version && *k == kind)
+}
+
+/// `(API group, plural)` of every kind the host deletes when an upgrade no longer renders it
+/// (what its store role must allow to delete).
+pub fn pruned_resources() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KINDS
+        .iter()
+        .filter(|(api, kind, _, _)| is_pruned(api, kind))
+        .map(|(api, _, plural, _)| {
+            let group = api.split_once('/').map_or("", |(group, _)| group);
+            (group, *plural)
+        })
+}
+
 /// The API resource of `apiVersion`/`kind` and whether it is namespaced.
 fn resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
     KINDS
@@ -161,6 +182,76 @@ impl Cluster {
                 "applying {kind}/{name} after recreating it: {again}"
             ))),
         }
+    }
+
+    /// Deletes one object of the store's namespace that a new plan no longer renders (its
+    /// dependents in the background); `false` when it was already gone.
+    pub async fn delete_object(
+        &self,
+        namespace: &str,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<bool> {
+        let (resource, _) = resource(api_version, kind)
+            .filter(|_| is_pruned(api_version, kind))
+            .ok_or_else(|| {
+                KubeError::Rejected(format!(
+                    "{kind} ({api_version}) is not a kind the host deletes"
+                ))
+            })?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &resource);
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..DeleteParams::default()
+        };
+        retrying(|| {
+            within(self.call_timeout, async {
+                match api.delete(name, &params).await {
+                    Ok(_) => Ok(true),
+                    Err(err) => match KubeError::from(err) {
+                        KubeError::NotFound(_) => Ok(false),
+                        other => Err(other),
+                    },
+                }
+            })
+        })
+        .await
+        .map_err(|err| match err {
+            KubeError::Rejected(m) => KubeError::Rejected(format!("deleting {kind}/{name}: {m}")),
+            other => other,
+        })
+    }
+
+    /// Asks for a larger volume for claim `name` (volume expansion; the API server refuses it
+    /// when the claim's storage class does not allow expansion). `false` when there is no
+    /// such claim.
+    pub async fn expand_claim(&self, namespace: &str, name: &str, size: &str) -> Result<bool> {
+        let api: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+            Api::namespaced(self.client.clone(), namespace);
+        let patch = serde_json::json!({"spec": {"resources": {"requests": {"storage": size}}}});
+        retrying(|| {
+            within(self.call_timeout, async {
+                match api
+                    .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => Ok(true),
+                    Err(err) => match KubeError::from(err) {
+                        KubeError::NotFound(_) => Ok(false),
+                        other => Err(other),
+                    },
+                }
+            })
+        })
+        .await
+        .map_err(|err| match err {
+            KubeError::Rejected(m) => {
+                KubeError::Rejected(format!("expanding claim {name} to {size}: {m}"))
+            }
+            other => other,
+        })
     }
 
     /// One apply; `Ok(Some(message))` when it changed an immutable field.

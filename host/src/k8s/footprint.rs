@@ -189,6 +189,31 @@ impl Footprint {
         }
     }
 
+    /// The larger of two footprints, field by field: what a store needs while it moves from
+    /// one plan to the other (old and new pods run side by side during a rolling update).
+    pub fn max(self, other: Self) -> Self {
+        Self {
+            requests_cpu: self.requests_cpu.max(other.requests_cpu),
+            limits_cpu: self.limits_cpu.max(other.limits_cpu),
+            requests_memory: self.requests_memory.max(other.requests_memory),
+            limits_memory: self.limits_memory.max(other.limits_memory),
+            requests_ephemeral: self.requests_ephemeral.max(other.requests_ephemeral),
+            limits_ephemeral: self.limits_ephemeral.max(other.limits_ephemeral),
+            storage: self.storage.max(other.storage),
+            pods: self.pods.max(other.pods),
+            claims: self.claims.max(other.claims),
+        }
+    }
+
+    /// The same footprint with no compute: what a suspended store keeps (its claims).
+    pub fn storage_only(self) -> Self {
+        Self {
+            storage: self.storage,
+            claims: self.claims,
+            ..Self::default()
+        }
+    }
+
     /// `None` when the footprint fits `ceiling`; else why not, naming CPU and memory always.
     pub fn exceeds(&self, ceiling: &Ceiling) -> Option<String> {
         let mut over = Vec::new();

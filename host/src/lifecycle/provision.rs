@@ -74,11 +74,31 @@ pub struct Pipeline {
 
 /// Per-run state that is not persisted (recomputed after a resume).
 #[derive(Debug, Default)]
-struct Run {
+pub(super) struct Run {
     rendered: Option<Rendered>,
     /// When the store role was bound in the namespace and found in effect (once per run: a
     /// job resumed on another replica, or begun before the binding existed, binds it again).
     bound_at: Option<Instant>,
+}
+
+impl Run {
+    /// `result`, with an RBAC refusal soon after the store role was bound turned transient:
+    /// the binding has not reached every API server yet.
+    pub(super) fn settled<T>(&self, result: Result<T, StepError>) -> Result<T, StepError> {
+        match result {
+            Err(StepError::Permanent(message))
+                if crate::k8s::error::is_rbac_denial(&message)
+                    && self
+                        .bound_at
+                        .is_some_and(|at| at.elapsed() < BINDING_SETTLE) =>
+            {
+                Err(StepError::Transient(format!(
+                    "the store role binding is not in effect everywhere yet: {message}"
+                )))
+            }
+            other => other,
+        }
+    }
 }
 
 /// How long after binding the store role an RBAC refusal counts as the binding not having
@@ -86,13 +106,13 @@ struct Run {
 const BINDING_SETTLE: Duration = Duration::from_secs(30);
 
 /// The store's chart rendered with its plan and checked.
-#[derive(Debug)]
-struct Rendered {
-    objects: Vec<Value>,
-    footprint: Footprint,
+#[derive(Debug, Clone)]
+pub(super) struct Rendered {
+    pub(super) objects: Vec<Value>,
+    pub(super) footprint: Footprint,
 }
 
-fn permanent(message: impl Into<String>) -> StepError {
+pub(super) fn permanent(message: impl Into<String>) -> StepError {
     StepError::Permanent(message.into())
 }
 
@@ -122,6 +142,9 @@ impl Pipeline {
             _ => return self.finish_without_store(ctx).await,
         }
         let mut record = ProvisionRecord::from_value(&store.progress);
+        // A retry after an upgrade whose rollback failed provisions the plan the store is
+        // pinned to; the upgrade is over.
+        record.upgrade = None;
         let mut run = Run::default();
         for step in Step::ALL {
             // Planning and credentials are looked at again on every run: a retry re-plans
@@ -173,7 +196,7 @@ impl Pipeline {
     }
 
     /// The job's store is gone or no longer provisioning: close the job.
-    async fn finish_without_store(&self, ctx: &JobContext) -> Result<(), StepError> {
+    pub(super) async fn finish_without_store(&self, ctx: &JobContext) -> Result<(), StepError> {
         ctx.update(ctx.update_of(JobChange::Finish {
             failed: false,
             error: None,
@@ -183,28 +206,46 @@ impl Pipeline {
 
     /// Checks the deadline, shutdown and the breaker, then records the step as current.
     async fn before_step(&self, ctx: &JobContext, step: Step) -> Result<(), StepError> {
+        self.enter_step(
+            ctx,
+            (step.as_str(), step.index()),
+            step.uses_cluster(),
+            true,
+        )
+        .await
+    }
+
+    /// Checks shutdown, the job's deadline (when `deadline` holds) and the breaker (for a
+    /// step that talks to the cluster), then records `step` (name, 1-based index) as current.
+    pub(super) async fn enter_step(
+        &self,
+        ctx: &JobContext,
+        (step, index): (&str, i32),
+        uses_cluster: bool,
+        deadline: bool,
+    ) -> Result<(), StepError> {
         if ctx.shutting_down() {
             return Err(StepError::Shutdown);
         }
-        if let Some(deadline) = ctx.job.deadline_at
-            && chrono::Utc::now() > deadline
+        if let Some(at) = ctx.job.deadline_at.filter(|_| deadline)
+            && chrono::Utc::now() > at
         {
             return Err(permanent(format!(
-                "provisioning did not finish in time (deadline {}); it stopped at step {}",
-                deadline.format("%H:%M:%S UTC"),
-                step.as_str()
+                "{} did not finish in time (deadline {}); it stopped at step {step}",
+                ctx.job.kind.noun(),
+                at.format("%H:%M:%S UTC"),
             )));
         }
-        if step.uses_cluster() {
+        if uses_cluster {
             self.breaker
                 .permit(Instant::now())
                 .map_err(StepError::Delayed)?;
         }
         let mut update = ctx.update_of(JobChange::Step {
-            step: step.as_str().to_owned(),
-            index: step.index(),
+            step: step.to_owned(),
+            index,
         });
-        update.current_step = Some(Some(step.as_str().to_owned()));
+        update.current_step = Some(Some(step.to_owned()));
         ctx.update(update).await
     }
 
@@ -216,21 +257,12 @@ impl Pipeline {
         record: &mut ProvisionRecord,
         run: &mut Run,
     ) -> Result<(), StepError> {
-        match self.step_work(ctx, step, store, record, run).await {
-            Err(StepError::Permanent(message))
-                if crate::k8s::error::is_rbac_denial(&message)
-                    && run.bound_at.is_some_and(|at| at.elapsed() < BINDING_SETTLE) =>
-            {
-                Err(StepError::Transient(format!(
-                    "the store role binding is not in effect everywhere yet: {message}"
-                )))
-            }
-            other => other,
-        }
+        let result = self.step_work(ctx, step, store, record, run).await;
+        run.settled(result)
     }
 
     /// Binds the store role in the store's namespace, once per run (the namespace must exist).
-    async fn bind(&self, store: &Store, run: &mut Run) -> Result<(), StepError> {
+    pub(super) async fn bind(&self, store: &Store, run: &mut Run) -> Result<(), StepError> {
         if run.bound_at.is_none() {
             self.cluster
                 .bind_store_role(
@@ -255,7 +287,10 @@ impl Pipeline {
     ) -> Result<&'r Rendered, StepError> {
         let rendered = match run.rendered.take() {
             Some(rendered) => rendered,
-            None => self.render(ctx, store, record).await?,
+            None => {
+                self.render(ctx, store, Self::pinned_plan(record)?, &store.options)
+                    .await?
+            }
         };
         Ok(run.rendered.insert(rendered))
     }
@@ -288,22 +323,48 @@ impl Pipeline {
                 let (footprint, level) = (rendered.footprint, strictest_level(&rendered.objects).0);
                 self.guard(store, footprint, level).await
             }
-            Step::Credentials => self.credentials(store, record).await,
+            Step::Credentials => {
+                let plugin = self.plugin_for(store)?;
+                Self::pinned_plan(record)?;
+                self.credentials(store, &plugin).await
+            }
             Step::Render => self.rendered(ctx, store, record, run).await.map(|_| ()),
             Step::Apply => {
                 let rendered = match run.rendered.take() {
                     Some(rendered) => rendered,
-                    None => self.render(ctx, store, record).await?,
+                    None => {
+                        self.render(ctx, store, Self::pinned_plan(record)?, &store.options)
+                            .await?
+                    }
                 };
                 self.apply(ctx, store, &rendered.objects).await
             }
-            Step::Wait => self.wait(ctx, store, record).await,
+            Step::Wait => {
+                let remaining = ctx
+                    .job
+                    .deadline_at
+                    .and_then(|d| (d - chrono::Utc::now()).to_std().ok())
+                    .unwrap_or(Duration::from_secs(600));
+                if store.retry_count > 0 {
+                    // A retry restarts the pods that could not start, so the retry sees fresh
+                    // ones instead of failing at once on the old failure.
+                    let restarted = self
+                        .cluster
+                        .delete_failed_pods(&store.id.namespace())
+                        .await?;
+                    if !restarted.is_empty() {
+                        tracing::info!(pods = ?restarted, "restarted failed pods for the retry");
+                    }
+                }
+                self.wait(ctx, store, &Self::pinned_plan(record)?.plan, remaining)
+                    .await
+            }
             Step::Setup => self.setup(ctx, store, record).await,
             Step::Ready => self.ready(ctx, store, record).await,
         }
     }
 
-    fn guard_settings(&self, store: &Store, footprint: Footprint) -> GuardSettings {
+    pub(super) fn guard_settings(&self, store: &Store, footprint: Footprint) -> GuardSettings {
         GuardSettings {
             pod_security: Level::Baseline,
             store_id: store.id.as_str().to_owned(),
@@ -318,7 +379,7 @@ impl Pipeline {
     /// server enforces only what the quota controller has put in the quota's status (an empty
     /// status is not enforced at all, and a key missing from `status.used` refuses every
     /// request with "status unknown for quota"), so no workload is applied before that.
-    async fn guard(
+    pub(super) async fn guard(
         &self,
         store: &Store,
         footprint: Footprint,
@@ -356,7 +417,7 @@ impl Pipeline {
         Ok(())
     }
 
-    fn pinned_plan(record: &ProvisionRecord) -> Result<&PinnedPlan, StepError> {
+    pub(super) fn pinned_plan(record: &ProvisionRecord) -> Result<&PinnedPlan, StepError> {
         record
             .plan
             .as_ref()
@@ -386,7 +447,12 @@ impl Pipeline {
         })
     }
 
-    async fn spec(&self, store: &Store) -> Result<StoreSpec, StepError> {
+    /// What a plugin is given to plan `store` with `options`.
+    pub(super) async fn spec(
+        &self,
+        store: &Store,
+        options: &Value,
+    ) -> Result<StoreSpec, StepError> {
         let owner = self.db.user_by_id(&store.owner_id).await?;
         Ok(StoreSpec {
             store_id: store.id.as_str().to_owned(),
@@ -395,7 +461,7 @@ impl Pipeline {
             hostname: format!("{}{}", store.id.namespace(), self.settings.domain_suffix),
             tls: self.settings.tls,
             owner_email: owner.map(|u| u.email).unwrap_or_default(),
-            options: store.options.clone(),
+            options: options.clone(),
             credentials_secret: CREDENTIALS_SECRET.to_owned(),
             ingress_class: Some(self.settings.ingress_class.clone()),
             storage_class: self.settings.storage_class.clone(),
@@ -418,7 +484,7 @@ impl Pipeline {
         {
             return Ok(());
         }
-        let spec = self.spec(store).await?;
+        let spec = self.spec(store, &store.options).await?;
         let plan = self
             .registry
             .plan_with(Arc::clone(&plugin), spec)
@@ -450,11 +516,13 @@ impl Pipeline {
         ctx.update(update).await
     }
 
-    /// Step 4: the credentials Secret holds a generated value for every secret the engine
-    /// requested; existing values are never changed.
-    async fn credentials(&self, store: &Store, record: &ProvisionRecord) -> Result<(), StepError> {
-        let plugin = self.plugin_for(store)?;
-        let _ = Self::pinned_plan(record)?;
+    /// Step 4: the credentials Secret holds a generated value for every secret `plugin`
+    /// requests; existing values are never changed.
+    pub(super) async fn credentials(
+        &self,
+        store: &Store,
+        plugin: &PluginVersion,
+    ) -> Result<(), StepError> {
         let namespace = store.id.namespace();
         let existing = self
             .cluster
@@ -489,30 +557,17 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Step 5: `helm template` with the plan's values, checked by the host's rules (which
-    /// include what the objects use against the per-store ceiling).
-    async fn render(
+    /// Step 5: `helm template` with `pinned`'s values (the store planned with `options`),
+    /// checked by the host's rules (which include what the objects use against the per-store
+    /// ceiling).
+    pub(super) async fn render(
         &self,
         ctx: &JobContext,
         store: &Store,
-        record: &ProvisionRecord,
+        pinned: &PinnedPlan,
+        options: &Value,
     ) -> Result<Rendered, StepError> {
-        let pinned = Self::pinned_plan(record)?;
-        let plugin = PluginDigest::parse(&pinned.plugin_digest)
-            .and_then(|d| self.registry.by_digest(&d))
-            .ok_or_else(|| {
-                permanent(format!(
-                    "plugin {} is no longer loaded",
-                    pinned.plugin_version
-                ))
-            })?;
-        let spec = self.spec(store).await?;
-        let started = Instant::now();
-        let report = self
-            .conformance
-            .render_and_check(&plugin.info, &spec, &pinned.plan)
-            .await;
-        tracing::debug!(ms = started.elapsed().as_millis(), "helm template");
+        let (plugin, report) = self.render_report(store, pinned, options).await?;
         let plugin_failed = report.render_detail.is_some() || !report.problems.is_empty();
         if plugin_failed {
             let mut update = ctx.update_of(JobChange::Keep);
@@ -536,27 +591,33 @@ impl Pipeline {
         } else {
             self.render_failures.succeeded(plugin.digest.as_str());
         }
-        if !report.problems.is_empty() {
-            return Err(permanent(format!(
-                "the rendered chart was refused: {}",
-                report.problems.join("; ")
-            )));
-        }
-        if let Some(over) = report.over_ceiling {
-            return Err(permanent(over));
-        }
-        Ok(Rendered {
-            objects: report
-                .manifests
-                .into_iter()
-                .map(|m| {
-                    let mut object = m.object;
-                    crate::k8s::pod_security::harden(&mut object);
-                    object
-                })
-                .collect(),
-            footprint: report.footprint,
-        })
+        accept(report).map_err(StepError::Permanent)
+    }
+
+    /// `pinned`'s chart rendered for `store` planned with `options`, and the host's report on
+    /// it, without recording anything (an upgrade's preview).
+    pub(super) async fn render_report(
+        &self,
+        store: &Store,
+        pinned: &PinnedPlan,
+        options: &Value,
+    ) -> Result<(Arc<PluginVersion>, crate::conformance::RenderReport), StepError> {
+        let plugin = PluginDigest::parse(&pinned.plugin_digest)
+            .and_then(|d| self.registry.by_digest(&d))
+            .ok_or_else(|| {
+                permanent(format!(
+                    "plugin {} is no longer loaded",
+                    pinned.plugin_version
+                ))
+            })?;
+        let spec = self.spec(store, options).await?;
+        let started = Instant::now();
+        let report = self
+            .conformance
+            .render_and_check(&plugin.info, &spec, &pinned.plan)
+            .await;
+        tracing::debug!(ms = started.elapsed().as_millis(), "helm template");
+        Ok((plugin, report))
     }
 
     /// Counts a render of `store` that failed through the plugin's doing; when the failures in
@@ -612,7 +673,7 @@ impl Pipeline {
     /// Step 6: server-side apply of every rendered object into the store namespace, then the
     /// network policy letting the ingress controller reach the exposed ports. An object
     /// recreated because an immutable field changed is recorded in the audit log.
-    async fn apply(
+    pub(super) async fn apply(
         &self,
         ctx: &JobContext,
         store: &Store,
@@ -641,14 +702,14 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Step 7: watches until the plan's workloads are ready.
-    async fn wait(
+    /// Step 7: watches until `plan`'s workloads are ready, for at most `limit`.
+    pub(super) async fn wait(
         &self,
         ctx: &JobContext,
         store: &Store,
-        record: &ProvisionRecord,
+        plan: &DeploymentPlan,
+        limit: Duration,
     ) -> Result<(), StepError> {
-        let plan = &Self::pinned_plan(record)?.plan;
         let workloads: Vec<Workload> = plan
             .ready_when
             .iter()
@@ -657,27 +718,11 @@ impl Pipeline {
                 name: w.name.clone(),
             })
             .collect();
-        let remaining = ctx
-            .job
-            .deadline_at
-            .and_then(|d| (d - chrono::Utc::now()).to_std().ok())
-            .unwrap_or(Duration::from_secs(600));
-        if store.retry_count > 0 {
-            // A retry restarts the pods that could not start, so the retry sees fresh ones
-            // instead of failing at once on the old failure.
-            let restarted = self
-                .cluster
-                .delete_failed_pods(&store.id.namespace())
-                .await?;
-            if !restarted.is_empty() {
-                tracing::info!(pods = ?restarted, "restarted failed pods for the retry");
-            }
-        }
         // Waiting only reads: a shutdown may interrupt it at any moment.
         let mut shutdown = ctx.shutdown.clone();
         let namespace = store.id.namespace();
         let waited = tokio::select! {
-            waited = self.cluster.wait_ready(&namespace, &workloads, remaining, self.settings.pod_start_grace) => waited?,
+            waited = self.cluster.wait_ready(&namespace, &workloads, limit, self.settings.pod_start_grace) => waited?,
             Ok(_) = shutdown.wait_for(|stop| *stop) => return Err(StepError::Shutdown),
         };
         match waited {
@@ -698,7 +743,23 @@ impl Pipeline {
         store: &Store,
         record: &mut ProvisionRecord,
     ) -> Result<(), StepError> {
-        let plan = Self::pinned_plan(record)?.plan.clone();
+        let steps = Self::pinned_plan(record)?.plan.setup.clone();
+        self.run_steps(ctx, store, &steps, "setup", record, |r| &mut r.setup_done)
+            .await
+    }
+
+    /// Runs each of `steps` whose name is not yet in the record's list `done` (setup steps,
+    /// or an upgrade's steps), recording each at once in that list and in the audit log
+    /// (`store.<kind>_step`, with its output).
+    pub(super) async fn run_steps(
+        &self,
+        ctx: &JobContext,
+        store: &Store,
+        steps: &[SetupStep],
+        kind: &str,
+        record: &mut ProvisionRecord,
+        done: fn(&mut ProvisionRecord) -> &mut Vec<String>,
+    ) -> Result<(), StepError> {
         let namespace = store.id.namespace();
         let secrets: Vec<String> = self
             .cluster
@@ -707,8 +768,8 @@ impl Pipeline {
             .map(|values| values.into_values().collect())
             .unwrap_or_default();
         let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        for (index, step) in plan.setup.iter().enumerate() {
-            if record.setup_done.contains(&step.name) {
+        for (index, step) in steps.iter().enumerate() {
+            if done(record).contains(&step.name) {
                 continue;
             }
             // A safe point: between two commands, never in the middle of one.
@@ -716,15 +777,15 @@ impl Pipeline {
                 return Err(StepError::Shutdown);
             }
             let outcome = self.run_setup_step(store, step, &secret_refs).await?;
-            record.setup_done.push(step.name.clone());
+            done(record).push(step.name.clone());
             let mut update = ctx.update_of(JobChange::Keep);
             update.progress = Some(record.to_value());
             let mut event = ctx.event(
-                "store.setup_step",
+                &format!("store.{kind}_step"),
                 format!(
-                    "setup step {} of {}: {} done",
+                    "{kind} step {} of {}: {} done",
                     index + 1,
-                    plan.setup.len(),
+                    steps.len(),
                     step.name
                 ),
             );
@@ -736,7 +797,7 @@ impl Pipeline {
     }
 
     /// One setup step with its attempts; the audit details of the successful run.
-    async fn run_setup_step(
+    pub(super) async fn run_setup_step(
         &self,
         store: &Store,
         step: &SetupStep,
@@ -835,9 +896,35 @@ impl Pipeline {
     }
 }
 
+/// The objects of a render the host's rules accept, hardened (unset security fields get
+/// their safe value); else why they are refused.
+pub(super) fn accept(report: crate::conformance::RenderReport) -> Result<Rendered, String> {
+    if !report.problems.is_empty() {
+        return Err(format!(
+            "the rendered chart was refused: {}",
+            report.problems.join("; ")
+        ));
+    }
+    if let Some(over) = report.over_ceiling {
+        return Err(over);
+    }
+    Ok(Rendered {
+        objects: report
+            .manifests
+            .into_iter()
+            .map(|m| {
+                let mut object = m.object;
+                crate::k8s::pod_security::harden(&mut object);
+                object
+            })
+            .collect(),
+        footprint: report.footprint,
+    })
+}
+
 /// A rendered object as the host applies it: of an allowed kind, namespaced into the store's
 /// namespace (no other), labelled with the store id.
-fn confine(object: &Value, namespace: &str, store_id: &str) -> Result<Value, StepError> {
+pub(super) fn confine(object: &Value, namespace: &str, store_id: &str) -> Result<Value, StepError> {
     let manifest = crate::k8s::manifest::Manifest::from_value(object.clone()).map_err(permanent)?;
     if !manifest.is_allowed_kind() {
         return Err(permanent(format!(

@@ -146,6 +146,9 @@ impl JobRunner {
             let result = match ctx.job.kind {
                 JobKind::Provision => self.pipeline.provision(&ctx).await,
                 JobKind::Delete => self.pipeline.delete(&ctx).await,
+                JobKind::Upgrade => self.pipeline.upgrade(&ctx).await,
+                JobKind::Suspend => self.pipeline.suspend(&ctx).await,
+                JobKind::Resume => self.pipeline.resume(&ctx).await,
             };
             heartbeat.abort();
             self.settle(&ctx, result, started).await;
@@ -203,7 +206,11 @@ impl JobRunner {
                     )),
                 )
             }
-            Err(StepError::Transient(reason)) if !self.past_deadline(ctx) => {
+            // An upgrade keeps its own time (past its deadline it rolls back, and the rollback
+            // is retried until done), so its transient failures are always retried.
+            Err(StepError::Transient(reason))
+                if kind == JobKind::Upgrade || !self.past_deadline(ctx) =>
+            {
                 let wait = self.retry_delay(ctx.job.attempt);
                 tracing::warn!(error = %reason, retry_in_ms = wait.as_millis(), "transient failure; will retry");
                 ("retry", Some(requeue(wait, Some(reason), true, None)))
@@ -216,26 +223,31 @@ impl JobRunner {
                 ("retry", Some(requeue(wait, Some(reason), true, None)))
             }
             Err(StepError::Transient(reason) | StepError::Permanent(reason)) => {
-                let reason = if matches!(kind, JobKind::Provision) && self.past_deadline(ctx) {
-                    format!("gave up at the provisioning deadline: {reason}")
+                let reason = if kind != JobKind::Upgrade && self.past_deadline(ctx) {
+                    format!("gave up at the {} deadline: {reason}", kind.noun())
                 } else {
                     reason
                 };
-                tracing::error!(error = %reason, "provisioning failed");
+                tracing::error!(error = %reason, kind = kind.as_str(), "job failed");
                 let mut update = ctx.update_of(JobChange::Finish {
                     failed: true,
                     error: Some(reason.clone()),
                 });
                 update.transition = Some(JobTransition {
-                    from: StoreStatus::Provisioning,
+                    from: kind.working_status(),
                     to: StoreStatus::Failed,
                     patch: StorePatch {
                         failure_reason: Some(Some(reason.clone())),
                         ..StorePatch::default()
                     },
                     audit: {
-                        let mut event =
-                            ctx.event("store.failed", format!("provisioning failed: {reason}"));
+                        let what = match kind {
+                            JobKind::Upgrade => "the upgrade and its rollback failed",
+                            JobKind::Suspend => "suspending failed",
+                            JobKind::Resume => "resuming failed",
+                            JobKind::Provision | JobKind::Delete => "provisioning failed",
+                        };
+                        let mut event = ctx.event("store.failed", format!("{what}: {reason}"));
                         event.details = serde_json::json!({"step": ctx.job.step, "reason": reason});
                         event
                     },

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::cache::LoadSource;
 use super::error::{PluginError, Result};
-use super::model::{DeploymentPlan, EngineInfo, PluginDigest, StoreSpec};
+use super::model::{DeploymentPlan, EngineInfo, PluginDigest, SetupStep, StoreSpec};
 use super::runtime::{LoadedComponent, PluginRuntime};
 use super::{samples, validate};
 
@@ -131,7 +131,7 @@ pub struct CallStats {
 }
 
 impl CallStats {
-    fn record(&self, outcome: &Result<DeploymentPlan>) {
+    fn record<T>(&self, outcome: &Result<T>) {
         let key = match outcome {
             Ok(_) => "ok",
             Err(PluginError::Trap { kind, .. }) => kind.as_str(),
@@ -441,6 +441,31 @@ impl Registry {
             } else {
                 Err(PluginError::InvalidOutput {
                     call: "plan",
+                    reason: problems.join("; "),
+                })
+            }
+        })
+        .await;
+        self.stats.record(&outcome);
+        outcome
+    }
+    /// What brings a store planned by plugin version `from` to `version` (its `lifecycle`
+    /// interface; none without one), checked as setup steps are.
+    pub async fn upgrade_steps_with(
+        &self,
+        version: Arc<PluginVersion>,
+        from: semver::Version,
+        spec: StoreSpec,
+    ) -> Result<Vec<SetupStep>> {
+        let runtime = Arc::clone(&self.runtime);
+        let outcome = blocking(move || {
+            let steps = version.component.upgrade_steps(&runtime, &from, &spec)?;
+            let problems = validate::check_steps(&version.info, "upgrade", &steps);
+            if problems.is_empty() {
+                Ok(steps)
+            } else {
+                Err(PluginError::InvalidOutput {
+                    call: "upgrade-steps",
                     reason: problems.join("; "),
                 })
             }

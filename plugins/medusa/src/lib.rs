@@ -31,7 +31,8 @@ pub mod secrets {
     pub const COOKIE_SECRET: &str = "cookie-secret";
 }
 
-struct Medusa;
+/// The engine (public so another crate can wrap it; see the `component` feature).
+pub struct Medusa;
 
 impl Engine for Medusa {
     fn describe() -> EngineInfo {
@@ -95,4 +96,5 @@ impl storeplane_sdk::Lifecycle for Medusa {
     }
 }
 
+#[cfg(feature = "component")]
 storeplane_sdk::export!(Medusa);

@@ -14,7 +14,7 @@ pub const SCHEMA: &str = r#"{
     "currency": { "type": "string", "title": "Default currency", "enum": ["usd", "eur", "gbp", "inr", "cad", "aud", "jpy", "chf", "sek"], "default": "usd" },
     "country": { "type": "string", "title": "Country of the default region", "description": "ISO 3166-1 alpha-2, lowercase", "pattern": "^[a-z]{2}$", "default": "us" },
     "sampleData": { "type": "boolean", "title": "Seed a sample product", "default": true },
-    "size": { "type": "string", "title": "Size", "description": "CPU and memory of the store", "enum": ["small", "medium", "large"], "default": "small" }
+    "size": { "type": "string", "title": "Size", "description": "CPU and memory of the store; it can change later (a resize)", "enum": ["small", "medium", "large"], "default": "small", "x-storeplane-changeable": true }
   },
   "examples": [
     { "storeTitle": "O'Brien's \"Shop\" `id`", "currency": "eur", "country": "ie", "sampleData": false, "size": "medium" },

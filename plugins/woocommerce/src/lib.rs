@@ -37,7 +37,8 @@ pub mod secrets {
     pub const DB_ROOT_PASSWORD: &str = "db-root-password";
 }
 
-struct WooCommerce;
+/// The engine (public so another crate can wrap it; see the `component` feature).
+pub struct WooCommerce;
 
 impl Engine for WooCommerce {
     fn describe() -> EngineInfo {
@@ -101,4 +102,5 @@ impl Lifecycle for WooCommerce {
     }
 }
 
+#[cfg(feature = "component")]
 storeplane_sdk::export!(WooCommerce);

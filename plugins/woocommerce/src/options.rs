@@ -18,7 +18,7 @@ pub const SCHEMA: &str = r#"{
     "city": { "type": "string", "title": "City", "maxLength": 60, "default": "Anytown" },
     "postcode": { "type": "string", "title": "Postcode", "maxLength": 16, "default": "94000" },
     "sampleData": { "type": "boolean", "title": "Add a sample product", "default": true },
-    "size": { "type": "string", "title": "Size", "description": "CPU and memory of the store", "enum": ["small", "medium", "large"], "default": "small" }
+    "size": { "type": "string", "title": "Size", "description": "CPU and memory of the store; it can change later (a resize)", "enum": ["small", "medium", "large"], "default": "small", "x-storeplane-changeable": true }
   },
   "examples": [
     { "storeTitle": "Chai & Co's \"Best\" Tea; $(rm -rf /)", "currency": "INR", "country": "IN:KA", "sampleData": false, "size": "medium" },
