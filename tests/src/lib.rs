@@ -35,13 +35,16 @@ pub mod guests {
     /// The Medusa engine's next release, 0.3.0: more memory for the server, no Ingress.
     pub const MEDUSA_UPGRADE: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/guest_medusa_upgrade.wasm"));
-    /// Built against `storeplane:engine@1.0.0` with wit-bindgen directly.
+    /// Engine `wit-test` 1.0.0, built against `storeplane:engine@1.0.0` with wit-bindgen
+    /// directly (its stores: WooCommerce of the bundled chart, without setup).
     pub const V1_0_PLAIN: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/guest_v1_0_plain.wasm"));
-    /// Built against `storeplane:engine@1.1.0`, exporting the optional `lifecycle` interface.
+    /// Engine `wit-test` 1.1.0, built against `storeplane:engine@1.1.0`, exporting the
+    /// optional `lifecycle` interface (one upgrade step, `migrate-database`).
     pub const V1_1_LIFECYCLE: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/guest_v1_1_lifecycle.wasm"));
-    /// Built against `storeplane:engine@1.1.0` without the optional `lifecycle` interface.
+    /// Engine `wit-test` 1.2.0, built against `storeplane:engine@1.1.0` without the optional
+    /// `lifecycle` interface.
     pub const V1_1_PLAIN: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/guest_v1_1_plain.wasm"));
     /// Exports `storeplane:engine/engine@2.0.0`.

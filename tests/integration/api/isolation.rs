@@ -28,6 +28,28 @@ backend_test!(
                 "/api/v1/stores/{id}/retry",
                 [409, 403, 403, 401],
             ),
+            // Day-two operations: owner or admin, and only from the right status (the store
+            // here is still `requested`: no cluster provisions it).
+            (
+                Method::POST,
+                "/api/v1/stores/{id}/upgrade/preview",
+                [409, 403, 409, 401],
+            ),
+            (
+                Method::POST,
+                "/api/v1/stores/{id}/upgrade",
+                [409, 403, 409, 401],
+            ),
+            (
+                Method::POST,
+                "/api/v1/stores/{id}/suspend",
+                [409, 403, 409, 401],
+            ),
+            (
+                Method::POST,
+                "/api/v1/stores/{id}/resume",
+                [409, 403, 409, 401],
+            ),
         ];
         let id = app.store(&owner, "isolated").await;
         let callers = [

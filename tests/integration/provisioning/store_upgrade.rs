@@ -456,3 +456,51 @@ async fn a_resize_grows_the_store_and_its_volumes_in_place() {
         "the quota follows the new size: {quota}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_of_every_contract_version_provision_and_upgrade() {
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = rig.host().await;
+    let admin = host.user("admin").await;
+    // 1.0.0: built against storeplane:engine@1.0.0.
+    upload_and_activate(&host, &admin, guests::V1_0_PLAIN, "wit-test/1.0.0").await;
+    let (id, _) = create_store(&host, &admin, "contract", "wit-test").await;
+    wait_status(&host, &admin, &id, "ready", Duration::from_secs(60)).await;
+    let secrets = rig.secret_values(&id);
+    // 1.1.0: built against 1.1 with the lifecycle interface; its upgrade step runs once.
+    // 1.2.0: built against 1.1 without it; nothing to migrate.
+    for (wasm, version, steps) in [
+        (guests::V1_1_LIFECYCLE, "1.1.0", vec!["migrate-database"]),
+        (guests::V1_1_PLAIN, "1.2.0", vec!["migrate-database"]),
+    ] {
+        upload_and_activate(&host, &admin, wasm, &format!("wit-test/{version}")).await;
+        let preview = operate(&host, &admin, &id, "upgrade/preview", json!({})).await;
+        assert_eq!(preview.status.as_u16(), 200, "{}", preview.body);
+        assert_eq!(preview.body["preview"]["toVersion"], version);
+        let started = operate(&host, &admin, &id, "upgrade", json!({})).await;
+        assert_eq!(started.status.as_u16(), 202, "{}", started.body);
+        let store = wait_until(&host, &admin, &id, Duration::from_secs(60), |s| {
+            s["status"] == "ready" && s["pluginVersion"] == version
+        })
+        .await;
+        assert!(store["failureReason"].is_null(), "{store}");
+        let ran: Vec<String> = events_of(&host, &admin, &id, "store.upgrade_step")
+            .await
+            .iter()
+            .map(|e| e["details"]["step"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(ran, steps, "upgrade steps after reaching {version}");
+    }
+    let migrated: Vec<Vec<String>> = rig
+        .completed_execs(&id)
+        .into_iter()
+        .filter(|c| c.iter().any(|a| a.contains("migrating from")))
+        .collect();
+    assert_eq!(migrated.len(), 1, "{migrated:?}");
+    assert!(
+        migrated[0]
+            .iter()
+            .any(|a| a.contains("migrating from 1.0.0"))
+    );
+    assert_eq!(rig.secret_values(&id), secrets);
+}

@@ -5,7 +5,6 @@
 wit_bindgen::generate!({ world: "engine-plugin", path: "../../../wit/v1.0" });
 
 const ENGINE_VERSION: &str = "1.0.0";
-const ENGINE_ID: &str = "wit-one-oh";
 
 include!("../../raw-engine-common.rs");
 

@@ -6,14 +6,13 @@
 wit_bindgen::generate!({ world: "engine-plugin-with-lifecycle", path: "../../../wit/v1.1" });
 
 const ENGINE_VERSION: &str = "1.1.0";
-const ENGINE_ID: &str = "wit-lifecycle";
 
 include!("../../raw-engine-common.rs");
 
 impl exports::storeplane::engine::lifecycle::Guest for Engine {
     fn upgrade_steps(
         from_version: String,
-        _spec: StoreSpec,
+        spec: StoreSpec,
     ) -> Result<Vec<storeplane::engine::types::SetupStep>, PlanError> {
         if from_version.starts_with("0.") {
             return Err(PlanError::Unsupported(format!(
@@ -23,9 +22,13 @@ impl exports::storeplane::engine::lifecycle::Guest for Engine {
         Ok(vec![storeplane::engine::types::SetupStep {
             name: "migrate-database".into(),
             description: format!("Migrate the data of {from_version} to 1.1.0"),
-            pod_selector: vec![("app.kubernetes.io/component".into(), "web".into())],
-            container: "app".into(),
-            command: vec!["migrate".into(), format!("--from={from_version}")],
+            pod_selector: wordpress_pod(&spec),
+            container: "wp-cli".into(),
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                format!("echo migrating from {from_version}"),
+            ],
             timeout_seconds: 300,
             attempts: 2,
         }])

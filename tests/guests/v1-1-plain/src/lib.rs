@@ -4,8 +4,7 @@
 
 wit_bindgen::generate!({ world: "engine-plugin", path: "../../../wit/v1.1" });
 
-const ENGINE_VERSION: &str = "1.1.0";
-const ENGINE_ID: &str = "wit-plain";
+const ENGINE_VERSION: &str = "1.2.0";
 
 include!("../../raw-engine-common.rs");
 
