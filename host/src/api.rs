@@ -16,6 +16,7 @@ mod openapi;
 mod plugins;
 mod query;
 mod request_id;
+mod rollouts;
 mod state;
 mod store_operations;
 mod stores;
@@ -80,6 +81,10 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/admin/plugins/{engine}/rollback", post(plugins::rollback))
         .route("/admin/plugins/{engine}/disable", post(plugins::disable))
         .route("/admin/plugins/{engine}/enable", post(plugins::enable))
+        .route("/admin/rollouts", get(rollouts::list).post(rollouts::start))
+        .route("/admin/rollouts/{id}", get(rollouts::get))
+        .route("/admin/rollouts/{id}/events", get(rollouts::events))
+        .route("/admin/rollouts/{id}/{action}", post(rollouts::steer))
         .route("/admin/users", get(users::list))
         .route("/admin/users/{id}/deactivate", post(users::deactivate))
         .route("/admin/users/{id}/activate", post(users::activate))

@@ -10,6 +10,7 @@
 mod jobs;
 mod postgres;
 mod postgres_jobs;
+mod rollouts;
 mod rows;
 mod sqlite;
 mod sqlite_jobs;
@@ -18,6 +19,10 @@ mod types;
 use std::sync::Arc;
 
 pub use jobs::{ClaimedJob, JobChange, JobQueue, JobTransition, JobUpdate};
+pub use rollouts::{
+    CreateRolloutError, MemberState, NewMember, NewRollout, Rollout, RolloutMember, RolloutState,
+    RolloutStore,
+};
 pub use types::*;
 
 /// Failure of the database itself (connection, SQL, decoding).
@@ -53,7 +58,7 @@ pub enum Backend {
 /// Everything the control plane stores. One method per use case; every method is exercised by
 /// the story test against both backends.
 #[async_trait::async_trait]
-pub trait Db: JobQueue + Send + Sync + std::fmt::Debug {
+pub trait Db: JobQueue + RolloutStore + Send + Sync + std::fmt::Debug {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.
@@ -127,6 +132,14 @@ pub trait Db: JobQueue + Send + Sync + std::fmt::Debug {
     /// Marks `engine@version` active and every other version of the engine registered.
     async fn mark_plugin_active(&self, engine: &str, version: &str) -> Result<bool>;
     async fn list_plugins(&self) -> Result<Vec<PluginRecord>>;
+    /// The stored upload with `digest`, or else `engine@version` (another replica's upload,
+    /// which this one has not registered yet).
+    async fn find_plugin(
+        &self,
+        digest: &str,
+        engine: &str,
+        version: &str,
+    ) -> Result<Option<PluginRecord>>;
 
     async fn setting(&self, key: &str) -> Result<Option<String>>;
     /// Stores `value` unless `key` exists; returns the stored value either way.

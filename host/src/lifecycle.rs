@@ -15,6 +15,8 @@
 //! | `upgrade` | the upgrade job (and resize): preview, apply, migrate, prune, roll back |
 //! | `changes` | what moving between two rendered plans changes (objects, values, refusals) |
 //! | `suspension` | the suspend and resume jobs |
+//! | `rollouts` | rollouts as administrators start and steer them |
+//! | `rollout_driver` | driving rollouts: batches, concurrency, failure budget, abort |
 //! | `record` | the per-store provisioning record and progress view |
 //! | `render_failures` | disabling an engine whose renders keep failing |
 //! | `events` | in-process store change notifications (event streams) |
@@ -23,10 +25,13 @@ mod changes;
 mod deletion;
 mod events;
 mod job;
+mod plugin_source;
 mod plugins;
 mod provision;
 pub mod record;
 mod render_failures;
+mod rollout_driver;
+mod rollouts;
 mod runner;
 mod stores;
 mod suspension;
@@ -40,6 +45,8 @@ pub use plugins::{PluginAdmin, PluginAdminError};
 pub use provision::{CREDENTIALS_SECRET, Pipeline, PipelineSettings, generate_secret};
 pub use record::{Progress, progress_of};
 pub use render_failures::RenderFailures;
+pub use rollout_driver::RolloutDriver;
+pub use rollouts::{RolloutService, RolloutSettings, StartRollout};
 pub use runner::{JobRunner, RunnerSettings};
 pub use stores::{
     CreateStore, Credentials, LifecycleError, StoreService, UpgradeRequest, validate_options,

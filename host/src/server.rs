@@ -30,6 +30,8 @@ pub struct App {
     pub router: axum::Router,
     /// The job runner, when a cluster is configured.
     pub runner: Option<Arc<JobRunner>>,
+    /// The rollout driver, when a cluster is configured.
+    pub rollouts: Option<Arc<crate::lifecycle::RolloutDriver>>,
 }
 
 /// Builds the application from configuration.
@@ -147,10 +149,21 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
     });
     let (runner, pipeline) = runner.unzip();
     let stores = stores.with_pipeline(pipeline);
+    let rollouts = crate::lifecycle::RolloutService::new(Arc::clone(&db), Arc::clone(&registry));
+    let driver = runner.as_ref().map(|_| {
+        Arc::new(crate::lifecycle::RolloutDriver::new(
+            Arc::clone(&db),
+            Arc::clone(&registry),
+            stores.clone(),
+            ms(p.job_poll_interval_ms),
+            rollouts.wake(),
+        ))
+    });
     let state = AppState {
         cluster,
         breaker,
         stores,
+        rollouts,
         db,
         registry,
         keys,
@@ -166,6 +179,7 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
         state,
         router,
         runner,
+        rollouts: driver,
     })
 }
 
@@ -284,6 +298,10 @@ pub async fn run(config: Config, server: ServerConfig) -> anyhow::Result<()> {
         .runner
         .clone()
         .map(|runner| runner.start(stop_rx.clone()));
+    let driver = app
+        .rollouts
+        .clone()
+        .map(|driver| driver.start(stop_rx.clone()));
     api::serve(listener, app.router, async move {
         crate::shutdown::signal().await;
         let _ = stop_tx.send(true);
@@ -298,6 +316,10 @@ pub async fn run(config: Config, server: ServerConfig) -> anyhow::Result<()> {
         {
             tracing::warn!("job runner did not stop within 30 s; its leases will expire");
         }
+    }
+    if let Some(driver) = driver {
+        // Between two ticks it holds nothing: a rollout's lease simply expires.
+        let _ = tokio::time::timeout(Duration::from_secs(5), driver).await;
     }
     app.state.db.close().await;
     tracing::info!("storeplane stopped");

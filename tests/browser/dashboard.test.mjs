@@ -325,3 +325,68 @@ test('guardrails are explained: login rate limit, store limit and creation coold
   // Refusals (401, 429) are logged by the browser as failed loads: expected here.
   assert.ok(errors.every((e) => /401|429/.test(e)), errors.join('\n'));
 });
+
+test('day two: the admin previews and applies an update, resizes, suspends and resumes a store, and follows a rollout', async () => {
+  const page = await shared.admin.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  // A store on 0.1.0, then 0.2.0 (uploaded earlier) activated: an update is available.
+  await page.goto(`${base}/#/stores/new`);
+  await page.locator('#store-name').fill('day-two');
+  await page.getByLabel('Engine').selectOption('woocommerce');
+  await page.getByRole('button', { name: 'Create store' }).click();
+  await page.locator('.badge[data-status=ready]').waitFor({ timeout: 60_000 });
+  const storeUrl = page.url();
+  await page.goto(`${base}/#/admin/plugins`);
+  const woo = page.locator('section[data-engine=woocommerce]');
+  await woo.getByRole('button', { name: 'Activate 0.2.0' }).click();
+  await page.getByText('Activated woocommerce 0.2.0.').waitFor();
+
+  await page.goto(storeUrl);
+  const operations = page.getByTestId('operations');
+  await operations.getByTestId('update-available').filter({ hasText: '0.2.0 available' }).waitFor();
+  assert.equal(await operations.getByTestId('plugin-version').innerText(), '0.1.0');
+  await operations.getByRole('button', { name: 'Preview the update' }).click();
+  const preview = operations.getByTestId('upgrade-preview');
+  await preview.waitFor();
+  assert.match(await preview.innerText(), /From 0\.1\.0 to 0\.2\.0/);
+  assert.match(await operations.getByTestId('preview-upgrade-steps').innerText(), /update-wordpress-database/);
+  await shot(page, '30-upgrade-preview');
+  await operations.getByRole('button', { name: 'Upgrade to 0.2.0' }).click();
+  await operations.getByTestId('plugin-version').filter({ hasText: '0.2.0' }).waitFor({ timeout: 60_000 });
+  await page.locator('.badge[data-status=ready]').waitFor({ timeout: 60_000 });
+  assert.equal(await operations.getByTestId('update-available').count(), 0);
+  await shot(page, '31-upgraded');
+
+  // Resize: the preview names what changes (the quota-sized workloads), then it is applied.
+  await operations.getByTestId('change-size').selectOption('medium');
+  await operations.getByRole('button', { name: 'Preview the size change' }).click();
+  await operations.getByTestId('preview-options').filter({ hasText: 'size: "small" → "medium"' }).waitFor();
+  assert.match(await operations.getByTestId('preview-changed').innerText(), /Deployment/);
+  await operations.getByRole('button', { name: 'Resize now' }).click();
+  await page.locator('.badge[data-status=upgrading], .badge[data-status=ready]').first().waitFor();
+  await page.locator('.badge[data-status=ready]').waitFor({ timeout: 60_000 });
+  await operations.getByTestId('change-size').waitFor();
+  assert.equal(await operations.getByTestId('change-size').inputValue(), 'medium');
+
+  await operations.getByRole('button', { name: 'Suspend' }).click();
+  await page.locator('.badge[data-status=suspended]').waitFor({ timeout: 60_000 });
+  await shot(page, '32-suspended');
+  await operations.getByRole('button', { name: 'Resume' }).click();
+  await page.locator('.badge[data-status=ready]').waitFor({ timeout: 60_000 });
+
+  // A rollout back to 0.1.0 of every WooCommerce store on another version, followed live.
+  await page.goto(`${base}/#/admin/rollouts`);
+  await page.getByRole('heading', { name: 'Rollouts', level: 1 }).waitFor();
+  await page.getByLabel('Engine').selectOption('woocommerce');
+  await page.getByLabel('Version').selectOption('0.1.0');
+  await page.getByLabel('Canary stores').fill('1');
+  await page.getByRole('button', { name: 'Start the rollout' }).click();
+  await page.getByRole('heading', { name: /Rollout #\d+: woocommerce 0\.1\.0/ }).waitFor();
+  await page.getByTestId('rollout-state').locator('.badge[data-status=completed]').waitFor({ timeout: 90_000 });
+  assert.match(await page.getByTestId('rollout-counts').innerText(), /upgraded/);
+  assert.ok(await page.locator('tr[data-state=upgraded]').count() >= 1);
+  await shot(page, '33-rollout-completed');
+  noConsoleErrors(errors);
+});

@@ -94,7 +94,7 @@ async fn dashboard_in_chromium() {
         }
     );
     assert!(
-        report.contains("# pass 8"),
-        "all eight browser tests ran:\n{report}"
+        report.contains("# pass 9"),
+        "all nine browser tests ran:\n{report}"
     );
 }

@@ -13,6 +13,7 @@ mod live;
 mod pod_start;
 mod quota;
 mod real_cluster;
+mod rollouts;
 mod store_upgrade;
 mod suspension;
 mod upgrade;

@@ -86,10 +86,11 @@ export const get = (path) => request('GET', path);
 export const post = (path, body = {}) => request('POST', path, { body });
 export const del = (path) => request('DELETE', path);
 
-/** An EventSource on `path` (a store events endpoint), authenticated by a fresh ticket, that
- * reconnects with a new ticket when the server ends it. `onStore(store)` gets every store
+/** An EventSource on `path` (an events endpoint), authenticated by a fresh ticket, that
+ * reconnects with a new ticket when the server ends it (unless `once`: a stream that ends
+ * when there is nothing more to say). `onData(data)` gets the parsed data of every `name`
  * event. Returns a function that closes it. */
-export function liveStores(path, onStore) {
+export function liveEvents(path, name, onData, { once = false } = {}) {
   let source = null;
   let closed = false;
   let retry = null;
@@ -99,8 +100,12 @@ export function liveStores(path, onStore) {
       const { ticket } = await post('/auth/ticket');
       if (closed) return;
       source = new EventSource(`${base}${path}?ticket=${encodeURIComponent(ticket)}`);
-      source.addEventListener('store', (event) => onStore(JSON.parse(event.data)));
+      source.addEventListener(name, (event) => onData(JSON.parse(event.data)));
       source.onerror = () => {
+        if (once) {
+          source.close();
+          return;
+        }
         if (source.readyState === EventSource.CLOSED && !closed) retry = setTimeout(open, 2000);
       };
     } catch {
@@ -113,4 +118,9 @@ export function liveStores(path, onStore) {
     clearTimeout(retry);
     if (source) source.close();
   };
+}
+
+/** Every `store` event of a store events endpoint (see `liveEvents`). */
+export function liveStores(path, onStore) {
+  return liveEvents(path, 'store', onStore);
 }

@@ -9,6 +9,7 @@ import { createView } from './create.js';
 import { detailView } from './detail.js';
 import { adminStoresView, auditView, pluginsView } from './admin.js';
 import { usersView } from './users.js';
+import { rolloutsView, rolloutView } from './rollouts.js';
 
 const app = document.getElementById('app');
 const nav = document.getElementById('nav');
@@ -65,7 +66,8 @@ function renderNav() {
   const links = [h('a', { href: '#/stores' }, 'My stores'), h('a', { href: '#/stores/new' }, 'New store')];
   if (me.role === 'admin') {
     links.push(h('a', { href: '#/admin/stores' }, 'All stores'), h('a', { href: '#/admin/audit' }, 'Audit log'),
-      h('a', { href: '#/admin/users' }, 'Users'), h('a', { href: '#/admin/plugins' }, 'Plugins'));
+      h('a', { href: '#/admin/users' }, 'Users'), h('a', { href: '#/admin/plugins' }, 'Plugins'),
+      h('a', { href: '#/admin/rollouts' }, 'Rollouts'));
   }
   replace(nav, ...links,
     h('span', { class: 'muted', 'data-testid': 'whoami' }, `${me.username}${me.role === 'admin' ? ' (admin)' : ''}`),
@@ -82,6 +84,8 @@ const routes = [
   [/^#\/admin\/audit(?:\?actor=([0-9a-f-]{36}))?$/, auditView, true],
   [/^#\/admin\/plugins$/, pluginsView, true],
   [/^#\/admin\/users$/, usersView, true],
+  [/^#\/admin\/rollouts$/, rolloutsView, true],
+  [/^#\/admin\/rollouts\/(\d+)$/, rolloutView, true],
 ];
 
 async function route() {

@@ -35,6 +35,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../dashboard/js/create.js"),
     ),
     (
+        "js/rollouts.js",
+        JS,
+        include_str!("../../dashboard/js/rollouts.js"),
+    ),
+    (
         "js/operations.js",
         JS,
         include_str!("../../dashboard/js/operations.js"),

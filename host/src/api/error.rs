@@ -118,6 +118,7 @@ impl From<LifecycleError> for ApiError {
         let message = err.to_string();
         match err {
             E::NotFound => Self::new(StatusCode::NOT_FOUND, "STORE_NOT_FOUND", message),
+            E::RolloutNotFound(_) => Self::new(StatusCode::NOT_FOUND, "ROLLOUT_NOT_FOUND", message),
             E::Forbidden | E::NotAllowed(_) => Self::forbidden(message),
             E::UpgradeRefused(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "UPGRADE_REFUSED", message)
@@ -149,6 +150,7 @@ impl From<LifecycleError> for ApiError {
                     .details(serde_json::json!({ "current": current }))
             }
             E::NotReady(_) => Self::new(StatusCode::CONFLICT, "NOT_READY", message),
+            E::Busy(_) => Self::new(StatusCode::CONFLICT, "CONFLICT", message),
             E::ClusterUnavailable(_) => Self {
                 retryable: true,
                 ..Self::new(

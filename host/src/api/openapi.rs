@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::extract::AppJson;
-use super::{audit, auth, engines, events, health, plugins, store_operations, stores, users};
+use super::{
+    audit, auth, engines, events, health, plugins, rollouts, store_operations, stores, users,
+};
 
 /// The error envelope every error response uses.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -121,6 +123,7 @@ impl Modify for BearerAuth {
         audit::list, audit::list_logs,
         engines::list,
         plugins::list, plugins::upload, plugins::activate, plugins::rollback, plugins::disable, plugins::enable,
+        rollouts::start, rollouts::list, rollouts::get, rollouts::steer, rollouts::events,
         users::list, users::deactivate, users::activate,
         health::health, health::live, health::ready, health::metrics, health::metrics_json,
     ),

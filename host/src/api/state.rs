@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::auth::{HashingPool, TokenKeys};
 use crate::db::Db;
 use crate::guardrails::{IpNet, LoginGuard, SlidingWindow};
-use crate::lifecycle::StoreService;
+use crate::lifecycle::{RolloutService, StoreService};
 use crate::metrics::Metrics;
 use crate::plugins::Registry;
 
@@ -27,6 +27,7 @@ pub struct AppState {
     pub db: Arc<dyn Db>,
     pub registry: Arc<Registry>,
     pub stores: StoreService,
+    pub rollouts: RolloutService,
     pub keys: Arc<TokenKeys>,
     pub limiters: Arc<Limiters>,
     /// Password hashing: a few threads and a bounded queue.

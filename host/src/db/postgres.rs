@@ -24,7 +24,15 @@ pub struct PgDb {
     pub(super) pool: PgPool,
 }
 
+super::rollouts::rollout_store!(PgDb, insert_audit, is_unique_violation);
+
 impl PgDb {
+    /// A transaction for writes (PostgreSQL needs nothing special; SQLite's counterpart takes
+    /// the write lock at once).
+    pub(super) async fn begin_write(&self) -> Result<SqlxTx<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
     /// Connects (lazily validating) to `url`.
     pub async fn connect(url: &str) -> Result<Self> {
         let pool = PgPoolOptions::new()
@@ -587,6 +595,24 @@ impl Db for PgDb {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(PluginRecord::from).collect())
+    }
+
+    async fn find_plugin(
+        &self,
+        digest: &str,
+        engine: &str,
+        version: &str,
+    ) -> Result<Option<PluginRecord>> {
+        let row: Option<PluginRow> = sqlx::query_as(
+            "SELECT engine, version, digest, wasm, state, uploaded_by, created_at FROM plugins \
+             WHERE digest = $1 OR (engine = $2 AND version = $3) LIMIT 1",
+        )
+        .bind(digest)
+        .bind(engine)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(PluginRecord::from))
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {

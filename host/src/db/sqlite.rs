@@ -26,6 +26,8 @@ pub struct SqliteDb {
     pub(super) pool: SqlitePool,
 }
 
+super::rollouts::rollout_store!(SqliteDb, insert_audit, is_unique_violation);
+
 impl SqliteDb {
     /// Opens (creating if missing, with its directory) the database at `url`.
     pub async fn connect(url: &str) -> Result<Self> {
@@ -581,6 +583,24 @@ impl Db for SqliteDb {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(PluginRecord::from).collect())
+    }
+
+    async fn find_plugin(
+        &self,
+        digest: &str,
+        engine: &str,
+        version: &str,
+    ) -> Result<Option<PluginRecord>> {
+        let row: Option<PluginRow> = sqlx::query_as(
+            "SELECT engine, version, digest, wasm, state, uploaded_by, created_at FROM plugins \
+             WHERE digest = ?1 OR (engine = ?2 AND version = ?3) LIMIT 1",
+        )
+        .bind(digest)
+        .bind(engine)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(PluginRecord::from))
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {

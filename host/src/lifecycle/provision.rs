@@ -20,7 +20,7 @@ use crate::k8s::guard::{self, GuardSettings, STORE_LABEL};
 use crate::k8s::pod_security::{Level, strictest_level};
 use crate::k8s::{Applied, Cluster, Footprint, Readiness, Workload};
 use crate::plugins::model::SetupStep;
-use crate::plugins::{DeploymentPlan, PluginDigest, PluginVersion, Registry, StoreSpec};
+use crate::plugins::{DeploymentPlan, PluginVersion, Registry, StoreSpec};
 
 /// Bytes of command output read beyond what is kept (longer than any generated secret).
 const REDACTION_MARGIN: usize = 1024;
@@ -324,7 +324,7 @@ impl Pipeline {
                 self.guard(store, footprint, level).await
             }
             Step::Credentials => {
-                let plugin = self.plugin_for(store)?;
+                let plugin = self.plugin_for(store).await?;
                 Self::pinned_plan(record)?;
                 self.credentials(store, &plugin).await
             }
@@ -424,14 +424,19 @@ impl Pipeline {
             .ok_or_else(|| permanent("the store has no plan (its provisioning record was lost)"))
     }
 
+    /// The plugin version with `digest`, registered from the database when another replica
+    /// uploaded it.
+    pub(super) async fn plugin_by_digest(&self, digest: &str) -> Option<Arc<PluginVersion>> {
+        super::plugin_source::by_digest(&self.registry, self.db.as_ref(), digest).await
+    }
+
     /// The store's pinned plugin version; on a retry, the engine's active version when it
     /// differs (an admin activated a fix).
-    fn plugin_for(&self, store: &Store) -> Result<Arc<PluginVersion>, StepError> {
-        let pinned = store
-            .plugin_digest
-            .as_deref()
-            .and_then(PluginDigest::parse)
-            .and_then(|digest| self.registry.by_digest(&digest));
+    async fn plugin_for(&self, store: &Store) -> Result<Arc<PluginVersion>, StepError> {
+        let pinned = match store.plugin_digest.as_deref() {
+            Some(digest) => self.plugin_by_digest(digest).await,
+            None => None,
+        };
         let active = self.registry.active(&store.engine);
         let chosen = if store.retry_count > 0 {
             active.or(pinned)
@@ -476,7 +481,7 @@ impl Pipeline {
         store: &Store,
         record: &mut ProvisionRecord,
     ) -> Result<(), StepError> {
-        let plugin = self.plugin_for(store)?;
+        let plugin = self.plugin_for(store).await?;
         if record
             .plan
             .as_ref()
@@ -602,8 +607,9 @@ impl Pipeline {
         pinned: &PinnedPlan,
         options: &Value,
     ) -> Result<(Arc<PluginVersion>, crate::conformance::RenderReport), StepError> {
-        let plugin = PluginDigest::parse(&pinned.plugin_digest)
-            .and_then(|d| self.registry.by_digest(&d))
+        let plugin = self
+            .plugin_by_digest(&pinned.plugin_digest)
+            .await
             .ok_or_else(|| {
                 permanent(format!(
                     "plugin {} is no longer loaded",

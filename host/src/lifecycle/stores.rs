@@ -17,6 +17,8 @@ use crate::tenancy::{Caller, StoreAction, allowed};
 pub enum LifecycleError {
     #[error("store not found")]
     NotFound,
+    #[error("rollout {0} not found")]
+    RolloutNotFound(i64),
     #[error("you do not have access to this store")]
     Forbidden,
     /// The caller may act on the store, but not in this way (says why).
@@ -25,6 +27,9 @@ pub enum LifecycleError {
     /// The upgrade cannot be made (a plan error, a change Kubernetes cannot make); says why.
     #[error("{0}")]
     UpgradeRefused(String),
+    /// Something else is under way that this would conflict with; says what.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Validation(String),
     #[error("options do not match the engine's schema")]
@@ -309,7 +314,7 @@ impl StoreService {
     /// The plugin and options an upgrade of `store` goes to, checked: the store is ready; a
     /// tenant may choose only the engine's active version (or stay on the store's own, to
     /// resize); only options the engine marks changeable may change; something changes.
-    fn upgrade_target(
+    async fn upgrade_target(
         &self,
         caller: &Caller,
         store: &Store,
@@ -322,11 +327,12 @@ impl StoreService {
             });
         }
         let active = self.registry.active(&store.engine);
-        let current = store
-            .plugin_digest
-            .as_deref()
-            .and_then(crate::plugins::PluginDigest::parse)
-            .and_then(|d| self.registry.by_digest(&d));
+        let current = match store.plugin_digest.as_deref() {
+            Some(digest) => {
+                super::plugin_source::by_digest(&self.registry, self.db.as_ref(), digest).await
+            }
+            None => None,
+        };
         let plugin = match &request.version {
             Some(text) => {
                 let version = semver::Version::parse(text).map_err(|err| {
@@ -334,7 +340,14 @@ impl StoreService {
                         "version {text:?} is not a semantic version: {err}"
                     ))
                 })?;
-                self.registry.get(&store.engine, &version).ok_or_else(|| {
+                super::plugin_source::by_version(
+                    &self.registry,
+                    self.db.as_ref(),
+                    &store.engine,
+                    &version,
+                )
+                .await
+                .ok_or_else(|| {
                     LifecycleError::Validation(format!(
                         "engine {} has no version {version} on this host",
                         store.engine
@@ -402,7 +415,7 @@ impl StoreService {
         request: &UpgradeRequest,
     ) -> Result<super::UpgradePreview, LifecycleError> {
         let store = self.authorized(caller, id, StoreAction::Operate).await?;
-        let (plugin, options) = self.upgrade_target(caller, &store, request)?;
+        let (plugin, options) = self.upgrade_target(caller, &store, request).await?;
         let pipeline = self
             .pipeline
             .as_ref()
@@ -423,7 +436,7 @@ impl StoreService {
         ctx: AuditContext,
     ) -> Result<Store, LifecycleError> {
         let store = self.authorized(caller, id, StoreAction::Operate).await?;
-        let (plugin, options) = self.upgrade_target(caller, &store, request)?;
+        let (plugin, options) = self.upgrade_target(caller, &store, request).await?;
         self.start_upgrade(&store, &plugin, options, None, ctx)
             .await
     }

@@ -19,8 +19,8 @@ use super::record::{
 };
 use crate::db::{JobChange, JobTransition, Store, StorePatch, StoreStatus};
 use crate::k8s::pod_security::{Level, strictest_level};
+use crate::plugins::PluginVersion;
 use crate::plugins::model::SetupStep;
-use crate::plugins::{PluginDigest, PluginVersion};
 
 /// How long a rollback waits for the old workloads (the upgrade's own deadline has passed
 /// when a timeout caused the rollback).
@@ -324,7 +324,7 @@ impl Pipeline {
                 self.guard(store, footprint, level).await
             }
             UpgradeStep::AddCredentials => {
-                let plugin = self.target_plugin(target(record)?)?;
+                let plugin = self.target_plugin(target(record)?).await?;
                 self.credentials(store, &plugin).await
             }
             UpgradeStep::ApplyNew => {
@@ -402,9 +402,12 @@ impl Pipeline {
     }
 
     /// The plugin an upgrade goes to (the exact digest asked for).
-    fn target_plugin(&self, upgrade: &UpgradeRecord) -> Result<Arc<PluginVersion>, StepError> {
-        PluginDigest::parse(&upgrade.to_digest)
-            .and_then(|digest| self.registry.by_digest(&digest))
+    async fn target_plugin(
+        &self,
+        upgrade: &UpgradeRecord,
+    ) -> Result<Arc<PluginVersion>, StepError> {
+        self.plugin_by_digest(&upgrade.to_digest)
+            .await
             .ok_or_else(|| {
                 permanent(format!(
                     "version {} of the engine is no longer loaded",
@@ -423,7 +426,7 @@ impl Pipeline {
         run: &mut UpgradeRun,
     ) -> Result<(), StepError> {
         let upgrade = target(record)?.clone();
-        let plugin = self.target_plugin(&upgrade)?;
+        let plugin = self.target_plugin(&upgrade).await?;
         let planned = self
             .plan_upgrade(store, record, plugin, &upgrade.to_options)
             .await?;

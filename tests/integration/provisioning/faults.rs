@@ -150,6 +150,7 @@ async fn a_failing_setup_step_fails_the_store_and_a_retry_after_the_fix_finishes
     let settings = Settings {
         exec_scripts: vec![ExecScript {
             pattern: "install_pages".into(),
+            namespaces: Vec::new(),
             exit_code: 3,
             stdout: String::new(),
             stderr: "Error: the pages could not be created".into(),
@@ -297,6 +298,7 @@ async fn a_setup_step_that_runs_out_of_time_is_stopped_in_the_container_before_i
     let settings = Settings {
         exec_scripts: vec![ExecScript {
             pattern: "wp rewrite structure".into(),
+            namespaces: Vec::new(),
             exit_code: 0,
             stdout: String::new(),
             stderr: String::new(),

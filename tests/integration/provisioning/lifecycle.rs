@@ -300,6 +300,7 @@ async fn setup_output_reaches_the_audit_log_bounded_and_redacted() {
     rig.fake.update(|s| {
         s.exec_scripts = vec![storeplane_tests::fake_kube::ExecScript {
             pattern: String::new(),
+            namespaces: Vec::new(),
             exit_code: 0,
             stdout: leak.clone(),
             stderr: format!("warning: {}", secrets[0]),
@@ -449,6 +450,7 @@ async fn a_setup_step_that_prints_its_secrets_fails_the_store_without_showing_th
         Settings {
             exec_scripts: vec![storeplane_tests::fake_kube::ExecScript {
                 pattern: "wp core install".into(),
+                namespaces: Vec::new(),
                 exit_code: 1,
                 stdout: "connecting with ${WORDPRESS_DB_PASSWORD}\n".into(),
                 stderr: "Error: Access denied for user 'wordpress'@'%' (using password: ${WORDPRESS_DB_PASSWORD})\n".into(),

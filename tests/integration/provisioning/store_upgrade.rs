@@ -327,6 +327,7 @@ async fn a_failing_upgrade_step_is_rolled_back() {
         Settings {
             exec_scripts: vec![ExecScript {
                 pattern: "wp core update-db".into(),
+                namespaces: Vec::new(),
                 exit_code: 1,
                 stdout: String::new(),
                 stderr: "Error: the database could not be updated".into(),

@@ -135,6 +135,7 @@ async fn a_changed_statefulset_counts_as_ready_only_once_its_pods_are_replaced()
     let settings = Settings {
         exec_scripts: vec![ExecScript {
             pattern: "install_pages".into(),
+            namespaces: Vec::new(),
             exit_code: 3,
             stdout: String::new(),
             stderr: "Error: the pages could not be created".into(),

@@ -133,10 +133,14 @@ pub async fn exec(
         settings
             .exec_scripts
             .iter()
-            .find(|s| joined.contains(&s.pattern))
+            .find(|s| {
+                joined.contains(&s.pattern)
+                    && (s.namespaces.is_empty() || s.namespaces.contains(&namespace))
+            })
             .cloned()
             .unwrap_or(ExecScript {
                 pattern: String::new(),
+                namespaces: Vec::new(),
                 exit_code: 0,
                 stdout: "ok\n".into(),
                 stderr: String::new(),

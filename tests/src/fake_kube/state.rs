@@ -23,6 +23,10 @@ pub struct PodFailure {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecScript {
     pub pattern: String,
+    /// Only execs in these namespaces (in any when empty): one store's commands fail while
+    /// the same commands of other stores succeed.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
     #[serde(default)]
     pub exit_code: i32,
     #[serde(default)]
