@@ -331,6 +331,12 @@ test('day two: the admin previews and applies an update, resizes, suspends and r
   const errors = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(e.message));
+  // The admin logged out in an earlier test: back in.
+  await page.goto(`${base}/#/login`);
+  await page.getByLabel('E-mail').fill('admin@example.com');
+  await page.getByLabel('Password').fill('password-admin');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'My stores' }).waitFor();
   // A store on 0.1.0, then 0.2.0 (uploaded earlier) activated: an update is available.
   await page.goto(`${base}/#/stores/new`);
   await page.locator('#store-name').fill('day-two');

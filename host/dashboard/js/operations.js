@@ -26,6 +26,7 @@ function previewView(preview) {
   return h('div', { class: 'stack', 'data-testid': 'upgrade-preview' },
     h('p', {}, `From ${preview.fromVersion} to ${preview.toVersion}`),
     preview.refused.length ? alert('error', h('strong', {}, 'Kubernetes cannot make this change: '), preview.refused.join('; ')) : null,
+    o.added.length + o.changed.length + o.removed.length ? null : h('p', { class: 'muted' }, 'No Kubernetes object changes.'),
     h('ul', {},
       row('Added', names(o.added), 'preview-added'),
       row('Changed', changed, 'preview-changed'),

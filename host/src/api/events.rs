@@ -66,10 +66,23 @@ fn fingerprint(store: &Store) -> (i64, Option<String>, chrono::DateTime<chrono::
     (store.version, store.current_step.clone(), store.updated_at)
 }
 
-fn event(store: &Store, role: Role, owner_emails: &HashMap<UserId, String>) -> Event {
+fn event(
+    state: &AppState,
+    store: &Store,
+    role: Role,
+    owner_emails: &HashMap<UserId, String>,
+) -> Event {
+    let active = state
+        .registry
+        .active(&store.engine)
+        .map(|a| a.info.version.to_string());
     Event::default()
         .event("store")
-        .json_data(StoreView::new(store, role).with_owner_email(owner_emails))
+        .json_data(
+            StoreView::new(store, role)
+                .with_owner_email(owner_emails)
+                .with_active_version(active),
+        )
         .unwrap_or_else(|_| Event::default().comment("unserializable store"))
 }
 
@@ -121,8 +134,12 @@ impl Watch {
         for store in &unseen {
             self.seen
                 .insert(store.id.as_str().to_owned(), fingerprint(store));
-            self.pending
-                .push(event(store, self.caller.role, &self.owner_emails));
+            self.pending.push(event(
+                &self.state,
+                store,
+                self.caller.role,
+                &self.owner_emails,
+            ));
         }
     }
 
