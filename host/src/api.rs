@@ -60,6 +60,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
             post(store_operations::preview),
         )
         .route("/stores/{id}/suspend", post(store_operations::suspend))
+        .route("/stores/{id}/pin", post(store_operations::pin))
         .route("/stores/{id}/resume", post(store_operations::resume))
         .route("/stores/{id}/logs", get(stores::logs))
         .route("/stores/{id}/credentials", get(stores::credentials))

@@ -115,6 +115,14 @@ pub trait Db: JobQueue + RolloutStore + Send + Sync + std::fmt::Debug {
     async fn list_stores(&self, filter: &StoreFilter) -> Result<Page<Store>>;
     /// Compare-and-set transition with its audit event and job changes, in one transaction.
     async fn transition_store(&self, transition: Transition) -> Result<Store, TransitionError>;
+    /// Pins a store to its engine version or unpins it, with `audit`; `None` if there is no
+    /// such store.
+    async fn set_store_pinned(
+        &self,
+        id: &StoreId,
+        pinned: bool,
+        audit: NewAudit,
+    ) -> Result<Option<Store>>;
     /// Number of stores per status (for the metrics gauge).
     async fn count_stores_by_status(&self) -> Result<Vec<(StoreStatus, i64)>>;
 

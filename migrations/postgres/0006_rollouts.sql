@@ -1,3 +1,7 @@
+-- A store its owner pinned to its engine version: rollouts pass it by unless the administrator
+-- includes pinned stores (a security fix).
+ALTER TABLE stores ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT FALSE;
+
 -- Rollouts: an engine version taken to existing stores in waves (a canary, then batches),
 -- each member store's state kept here so the rollout survives restarts and is shared by
 -- replicas (one drives it at a time, under a lease; the upgrades themselves are jobs).

@@ -376,6 +376,10 @@ test('day two: the admin previews and applies an update, resizes, suspends and r
   await operations.getByTestId('change-size').waitFor();
   assert.equal(await operations.getByTestId('change-size').inputValue(), 'medium');
 
+  await operations.getByRole('button', { name: 'Stay on this version' }).click();
+  await operations.getByTestId('pinned').waitFor();
+  await operations.getByRole('button', { name: 'Follow updates again' }).click();
+  await operations.getByRole('button', { name: 'Stay on this version' }).waitFor();
   await operations.getByRole('button', { name: 'Suspend' }).click();
   await page.locator('.badge[data-status=suspended]').waitFor({ timeout: 60_000 });
   await shot(page, '32-suspended');

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use storeplane::db::{
-    AuditContext, AuditFilter, Backend as DbBackend, CreateStoreError, CreateUserError, JobKind,
-    NewAudit, NewPlugin, NewStore, NewUser, StoreFilter, StoreLimits, StorePatch, Transition,
-    TransitionError,
+    AuditContext, AuditFilter, Backend as DbBackend, CreateRolloutError, CreateStoreError,
+    CreateUserError, JobKind, MemberState, NewAudit, NewMember, NewPlugin, NewRollout, NewStore,
+    NewUser, RolloutState, StoreFilter, StoreLimits, StorePatch, Transition, TransitionError,
 };
 use storeplane::domain::{Email, Role, StoreId, StoreName, StoreStatus, UserId, Username};
 use storeplane_tests::app::{Backend, TestDatabase};
@@ -457,6 +457,142 @@ backend_test!(
             [("1.0.0", true), ("2.0.0", false)]
         );
         assert_eq!(plugins[0].wasm, vec![0, 97, 115, 109]);
+        // Another replica's upload, found by digest or by version.
+        let by_digest = db.find_plugin(&"2.0.0".repeat(8), "", "").await.unwrap();
+        assert_eq!(by_digest.map(|p| p.version).as_deref(), Some("2.0.0"));
+        let by_version = db.find_plugin("", "woocommerce", "1.0.0").await.unwrap();
+        assert_eq!(by_version.map(|p| p.digest), Some("1.0.0".repeat(8)));
+        assert!(
+            db.find_plugin("none", "woocommerce", "9.9.9")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Pinning: the store's flag and its audit event.
+        let pinned = db
+            .set_store_pinned(
+                &shop.id,
+                true,
+                NewAudit::new(ctx(&bob.id), "store.pinned", "pinned"),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(pinned.pinned);
+        assert!(db.store(&shop.id).await.unwrap().unwrap().pinned);
+        assert!(
+            db.set_store_pinned(
+                &StoreId::generate(),
+                true,
+                NewAudit::new(ctx(&bob.id), "store.pinned", "x")
+            )
+            .await
+            .unwrap()
+            .is_none()
+        );
+
+        // Rollouts: one active per engine, members by compare-and-set, leases, states.
+        let new_rollout = || NewRollout {
+            engine: "woocommerce".into(),
+            version: "2.0.0".into(),
+            digest: "2.0.0".repeat(8),
+            settings: serde_json::json!({"canary": 1}),
+            created_by: Some(ann.id.clone()),
+            members: vec![NewMember {
+                store_id: shop.id.clone(),
+                batch: 0,
+                from_version: "1.0.0".into(),
+                from_digest: "1.0.0".repeat(8),
+            }],
+            audit: NewAudit::new(ctx(&ann.id), "rollout.started", "started"),
+        };
+        let rollout = db.create_rollout(new_rollout()).await.unwrap();
+        assert_eq!(rollout.state, RolloutState::Running);
+        assert!(matches!(
+            db.create_rollout(new_rollout()).await,
+            Err(CreateRolloutError::AlreadyActive)
+        ));
+        assert_eq!(
+            db.rollout(rollout.id)
+                .await
+                .unwrap()
+                .map(|r| r.engine)
+                .as_deref(),
+            Some("woocommerce")
+        );
+        assert_eq!(db.list_rollouts(10, 0).await.unwrap().total, 1);
+        let lease = std::time::Duration::from_secs(30);
+        assert_eq!(db.claim_rollouts("one", lease).await.unwrap().len(), 1);
+        assert!(
+            db.claim_rollouts("two", lease).await.unwrap().is_empty(),
+            "leased to one"
+        );
+        assert!(
+            db.set_member_state(
+                rollout.id,
+                &shop.id,
+                MemberState::Pending,
+                MemberState::Upgrading,
+                None
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            !db.set_member_state(
+                rollout.id,
+                &shop.id,
+                MemberState::Pending,
+                MemberState::Upgrading,
+                None
+            )
+            .await
+            .unwrap(),
+            "a member moves once"
+        );
+        let members = db.rollout_members(rollout.id).await.unwrap();
+        assert_eq!(members[0].state, MemberState::Upgrading);
+        let at = chrono::Utc::now();
+        db.set_rollout_next_batch(rollout.id, Some(at))
+            .await
+            .unwrap();
+        assert!(
+            db.rollout(rollout.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .next_batch_at
+                .is_some()
+        );
+        let stopped = db
+            .set_rollout_state(
+                rollout.id,
+                &[RolloutState::Running],
+                RolloutState::Stopped,
+                Some("budget".into()),
+                NewAudit::new(ctx(&ann.id), "rollout.stopped", "stopped"),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stopped.reason.as_deref(), Some("budget"));
+        assert!(
+            db.set_rollout_state(
+                rollout.id,
+                &[RolloutState::Running],
+                RolloutState::Paused,
+                None,
+                NewAudit::new(ctx(&ann.id), "x", "x")
+            )
+            .await
+            .unwrap()
+            .is_none(),
+            "only from the states named"
+        );
+        // Stopped with an upgrade still under way: still claimed, to record how it ends.
+        assert_eq!(db.claim_rollouts("two", lease).await.unwrap().len(), 1);
+        db.create_rollout(new_rollout()).await.unwrap();
         assert_eq!(db.setting("k").await.unwrap(), None);
         assert_eq!(db.setting_or_insert("k", "first").await.unwrap(), "first");
         assert_eq!(db.setting_or_insert("k", "second").await.unwrap(), "first");

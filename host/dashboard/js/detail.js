@@ -195,11 +195,12 @@ export async function detailView(root, id) {
     replace(progress, stepList(store));
     replace(links, endpoints(store));
     // Rebuilt only when what it shows changes, so an open preview survives progress events.
-    const shown = JSON.stringify([store.status, store.pluginVersion, store.updateAvailable, store.failureReason, store.progress, store.options]);
+    const shown = JSON.stringify([store.status, store.pluginVersion, store.updateAvailable, store.pinned, store.failureReason, store.progress, store.options]);
     if (shown !== operationsShown) {
       operationsShown = shown;
       replace(operations, operationsPanel(store, {
         canOperate: isOwner || me.role === 'admin',
+        isOwner,
         isAdmin: me.role === 'admin',
         engines,
         onStore: (next) => {

@@ -48,7 +48,7 @@ function changeable(schema) {
  * The operations card of `store` for `canOperate` callers (its owner, admins). `onStore` is
  * called with the store an operation returns.
  */
-export function operationsPanel(store, { canOperate, isAdmin, engines, onStore }) {
+export function operationsPanel(store, { canOperate, isOwner, isAdmin, engines, onStore }) {
   const root = h('div', { class: 'stack', 'data-testid': 'operations' });
   const result = h('div');
   const run = async (path, body) => {
@@ -72,6 +72,7 @@ export function operationsPanel(store, { canOperate, isAdmin, engines, onStore }
 
   const facts = [h('dt', {}, 'Version'), h('dd', { 'data-testid': 'plugin-version' }, store.pluginVersion || '—')];
   if (store.updateAvailable) facts.push(h('dt', {}, 'Update'), h('dd', { 'data-testid': 'update-available' }, `${store.updateAvailable} available`));
+  if (store.pinned) facts.push(h('dt', {}, 'Pinned'), h('dd', { 'data-testid': 'pinned' }, 'stays on this version (rollouts pass it by)'));
   const parts = [h('dl', { class: 'kv' }, ...facts)];
   if (store.status === 'ready' && store.failureReason) {
     parts.push(alert('error', h('strong', {}, 'Last change failed: '), h('span', { 'data-testid': 'last-change-failure' }, store.failureReason)));
@@ -87,6 +88,10 @@ export function operationsPanel(store, { canOperate, isAdmin, engines, onStore }
         store.updateAvailable ? 'Preview the update' : 'Preview an upgrade to the active version'));
     }
     buttons.push(h('button', { type: 'button', class: 'secondary', onclick: () => run('suspend', {}) }, 'Suspend'));
+    if (isOwner) {
+      buttons.push(h('button', { type: 'button', class: 'secondary', onclick: () => run('pin', { pinned: !store.pinned }) },
+        store.pinned ? 'Follow updates again' : 'Stay on this version'));
+    }
     parts.push(h('div', { class: 'row' }, ...buttons));
     const engine = (engines || []).find((e) => e.id === store.engine);
     for (const [key, property] of changeable(engine && engine.optionsSchema)) {

@@ -118,7 +118,7 @@ impl Modify for BearerAuth {
         auth::register, auth::login, auth::me, events::ticket,
         stores::create, stores::list, stores::get, stores::delete, stores::retry, stores::logs,
         stores::credentials, store_operations::preview, store_operations::upgrade,
-        store_operations::suspend, store_operations::resume,
+        store_operations::suspend, store_operations::resume, store_operations::pin,
         events::store_events, events::all_events,
         audit::list, audit::list_logs,
         engines::list,

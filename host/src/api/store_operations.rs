@@ -89,6 +89,35 @@ pub async fn upgrade(
     accepted(&state, ctx, "Store upgrade initiated.", &store, &user).await
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinBody {
+    /// `true`: stay on the current version (rollouts pass the store by); `false`: follow
+    /// rollouts again.
+    pub pinned: bool,
+}
+
+/// Pins the store to its engine version, or unpins it (owner only). Rollouts pass pinned
+/// stores by unless the administrator includes them (a security fix).
+#[utoipa::path(post, path = "/api/v1/stores/{id}/pin", tag = "stores", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = PinBody,
+    responses((status = 200, body = StoreResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+              (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn pin(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<PinBody>,
+) -> Result<AppJson<StoreResponse>, ApiError> {
+    let store = state
+        .stores
+        .pin(&user.caller(), &id, body.pinned, ctx.audit(Some(&user.0)))
+        .await?;
+    let (_, AppJson(response)) = accepted(&state, ctx, "Store updated.", &store, &user).await?;
+    Ok(AppJson(response))
+}
+
 /// Suspends a ready store: its workloads are scaled to zero and its compute quota released;
 /// its volumes, Secrets and data are kept. It still counts against the store limit.
 #[utoipa::path(post, path = "/api/v1/stores/{id}/suspend", tag = "stores", security(("bearer" = [])),

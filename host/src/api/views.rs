@@ -74,6 +74,8 @@ pub struct StoreView {
     /// /stores/{id}/upgrade` moves it there).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub update_available: Option<String>,
+    /// Its owner keeps it on its version: rollouts pass it by.
+    pub pinned: bool,
     pub current_step: Option<String>,
     /// Where the store's provisioning or deletion is (absent when neither runs), e.g.
     /// `{"step": "wait", "index": 7, "of": 9, "startedAt": "2026-11-28T21:03:04Z"}`.
@@ -121,6 +123,7 @@ impl StoreView {
             retry_count: store.retry_count,
             plugin_version: store.plugin_version.clone(),
             update_available: None,
+            pinned: store.pinned,
             current_step: store.current_step.clone(),
             progress: (store.status.is_busy() || store.status == StoreStatus::Failed)
                 .then(|| progress_of(store.current_step.as_deref()))

@@ -102,6 +102,7 @@ pub struct StoreRow {
     pub deleted_at: Option<DateTime<Utc>>,
     pub progress: String,
     pub step_started_at: Option<DateTime<Utc>>,
+    pub pinned: bool,
 }
 
 impl TryFrom<StoreRow> for Store {
@@ -128,6 +129,7 @@ impl TryFrom<StoreRow> for Store {
             updated_at: row.updated_at,
             ready_at: row.ready_at,
             deleted_at: row.deleted_at,
+            pinned: row.pinned,
         })
     }
 }
@@ -220,7 +222,7 @@ impl From<PluginRow> for PluginRecord {
 
 /// Columns of `stores`, in `StoreRow` order.
 pub const STORE_COLUMNS: &str = "id, owner_id, name, engine, options, status, version, plugin_version, plugin_digest, \
-     endpoints, failure_reason, retry_count, current_step, created_at, updated_at, ready_at, deleted_at, progress, step_started_at";
+     endpoints, failure_reason, retry_count, current_step, created_at, updated_at, ready_at, deleted_at, progress, step_started_at, pinned";
 
 /// Columns of `audit_events`, in `AuditRow` order.
 pub const AUDIT_COLUMNS: &str = "id, created_at, actor_id, store_id, action, from_status, to_status, message, request_id, ip, details";

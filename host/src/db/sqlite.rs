@@ -463,6 +463,33 @@ impl Db for SqliteDb {
         Ok(store)
     }
 
+    async fn set_store_pinned(
+        &self,
+        id: &StoreId,
+        pinned: bool,
+        audit: NewAudit,
+    ) -> Result<Option<Store>> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<StoreRow> = sqlx::query_as(&format!(
+            "UPDATE stores SET pinned = ?2, updated_at = ?3 WHERE id = ?1 RETURNING {STORE_COLUMNS}"
+        ))
+        .bind(id.as_str())
+        .bind(pinned)
+        .bind(Utc::now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let store = Store::try_from(row)?;
+        let mut audit = audit;
+        audit.store_id = Some(store.id.clone());
+        audit.store_owner = Some(store.owner_id.clone());
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(Some(store))
+    }
+
     async fn count_stores_by_status(&self) -> Result<Vec<(StoreStatus, i64)>> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT status, COUNT(*) FROM stores GROUP BY status")

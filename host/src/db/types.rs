@@ -63,6 +63,8 @@ pub struct Store {
     pub updated_at: DateTime<Utc>,
     pub ready_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Its owner keeps it on its engine version: rollouts pass it by (unless told not to).
+    pub pinned: bool,
 }
 
 /// A store to create.

@@ -41,6 +41,9 @@ pub struct RolloutSettings {
     /// Failed upgrades tolerated: one more stops the rollout.
     #[schema(maximum = 100000)]
     pub failure_budget: u32,
+    /// Also take stores their owners pinned to their version (a security fix must reach
+    /// every store).
+    pub include_pinned: bool,
 }
 
 impl Default for RolloutSettings {
@@ -54,6 +57,7 @@ impl Default for RolloutSettings {
             max_in_flight: 5,
             pause_seconds: 0,
             failure_budget: 0,
+            include_pinned: false,
         }
     }
 }
@@ -257,6 +261,7 @@ impl RolloutService {
                     || s.plugin_version
                         .as_ref()
                         .is_some_and(|v| settings.from_versions.contains(v)))
+                && (settings.include_pinned || !s.pinned)
         });
         Ok(selected
             .enumerate()

@@ -488,6 +488,48 @@ impl StoreService {
         .await
     }
 
+    /// Pins the caller's store to its engine version (rollouts pass it by, unless an
+    /// administrator includes pinned stores) or unpins it. Owner only; audited.
+    pub async fn pin(
+        &self,
+        caller: &Caller,
+        id: &str,
+        pinned: bool,
+        ctx: AuditContext,
+    ) -> Result<Store, LifecycleError> {
+        let store = self.authorized(caller, id, StoreAction::Manage).await?;
+        if matches!(store.status, StoreStatus::Deleting | StoreStatus::Deleted) {
+            return Err(LifecycleError::InvalidTransition {
+                from: store.status,
+                to: store.status,
+            });
+        }
+        let audit = NewAudit::new(
+            ctx,
+            if pinned {
+                "store.pinned"
+            } else {
+                "store.unpinned"
+            },
+            if pinned {
+                format!(
+                    "{} stays on version {} (rollouts pass it by)",
+                    store.name,
+                    store.plugin_version.as_deref().unwrap_or("?")
+                )
+            } else {
+                format!("{} follows rollouts again", store.name)
+            },
+        );
+        let store = self
+            .db
+            .set_store_pinned(&store.id, pinned, audit)
+            .await?
+            .ok_or(LifecycleError::NotFound)?;
+        self.events.publish(&store.id);
+        Ok(store)
+    }
+
     /// Suspends a ready store (owner or admin): its workloads stop, its data stays.
     pub async fn suspend(
         &self,

@@ -446,3 +446,89 @@ async fn a_rollout_is_paused_resumed_followed_live_and_aborted() {
         assert_eq!(found.body["total"], 1, "{action}: {}", found.body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_store_stays_on_its_version_until_a_rollout_includes_pinned_stores() {
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = rig.host().await;
+    let admin = host.user("admin").await;
+    let owner = host.user("owner").await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            create_store(&host, &owner, &format!("shop-{i}"), "woocommerce")
+                .await
+                .0,
+        );
+    }
+    for id in &ids {
+        wait_status(&host, &owner, id, "ready", Duration::from_secs(60)).await;
+    }
+    let pinned = &ids[1];
+    let by_admin = host
+        .post(
+            &format!("/api/v1/stores/{pinned}/pin"),
+            Some(&admin.token),
+            json!({"pinned": true}),
+        )
+        .await;
+    assert_eq!(
+        by_admin.status.as_u16(),
+        403,
+        "only the owner pins: {}",
+        by_admin.body
+    );
+    let pin = host
+        .post(
+            &format!("/api/v1/stores/{pinned}/pin"),
+            Some(&owner.token),
+            json!({"pinned": true}),
+        )
+        .await;
+    assert_eq!(pin.status.as_u16(), 200, "{}", pin.body);
+    assert_eq!(pin.body["store"]["pinned"], true);
+    upload_and_activate(&host, &admin, guests::WOO_UPGRADE, "woocommerce/0.3.0").await;
+
+    let start = |include_pinned: bool| {
+        host.post(
+            "/api/v1/admin/rollouts",
+            Some(&admin.token),
+            json!({"engine": "woocommerce", "version": "0.3.0",
+                   "settings": {"canary": 0, "batchSize": 5, "includePinned": include_pinned}}),
+        )
+    };
+    let first = start(false).await;
+    assert_eq!(first.status.as_u16(), 201, "{}", first.body);
+    assert_eq!(
+        first.body["rollout"]["counts"]["pending"], 2,
+        "the pinned store is passed by"
+    );
+    let id = first.body["rollout"]["id"].as_i64().unwrap_or_default();
+    rollout_until(&host, &admin, id, Duration::from_secs(60), |b| {
+        b["rollout"]["state"] == "completed"
+    })
+    .await;
+    let store = host
+        .get(&format!("/api/v1/stores/{pinned}"), Some(&owner.token))
+        .await;
+    assert_eq!(store.body["store"]["pluginVersion"], "0.1.0");
+    assert_eq!(store.body["store"]["updateAvailable"], "0.3.0");
+
+    // A security fix: the administrator includes pinned stores.
+    let second = start(true).await;
+    assert_eq!(second.status.as_u16(), 201, "{}", second.body);
+    assert_eq!(second.body["rollout"]["counts"]["pending"], 1);
+    let id = second.body["rollout"]["id"].as_i64().unwrap_or_default();
+    rollout_until(&host, &admin, id, Duration::from_secs(60), |b| {
+        b["rollout"]["state"] == "completed"
+    })
+    .await;
+    let store = host
+        .get(&format!("/api/v1/stores/{pinned}"), Some(&owner.token))
+        .await;
+    assert_eq!(store.body["store"]["pluginVersion"], "0.3.0");
+    assert_eq!(
+        events_of(&host, &owner, pinned, "store.pinned").await.len(),
+        1
+    );
+}
