@@ -1,9 +1,10 @@
 -- Day-two operations: a store can be upgraded (another engine version, or new options such as
 -- its size), suspended and resumed. New statuses: upgrading, suspending, suspended, resuming;
 -- new job kinds: upgrade, suspend, resume. SQLite cannot change a CHECK constraint, so
--- `stores` and `jobs` are rebuilt with the same columns and indexes (foreign keys are checked
--- when the migration commits, once both tables exist again).
-PRAGMA defer_foreign_keys = ON;
+-- `stores` and `jobs` are rebuilt with the same columns and indexes. The order keeps every
+-- foreign key satisfied throughout (foreign keys stay on): the new jobs table refers to the new
+-- stores table, the old child goes before the old parent, and renaming the new stores table
+-- renames the reference with it (SQLite 3.26 and later).
 
 CREATE TABLE stores_rebuilt (
     id              TEXT PRIMARY KEY,
@@ -28,15 +29,10 @@ CREATE TABLE stores_rebuilt (
     step_started_at TEXT
 );
 INSERT INTO stores_rebuilt SELECT * FROM stores;
-DROP TABLE stores;
-ALTER TABLE stores_rebuilt RENAME TO stores;
-CREATE UNIQUE INDEX stores_owner_live_name ON stores (owner_id, name) WHERE status <> 'deleted';
-CREATE INDEX stores_owner_created ON stores (owner_id, created_at DESC);
-CREATE INDEX stores_status ON stores (status);
 
 CREATE TABLE jobs_rebuilt (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
-    store_id          TEXT NOT NULL REFERENCES stores (id),
+    store_id          TEXT NOT NULL REFERENCES stores_rebuilt (id),
     kind              TEXT NOT NULL CHECK (kind IN ('provision', 'delete', 'upgrade', 'suspend', 'resume')),
     state             TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
     step              TEXT,
@@ -52,8 +48,14 @@ CREATE TABLE jobs_rebuilt (
     deadline_at       TEXT
 );
 INSERT INTO jobs_rebuilt SELECT * FROM jobs;
+
 DROP TABLE jobs;
+DROP TABLE stores;
+ALTER TABLE stores_rebuilt RENAME TO stores;
 ALTER TABLE jobs_rebuilt RENAME TO jobs;
+CREATE UNIQUE INDEX stores_owner_live_name ON stores (owner_id, name) WHERE status <> 'deleted';
+CREATE INDEX stores_owner_created ON stores (owner_id, created_at DESC);
+CREATE INDEX stores_status ON stores (status);
 CREATE UNIQUE INDEX jobs_one_open_per_store ON jobs (store_id) WHERE state IN ('queued', 'running');
 CREATE INDEX jobs_claimable ON jobs (run_after) WHERE state = 'queued';
 CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) WHERE state = 'running';

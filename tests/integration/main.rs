@@ -12,6 +12,7 @@ mod docs;
 mod hot_swap;
 mod hotload;
 mod medusa_server;
+mod migrations;
 mod network_policies;
 mod plugin_cache;
 mod provisioning;

@@ -304,10 +304,17 @@ impl RolloutDriver {
             return Ok(false);
         }
         if store.status != StoreStatus::Ready {
-            let detail = format!(
-                "not upgraded: the store was {} when its turn came",
-                store.status
-            );
+            let detail = if to == MemberState::Reverting {
+                format!(
+                    "not taken back: the store was {} when the rollout was aborted",
+                    store.status
+                )
+            } else {
+                format!(
+                    "not upgraded: the store was {} when its turn came",
+                    store.status
+                )
+            };
             self.db
                 .set_member_state(
                     rollout.id,
