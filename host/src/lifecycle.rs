@@ -6,13 +6,15 @@
 //! | file | purpose |
 //! |---|---|
 //! | `stores` | store operations of the API |
+//! | `store_operations` | day-two store operations: upgrade, resize, suspend, resume, pin |
 //! | `plugins` | plugin administration (upload, activate, roll back, disable) |
 //! | `users` | user administration (list with store counts, deactivate, reactivate) |
 //! | `runner` | workers, leases, heartbeats, retry/backoff, settling outcomes |
 //! | `job` | a running job's context and its step errors |
 //! | `provision` | the pipeline steps 1–9 |
 //! | `deletion` | the delete job |
-//! | `upgrade` | the upgrade job (and resize): preview, apply, migrate, prune, roll back |
+//! | `upgrade` | the upgrade job (and resize): preview, apply, migrate, prune, switch |
+//! | `upgrade_rollback` | rolling a failed upgrade back to the store's plan |
 //! | `changes` | what moving between two rendered plans changes (objects, values, refusals) |
 //! | `suspension` | the suspend and resume jobs |
 //! | `rollouts` | rollouts as administrators start and steer them |
@@ -33,9 +35,11 @@ mod render_failures;
 mod rollout_driver;
 mod rollouts;
 mod runner;
+mod store_operations;
 mod stores;
 mod suspension;
 mod upgrade;
+mod upgrade_rollback;
 mod users;
 
 pub use changes::{ChangedObject, ObjectChanges, ObjectRef, ValueChange};
@@ -48,8 +52,7 @@ pub use render_failures::RenderFailures;
 pub use rollout_driver::RolloutDriver;
 pub use rollouts::{RolloutService, RolloutSettings, StartRollout};
 pub use runner::{JobRunner, RunnerSettings};
-pub use stores::{
-    CreateStore, Credentials, LifecycleError, StoreService, UpgradeRequest, validate_options,
-};
+pub use store_operations::{CHANGEABLE, UpgradeRequest};
+pub use stores::{CreateStore, Credentials, LifecycleError, StoreService, validate_options};
 pub use upgrade::UpgradePreview;
 pub use users::{UserAdmin, UserAdminError};
