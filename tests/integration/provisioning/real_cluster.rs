@@ -8,7 +8,8 @@
 //!
 //! Creates a WooCommerce and a Medusa store, waits until both are ready (real images pulled,
 //! real setup by exec), opens the WooCommerce storefront and Medusa's `/health` through the
-//! ingress, then deletes both and waits until their namespaces are gone.
+//! ingress; suspends the WooCommerce store (its storefront stops answering) and resumes it (the
+//! same shop answers again); then deletes both and waits until their namespaces are gone.
 
 use std::time::Duration;
 
@@ -84,6 +85,37 @@ async fn real_cluster_runs_both_engines_end_to_end() {
     );
     let health = through_ingress(&ingress, &format!("store-{medusa}.localhost"), "/health").await;
     assert_eq!(health.trim(), "OK");
+
+    // Suspended: no pod, so the ingress has no backend (503); resumed: the same shop again.
+    for (operation, status) in [("suspend", "suspended"), ("resume", "ready")] {
+        let reply = host
+            .post(
+                &format!("/api/v1/stores/{woo}/{operation}"),
+                Some(&owner.token),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(reply.status.as_u16(), 202, "{}", reply.body);
+        wait_status(&host, &owner, &woo, status, Duration::from_secs(900)).await;
+        if status == "suspended" {
+            let answer = reqwest::Client::new()
+                .get(format!("{ingress}/"))
+                .header("host", format!("store-{woo}.localhost"))
+                .timeout(Duration::from_secs(20))
+                .send()
+                .await
+                .map(|r| r.status().as_u16());
+            assert!(
+                !matches!(answer, Ok(200)),
+                "a suspended store does not serve its shop: {answer:?}"
+            );
+        }
+    }
+    let storefront = through_ingress(&ingress, &format!("store-{woo}.localhost"), "/").await;
+    assert!(
+        storefront.contains("woocommerce"),
+        "the resumed storefront is the same WooCommerce shop"
+    );
 
     for id in [&woo, &medusa] {
         let reply = host

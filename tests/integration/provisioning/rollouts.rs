@@ -532,3 +532,67 @@ async fn a_pinned_store_stays_on_its_version_until_a_rollout_includes_pinned_sto
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_survives_its_replicas_being_killed_one_after_the_other() {
+    let rig = Rig::new(
+        Backend::Postgres,
+        Settings {
+            default_exec_delay_ms: 200,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let mut first = rig.host().await;
+    let mut second = rig.host().await;
+    let admin = first.user("admin").await;
+    for i in 0..10 {
+        create_store(&first, &admin, &format!("shop-{i}"), "woocommerce").await;
+    }
+    for store in all_stores(&first, &admin).await {
+        let id = store["id"].as_str().unwrap_or_default().to_owned();
+        wait_status(&first, &admin, &id, "ready", Duration::from_secs(60)).await;
+    }
+    upload_and_activate(&first, &admin, guests::WOO_UPGRADE, "woocommerce/0.3.0").await;
+    let created = first
+        .post(
+            "/api/v1/admin/rollouts",
+            Some(&admin.token),
+            json!({"engine": "woocommerce", "version": "0.3.0", "settings": {
+                "canary": 1, "batchSize": 3, "maxInFlight": 2,
+            }}),
+        )
+        .await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+    let id = created.body["rollout"]["id"].as_i64().unwrap_or_default();
+
+    // Killed mid-rollout, one replica after the other; the last one, started after both
+    // kills began, can only finish by taking the rollout over.
+    rollout_until(&second, &admin, id, Duration::from_secs(60), |b| {
+        members_in(b, "upgraded").len() >= 2
+    })
+    .await;
+    first.kill();
+    rollout_until(&second, &admin, id, Duration::from_secs(90), |b| {
+        members_in(b, "upgraded").len() >= 5
+    })
+    .await;
+    let third = rig.host().await;
+    second.kill();
+    let end = rollout_until(&third, &admin, id, Duration::from_secs(120), |b| {
+        b["rollout"]["state"] == "completed"
+    })
+    .await;
+    assert_eq!(members_in(&end, "upgraded").len(), 10, "{}", end["rollout"]);
+    for store in all_stores(&third, &admin).await {
+        assert_eq!(store["status"], "ready", "{store}");
+        assert_eq!(store["pluginVersion"], "0.3.0", "{store}");
+    }
+    let requested = third
+        .get(
+            "/api/v1/audit?eventType=store.upgrade_requested&limit=1",
+            Some(&admin.token),
+        )
+        .await;
+    assert_eq!(requested.body["total"], 10, "each store upgraded once");
+}

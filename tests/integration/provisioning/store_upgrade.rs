@@ -505,3 +505,61 @@ async fn stores_of_every_contract_version_provision_and_upgrade() {
     );
     assert_eq!(rig.secret_values(&id), secrets);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resize_whose_storage_class_cannot_grow_volumes_is_rolled_back_with_the_reason() {
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            volume_expansion: false,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "fixed-disk", "woocommerce").await;
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+    let (objects, claims) = (object_names(&rig, &id), claim_uids(&rig, &id));
+    let claim_sizes = |rig: &Rig| -> Vec<String> {
+        rig.fake
+            .objects(&format!("store-{id}"))
+            .iter()
+            .filter(|o| o["kind"] == "PersistentVolumeClaim")
+            .map(|o| {
+                o["spec"]["resources"]["requests"]["storage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let sizes = claim_sizes(&rig);
+
+    let started = operate(
+        &host,
+        &owner,
+        &id,
+        "upgrade",
+        json!({"options": {"size": "medium"}}),
+    )
+    .await;
+    assert_eq!(started.status.as_u16(), 202, "{}", started.body);
+    let store = wait_until(&host, &owner, &id, Duration::from_secs(60), |s| {
+        s["status"] == "ready" && !s["failureReason"].is_null()
+    })
+    .await;
+    let reason = store["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the storageclass that provisions the pvc must support resize"),
+        "the API server's reason reaches the owner: {store}"
+    );
+    assert_eq!(
+        store["options"]["size"],
+        Value::Null,
+        "the options are as before: {store}"
+    );
+    assert_eq!(object_names(&rig, &id), objects);
+    assert_eq!(claim_uids(&rig, &id), claims, "the same claims");
+    assert_eq!(claim_sizes(&rig), sizes, "the claims kept their size");
+}

@@ -398,6 +398,26 @@ fn admit_write(
             allowed,
         });
     }
+    if target.resource.kind == "PersistentVolumeClaim"
+        && !state.settings().volume_expansion
+        && let (Some(old), Some(new)) = (old, new)
+    {
+        let storage = |v: &Value| {
+            v.pointer("/spec/resources/requests/storage")
+                .and_then(Value::as_str)
+                .and_then(|s| storeplane::k8s::quantity::Quantity::parse(s).ok())
+        };
+        if storage(new) > storage(old) {
+            // plugin/pkg/admission/storage/persistentvolume/resize/admission.go
+            return Err(ApiError::new(
+                403,
+                "Forbidden",
+                format!(
+                    "persistentvolumeclaims \"{name}\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"
+                ),
+            ));
+        }
+    }
     admission_policy::validate(
         objects,
         &admission_policy::AdmissionRequest {

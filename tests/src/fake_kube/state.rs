@@ -86,6 +86,10 @@ pub struct Settings {
     /// How long a written RoleBinding or ClusterRoleBinding takes to reach the authorizer
     /// (kube-apiserver's RBAC authorizer reads them from an informer cache).
     pub rbac_lag_ms: u64,
+    /// Whether the claims' storage class allows volume expansion (`allowVolumeExpansion`);
+    /// when not, a claim asking for more storage is refused by the `PersistentVolumeClaimResize`
+    /// admission plugin, as on a cluster whose class cannot grow volumes (kind's local-path).
+    pub volume_expansion: bool,
 }
 
 /// Pulls of images containing `matches` fail `times` times with `message`, then succeed.
@@ -118,6 +122,7 @@ impl Default for Settings {
             database_startup_ms: 0,
             crash_backoff_ms: 100,
             rbac_lag_ms: 20,
+            volume_expansion: true,
         }
     }
 }
