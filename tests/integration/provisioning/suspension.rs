@@ -142,3 +142,45 @@ async fn only_ready_stores_suspend_and_only_suspended_ones_resume() {
     let theirs = operate(&host, &stranger, &id, "suspend", json!({})).await;
     assert_eq!(theirs.status.as_u16(), 403, "{}", theirs.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspending_and_resuming_finish_after_the_host_is_killed_midway() {
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let mut host = rig.host().await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "shop", "medusa").await;
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+    let claims = claim_uids(&rig, &id);
+    // Every request is slow, so each job is caught in the middle of its steps.
+    rig.fake.update(|s| s.latency_ms = 150);
+    for (operation, step, status) in [
+        ("suspend", "scale-down", "suspended"),
+        ("resume", "scale-up", "ready"),
+    ] {
+        let reply = operate(&host, &owner, &id, operation, json!({})).await;
+        assert_eq!(reply.status.as_u16(), 202, "{}", reply.body);
+        wait_until(&host, &owner, &id, Duration::from_secs(60), |s| {
+            s["currentStep"] == step
+        })
+        .await;
+        host.kill();
+        host = rig.host().await;
+        wait_status(&host, &owner, &id, status, Duration::from_secs(90)).await;
+        let expected = if status == "suspended" { 0 } else { 1 };
+        assert!(
+            replicas(&rig, &id).iter().all(|r| *r == expected),
+            "{operation}: {:?}",
+            replicas(&rig, &id)
+        );
+        assert_eq!(
+            claim_uids(&rig, &id),
+            claims,
+            "{operation}: the same claims"
+        );
+    }
+    assert_eq!(
+        quota_hard(&rig, &id)["pods"] != "0",
+        true,
+        "the quota is back"
+    );
+}
