@@ -178,9 +178,5 @@ async fn suspending_and_resuming_finish_after_the_host_is_killed_midway() {
             "{operation}: the same claims"
         );
     }
-    assert_eq!(
-        quota_hard(&rig, &id)["pods"] != "0",
-        true,
-        "the quota is back"
-    );
+    assert_ne!(quota_hard(&rig, &id)["pods"], "0", "the quota is back");
 }
