@@ -26,7 +26,9 @@ function stepList(store) {
     const n = i + 1;
     let state = 'pending';
     let mark = '·';
-    if (store.status === 'ready' || (current && n < current)) {
+    // Past provisioning (ready, or in a later job: upgrading, suspended, ...) every step is done.
+    const provisioned = !['requested', 'provisioning', 'failed', 'deleting', 'deleted'].includes(store.status);
+    if (provisioned || (current && n < current)) {
       state = 'done';
       mark = '✓';
     } else if (current === n) {
