@@ -18,6 +18,10 @@ fn main() {
                 dir: "tests/guests/misbehave",
             },
             ComponentCrate {
+                package: "guest-sloppy",
+                dir: "tests/guests/sloppy",
+            },
+            ComponentCrate {
                 package: "guest-swap-v1",
                 dir: "tests/guests/swap-v1",
             },

@@ -16,6 +16,7 @@
 mod bounds;
 mod check;
 mod exposure;
+mod grants;
 mod manifests;
 mod names;
 mod pod_fields;
@@ -190,19 +191,30 @@ impl PlanValidator for Conformance {
         plans: &'a [(StoreSpec, DeploymentPlan)],
     ) -> Pin<Box<dyn Future<Output = Vec<String>> + Send + 'a>> {
         Box::pin(async move {
-            let mut problems = Vec::new();
+            // One line per problem, naming the sample stores that have it.
+            let mut found: Vec<(String, Vec<String>)> = Vec::new();
+            let mut containers = std::collections::BTreeSet::new();
             for (spec, plan) in plans {
                 let report = self.render_and_check(info, spec, plan).await;
+                containers.extend(grants::container_names(&report.manifests));
                 // Validation answers the administrator uploading the plugin: helm's own words.
-                let found = match report.render_detail {
+                let problems = match report.render_detail {
                     Some(detail) => vec![format!("rendering the chart failed: {detail}")],
                     None => report.problems,
                 };
-                problems.extend(
-                    found
-                        .into_iter()
-                        .map(|p| format!("sample store {}: {p}", spec.store_id)),
-                );
+                for problem in problems {
+                    match found.iter_mut().find(|(p, _)| *p == problem) {
+                        Some((_, stores)) => stores.push(spec.store_id.clone()),
+                        None => found.push((problem, vec![spec.store_id.clone()])),
+                    }
+                }
+            }
+            let mut problems: Vec<String> = found
+                .into_iter()
+                .map(|(problem, stores)| format!("{problem} (sample store {})", stores.join(", ")))
+                .collect();
+            if !plans.is_empty() {
+                problems.extend(grants::unused_grants(info, &containers));
             }
             problems
         })

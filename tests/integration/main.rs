@@ -15,6 +15,7 @@ mod medusa_server;
 mod migrations;
 mod network_policies;
 mod plugin_cache;
+mod plugin_check;
 mod provisioning;
 mod sandbox;
 mod wit_versions;

@@ -23,6 +23,9 @@ pub mod guests {
     /// Tries every way out of its store namespace (plans harmlessly for sample stores).
     pub const HOSTILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_hostile.wasm"));
     pub const MISBEHAVE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_misbehave.wasm"));
+    /// Engine `sloppy`: WooCommerce with an exec grant for a container its chart lacks
+    /// (`wpcli`) and an option without a default (`region`).
+    pub const SLOPPY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_sloppy.wasm"));
     /// Engine `swap` version 1.0.0; marks plans with `values.marker = "1.0.0"`.
     pub const SWAP_V1: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest_swap_v1.wasm"));
     /// Engine `swap` version 2.0.0.

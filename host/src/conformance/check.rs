@@ -32,6 +32,8 @@ pub struct CheckReport {
     /// Problems before any plan could run (loading, describe).
     pub problems: Vec<String>,
     pub specs: Vec<SpecReport>,
+    /// Exec grants for containers no rendered pod has (across every spec).
+    pub grants: Vec<String>,
 }
 
 impl CheckReport {
@@ -39,6 +41,7 @@ impl CheckReport {
     pub fn passed(&self) -> bool {
         self.info.is_some()
             && self.problems.is_empty()
+            && self.grants.is_empty()
             && self.specs.iter().all(|s| s.problems.is_empty())
     }
 
@@ -101,6 +104,7 @@ pub async fn check_plugin(
     );
 
     let component = Arc::new(component);
+    let mut containers = std::collections::BTreeSet::new();
     for (label, spec) in specs {
         // Upgrade steps are asked for a move to this same version (what changing a store's
         // options does), the one upgrade every plugin must be able to answer.
@@ -145,6 +149,7 @@ pub async fn check_plugin(
                     .render_and_check(&info, &entry.spec, &plan)
                     .await;
                 entry.manifests = rendered.manifests;
+                containers.extend(super::grants::container_names(&entry.manifests));
                 // The author sees what helm said, not only the short reason tenants get.
                 match rendered.render_detail {
                     Some(detail) => entry
@@ -158,6 +163,9 @@ pub async fn check_plugin(
             Err(err) => entry.problems.push(format!("plugin task failed: {err}")),
         }
         report.specs.push(entry);
+    }
+    if !report.specs.is_empty() {
+        report.grants = super::grants::unused_grants(&info, &containers);
     }
     report.info = Some(info);
     report
@@ -206,6 +214,20 @@ impl fmt::Display for CheckReport {
         for problem in &self.problems {
             writeln!(f, "       - {problem}")?;
         }
+        // A problem several samples share is listed once, after them, naming them.
+        let shared: Vec<(&String, Vec<&str>)> = {
+            let mut by_problem: Vec<(&String, Vec<&str>)> = Vec::new();
+            for spec in &self.specs {
+                for problem in &spec.problems {
+                    match by_problem.iter_mut().find(|(p, _)| *p == problem) {
+                        Some((_, labels)) => labels.push(&spec.label),
+                        None => by_problem.push((problem, vec![&spec.label])),
+                    }
+                }
+            }
+            by_problem.retain(|(_, labels)| labels.len() > 1);
+            by_problem
+        };
         for spec in &self.specs {
             let kinds: Vec<_> = spec.manifests.iter().map(Manifest::id).collect();
             writeln!(
@@ -227,7 +249,25 @@ impl fmt::Display for CheckReport {
                 writeln!(f, "       upgrade: {}", spec.upgrade_steps.join(" -> "))?;
             }
             for problem in &spec.problems {
+                if !shared.iter().any(|(p, _)| *p == problem) {
+                    writeln!(f, "       - {problem}")?;
+                }
+            }
+        }
+        if !self.specs.is_empty() {
+            writeln!(
+                f,
+                "[{}] exec grants name containers the chart has",
+                mark(self.grants.is_empty())
+            )?;
+            for problem in &self.grants {
                 writeln!(f, "       - {problem}")?;
+            }
+        }
+        if !shared.is_empty() {
+            writeln!(f, "[FAIL] problems of several samples")?;
+            for (problem, labels) in &shared {
+                writeln!(f, "       - {problem} [{}]", labels.join(", "))?;
             }
         }
         write!(

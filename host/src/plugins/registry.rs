@@ -232,15 +232,13 @@ impl Registry {
         let wasm: Arc<[u8]> = wasm.into();
         let bytes = Arc::clone(&wasm);
         // Compiling and smoke-planning are CPU work: keep them off the reactor.
-        let (component, info, plans) = blocking(move || {
+        let (component, info, plans, problems) = blocking(move || {
             let component = runtime.load(&bytes)?;
             let info = component.describe(&runtime)?;
-            let problems = validate::check_info(&info);
-            if !problems.is_empty() {
-                return Err(PluginError::Validation { problems });
-            }
+            // Every problem at once: the samples are planned even when `describe` has some,
+            // so the author reads the whole list from one upload.
+            let mut problems = validate::check_info(&info);
             let mut plans = Vec::new();
-            let mut problems = Vec::new();
             for spec in samples::sample_specs(&info) {
                 match component.plan(&runtime, &spec) {
                     Ok(plan) => {
@@ -254,15 +252,12 @@ impl Registry {
                     Err(err) => problems.push(format!("sample store {}: {err}", spec.store_id)),
                 }
             }
-            if problems.is_empty() {
-                Ok((component, info, plans))
-            } else {
-                Err(PluginError::Validation { problems })
-            }
+            Ok((component, info, plans, problems))
         })
         .await?;
 
-        let problems = validator.validate(&info, &plans).await;
+        let mut problems = problems;
+        problems.extend(validator.validate(&info, &plans).await);
         if !problems.is_empty() {
             return Err(PluginError::Validation { problems });
         }

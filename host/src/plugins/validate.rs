@@ -44,6 +44,31 @@ fn is_label_key(s: &str) -> bool {
     name_ok && prefix_ok
 }
 
+/// Problems of the options' declarations: each needs a default (a store created without it
+/// would get none, and the dashboard's form shows the default), and the changeable mark
+/// (`x-storeplane-changeable`) is a boolean.
+fn option_problems(schema: &serde_json::Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let properties = schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object);
+    for (name, property) in properties.into_iter().flatten() {
+        if property.get("default").is_none() {
+            problems.push(format!(
+                "options-schema property {name:?} has no default: a store created without it gets none (add \"default\")"
+            ));
+        }
+        if let Some(mark) = property.get("x-storeplane-changeable")
+            && !mark.is_boolean()
+        {
+            problems.push(format!(
+                "options-schema property {name:?}: x-storeplane-changeable must be true or false, not {mark}"
+            ));
+        }
+    }
+    problems
+}
+
 /// Problems with what `describe` returned.
 pub fn check_info(info: &EngineInfo) -> Vec<String> {
     let mut problems = Vec::new();
@@ -70,6 +95,7 @@ pub fn check_info(info: &EngineInfo) -> Vec<String> {
                 problems
                     .push("options-schema must accept {} (every option needs a default)".into());
             }
+            problems.extend(option_problems(&info.options_schema));
             for (i, example) in schema_examples(&info.options_schema).iter().enumerate() {
                 for err in validator.iter_errors(example) {
                     problems.push(format!(
@@ -231,6 +257,27 @@ mod tests {
         assert!(!is_dns_label("A"));
         assert!(!is_dns_label(""));
         assert!(!is_dns_label(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn every_option_needs_a_default_and_a_boolean_changeable_mark() {
+        let schema = serde_json::json!({"type": "object", "properties": {
+            "title": {"type": "string", "default": "Shop"},
+            "size": {"enum": ["s", "m"], "x-storeplane-changeable": "yes", "default": "s"},
+            "region": {"type": "string"},
+        }});
+        let problems = option_problems(&schema);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("\"region\" has no default"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("x-storeplane-changeable must be true or false"))
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ impl Engine for Hostile {
             display_name: "Hostile test engine".into(),
             version: "1.0.0".into(),
             description: "Tries every way out of its store namespace.".into(),
-            options_schema: r#"{"type":"object","additionalProperties":false,"properties":{"attack":{"enum":["hostile","bomb","leak"]}}}"#
+            options_schema: r#"{"type":"object","additionalProperties":false,"properties":{"attack":{"enum":["hostile","bomb","leak"],"default":"hostile"}}}"#
                 .into(),
             secrets: vec![],
             chart: ChartSource::Embedded(CHART.to_vec()),

@@ -19,8 +19,9 @@ impl Engine for Misbehave {
             display_name: "Misbehaving test engine".into(),
             version: "1.0.0".into(),
             description: "Loops, bombs memory, panics or floods output on request.".into(),
-            options_schema: r#"{"type":"object","properties":{"behaviour":{"type":"string"}}}"#
-                .into(),
+            options_schema:
+                r#"{"type":"object","properties":{"behaviour":{"type":"string","default":"ok"}}}"#
+                    .into(),
             secrets: vec![],
             chart: ChartSource::Bundled("ecommerce-store".into()),
             exec: vec![exec_grant("app", &["sh"])],

@@ -1,0 +1,75 @@
+//! What `plugin check` and upload validation tell a plugin author beyond whether each sample
+//! renders: an exec grant for a container no pod of the chart has (with the containers there
+//! are) and an option without a default; a problem several samples share is one line naming
+//! them, in the report and in the upload's refusal.
+
+use reqwest::StatusCode;
+use storeplane::conformance::check_plugin;
+use storeplane_tests::app::{Api, Backend, TestApp};
+use storeplane_tests::{conformance, guests, runtime};
+
+#[tokio::test]
+async fn plugin_check_reports_a_grant_for_a_missing_container_and_an_option_without_a_default() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = check_plugin(
+        runtime(),
+        &conformance(dir.path()),
+        guests::SLOPPY.to_vec(),
+        vec![],
+    )
+    .await;
+    assert!(!report.passed(), "{report}");
+    assert_eq!(report.grants.len(), 1, "{report}");
+    assert!(
+        report.grants[0].starts_with("exec grant for container \"wpcli\": no pod the chart renders has a container of that name (containers: ")
+            && report.grants[0].contains("wp-cli"),
+        "{report}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("options-schema property \"region\" has no default")),
+        "{report}"
+    );
+    // Every sample still renders and passes on its own.
+    assert!(
+        report.specs.iter().all(|s| s.problems.is_empty()),
+        "{report}"
+    );
+    let text = report.to_string();
+    assert_eq!(text.matches("\"wpcli\"").count(), 1, "one line:\n{text}");
+    assert!(
+        text.contains("[FAIL] exec grants name containers the chart has"),
+        "{text}"
+    );
+    assert!(text.ends_with("result: FAILED"), "{text}");
+}
+
+#[tokio::test]
+async fn an_upload_is_refused_with_each_problem_once() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let admin = app.user("admin").await;
+    let response = app
+        .client
+        .post(format!("{}/api/v1/admin/plugins", app.base))
+        .bearer_auth(&admin.token)
+        .header("content-type", "application/wasm")
+        .body(guests::SLOPPY.to_vec())
+        .send()
+        .await
+        .expect("upload");
+    let refused = Api::reply(response).await;
+    assert_eq!(
+        (refused.status, refused.envelope_code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "PLUGIN_VALIDATION_FAILED"),
+        "{}",
+        refused.body
+    );
+    let details = refused.body["error"]["details"].to_string();
+    assert_eq!(details.matches("\\\"wpcli\\\"").count(), 1, "{details}");
+    assert!(
+        details.contains("\\\"region\\\" has no default"),
+        "{details}"
+    );
+}
