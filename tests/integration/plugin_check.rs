@@ -73,3 +73,46 @@ async fn an_upload_is_refused_with_each_problem_once() {
         "{details}"
     );
 }
+
+#[test]
+fn plugin_try_shows_each_command_and_the_failing_step_with_its_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wasm = dir.path().join("woocommerce-0.2.0.wasm");
+    std::fs::write(&wasm, guests::WOO_NEXT).expect("write the plugin");
+    let output = std::process::Command::new("python3")
+        .arg(storeplane_tests::workspace_root().join("scripts/plugin-try.py"))
+        .arg(&wasm)
+        .args([
+            "--exec-script",
+            "wp plugin install woocommerce=1:Error: could not download WooCommerce",
+        ])
+        .env("STOREPLANE_BIN", env!("CARGO_BIN_EXE_storeplane-host"))
+        .env("FAKE_KUBE_BIN", env!("CARGO_BIN_EXE_fake-kube"))
+        .env("HELM_BIN", storeplane_tests::helm_bin())
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the store failed:\n{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains("plugin woocommerce 0.2.0 uploaded and activated"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wp core install --url="),
+        "the commands are shown:\n{text}"
+    );
+    assert!(text.contains("-> exit 1"), "{text}");
+    assert!(
+        text.contains("setup step 1 of 7: install-wordpress done"),
+        "{text}"
+    );
+    assert!(
+        text.contains("result: the store is failed: setup step install-woocommerce failed with exit code 1 after 3 attempt(s): Error: could not download WooCommerce"),
+        "{text}"
+    );
+}
