@@ -140,13 +140,14 @@ impl Conformance {
                 }
             }
         };
+        let values = with_host_values(&plan.values, spec);
         match self
             .helm
             .template(
                 &chart,
                 &spec.namespace,
                 &spec.namespace,
-                &plan.values,
+                &values,
                 matches!(info.chart, ChartSource::Bundled(_)),
             )
             .await
@@ -184,6 +185,33 @@ impl Conformance {
     }
 }
 
+/// Key of the values the host adds to every render, over whatever the plan put there.
+pub const HOST_VALUES_KEY: &str = "storeplane";
+
+/// `values` with the host's own under [`HOST_VALUES_KEY`]: the operator's settings and the
+/// store's identity, so any chart (bundled or embedded) can use them without the plugin
+/// copying them: `storeId`, `namespace`, `hostname`, `tls`, `ingressClass`, `storageClass`
+/// (empty for the cluster's default) and `credentialsSecret`.
+pub fn with_host_values(
+    values: &serde_json::Map<String, serde_json::Value>,
+    spec: &StoreSpec,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut values = values.clone();
+    values.insert(
+        HOST_VALUES_KEY.to_owned(),
+        serde_json::json!({
+            "storeId": spec.store_id,
+            "namespace": spec.namespace,
+            "hostname": spec.hostname,
+            "tls": spec.tls,
+            "ingressClass": spec.ingress_class.clone().unwrap_or_default(),
+            "storageClass": spec.storage_class.clone().unwrap_or_default(),
+            "credentialsSecret": spec.credentials_secret,
+        }),
+    );
+    values
+}
+
 impl PlanValidator for Conformance {
     fn validate<'a>(
         &'a self,
@@ -218,5 +246,29 @@ impl PlanValidator for Conformance {
             }
             problems
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_values_override_what_the_plan_put_under_their_key() {
+        let spec = crate::plugins::samples::sample_spec("1a2b3c4d", serde_json::json!({}), true);
+        let mut plan = serde_json::Map::new();
+        plan.insert("replicas".into(), serde_json::json!(2));
+        plan.insert(
+            HOST_VALUES_KEY.into(),
+            serde_json::json!({"hostname": "evil.example.com"}),
+        );
+        let values = with_host_values(&plan, &spec);
+        assert_eq!(values["replicas"], 2);
+        let host = &values[HOST_VALUES_KEY];
+        assert_eq!(host["hostname"], spec.hostname.as_str());
+        assert_eq!(host["storeId"], "1a2b3c4d");
+        assert_eq!(host["namespace"], spec.namespace.as_str());
+        assert_eq!(host["tls"], true);
+        assert_eq!(host["credentialsSecret"], spec.credentials_secret.as_str());
     }
 }
