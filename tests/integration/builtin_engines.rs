@@ -363,3 +363,43 @@ fn both_built_in_engines_export_lifecycle_with_real_upgrade_steps_within_their_g
         }
     }
 }
+
+/// The options' defaults are written twice in each engine (its JSON Schema, which the
+/// dashboard's form and the API show, and its Rust options type, which plans): a store created
+/// with `{}` must be planned exactly as one created with every schema default spelled out.
+#[test]
+fn the_schema_defaults_are_the_defaults_the_engines_plan_with() {
+    let rt = runtime();
+    for engine in ENGINES {
+        let component = rt
+            .load(builtin::wasm(engine).expect("built-in"))
+            .expect("load");
+        let info = component.describe(&rt).expect("describe");
+        let defaults: serde_json::Map<String, serde_json::Value> =
+            info.options_schema["properties"]
+                .as_object()
+                .expect("properties")
+                .iter()
+                .map(|(name, property)| {
+                    let default = property
+                        .get("default")
+                        .unwrap_or_else(|| panic!("{engine}: option {name} has no default"));
+                    (name.clone(), default.clone())
+                })
+                .collect();
+        assert!(!defaults.is_empty(), "{engine}");
+        let implicit = component
+            .plan(&rt, &spec("1a2b3c4d", json!({})))
+            .expect("plan with {}");
+        let explicit = component
+            .plan(
+                &rt,
+                &spec("1a2b3c4d", serde_json::Value::Object(defaults.clone())),
+            )
+            .expect("plan with the schema's defaults");
+        assert_eq!(
+            implicit, explicit,
+            "{engine}: the schema's defaults {defaults:?} are not what the engine plans with"
+        );
+    }
+}
