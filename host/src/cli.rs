@@ -92,6 +92,18 @@ enum PluginCommand {
         #[arg(long)]
         render_dir: Option<PathBuf>,
     },
+    /// Write a new engine plugin crate (engine, options with their schema, a starter chart
+    /// packaged at build time, tests) that builds and passes `plugin check` untouched.
+    New {
+        /// The engine id (a DNS label).
+        name: String,
+        /// Where to write it (default: ./NAME).
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// A checkout of storeplane to take the SDK from (default: the GitHub repository).
+        #[arg(long)]
+        storeplane: Option<PathBuf>,
+    },
     /// Register the built-in engines and every plugin in PLUGIN_DIR, then list them.
     List,
     /// Write a built-in engine's component to a file (to inspect it or as a starting point).
@@ -141,6 +153,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => create_admin(&email, &username, &database_url).await,
         Command::PrintConfig => {
             println!("{config:#?}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::New {
+            name,
+            path,
+            storeplane,
+        }) => {
+            let dir = path.unwrap_or_else(|| PathBuf::from(&name));
+            let sdk = match storeplane {
+                Some(root) => crate::scaffold::SdkSource::Checkout(
+                    std::fs::canonicalize(&root)
+                        .with_context(|| format!("reading {}", root.display()))?,
+                ),
+                None => crate::scaffold::SdkSource::Git,
+            };
+            let written = crate::scaffold::new_plugin(&name, &dir, &sdk)?;
+            for file in &written {
+                println!("wrote {}", file.display());
+            }
+            println!(
+                "next: cd {} && cargo build --release --target wasm32-wasip2 && storeplane plugin check target/wasm32-wasip2/release/{}_engine.wasm",
+                dir.display(),
+                name.replace('-', "_")
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin(PluginCommand::Export { engine, output }) => {

@@ -35,6 +35,7 @@ pub mod k8s;
 pub mod lifecycle;
 pub mod metrics;
 pub mod plugins;
+pub mod scaffold;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

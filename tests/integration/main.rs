@@ -18,4 +18,5 @@ mod plugin_cache;
 mod plugin_check;
 mod provisioning;
 mod sandbox;
+mod scaffold;
 mod wit_versions;

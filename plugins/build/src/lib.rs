@@ -1,11 +1,14 @@
 //! Build-script helper shared by `host/build.rs` (built-in engine plugins) and `tests/build.rs`
-//! (purpose-built guest components for the sandbox tests).
+//! (purpose-built guest components for the sandbox tests); and, in [`chart`], the chart
+//! packaging an engine's own `build.rs` uses to embed its chart.
 //!
 //! It runs a nested `cargo build --target wasm32-wasip2` in a target directory of its own, so the
 //! outer build's lock is never contended, and copies the resulting components into `OUT_DIR`.
 //! The crates it builds are never compiled for the host target by a plain `cargo build`.
 
 #![allow(clippy::print_stdout)] // cargo reads build-script instructions from stdout
+
+pub mod chart;
 
 use std::env;
 use std::fs;

@@ -25,6 +25,7 @@
 //! Plugins are pure: same input, same output; no network, files, clock or environment.
 
 mod helpers;
+pub mod testing;
 
 // The generated bindings contain the canonical-ABI glue, which is unsafe by nature.
 #[doc(hidden)]

@@ -40,6 +40,18 @@ struct Image {
 }
 
 /// The images the store charts use, by repository name.
+/// An image reference as containerd resolves it: `docker.io/library/` before a bare name,
+/// `docker.io/` before a name whose first part is not a registry host.
+fn fully_qualified(image: &str) -> String {
+    match image.split_once('/') {
+        None => format!("docker.io/library/{image}"),
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            image.to_owned()
+        }
+        Some(_) => format!("docker.io/{image}"),
+    }
+}
+
 fn catalog(image: &str) -> Option<Image> {
     let repository = image.rsplit_once(':').map_or(image, |(r, _)| r);
     let name = repository.rsplit('/').next().unwrap_or(repository);
@@ -51,6 +63,8 @@ fn catalog(image: &str) -> Option<Image> {
         // docker/medusa: USER 1000.
         "medusa" => (false, Program::MedusaServer),
         "busybox" | "alpine" | "nginx" => (true, Program::Other),
+        // nginxinc/nginx-unprivileged: USER 101, listens on 8080.
+        "nginx-unprivileged" => (false, Program::Other),
         _ => return None,
     };
     Some(Image {
@@ -139,7 +153,7 @@ fn waiting(name: &str, image: &str, reason: &str, message: &str, restarts: u32) 
 }
 
 fn running(name: &str, image: &str, ready: bool, restarts: u32) -> Value {
-    json!({"name": name, "image": image, "imageID": format!("docker.io/library/{image}@sha256:0"),
+    json!({"name": name, "image": image, "imageID": format!("{}@sha256:0", fully_qualified(image)),
            "ready": ready, "restartCount": restarts, "started": true,
            "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}})
 }
@@ -269,8 +283,9 @@ fn evaluate(
             }
             // Pull.
             let Some(image) = catalog(&image_ref) else {
+                let full = fully_qualified(&image_ref);
                 let message = format!(
-                    "failed to pull and unpack image \"docker.io/library/{image_ref}\": failed to resolve reference \"docker.io/library/{image_ref}\": docker.io/library/{image_ref}: not found"
+                    "failed to pull and unpack image \"{full}\": failed to resolve reference \"{full}\": {full}: not found"
                 );
                 let reason = if memo.pulls.get(&image_ref).copied().unwrap_or(0) == 0 {
                     "ErrImagePull"
