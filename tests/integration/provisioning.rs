@@ -173,6 +173,30 @@ pub async fn create_store(
     )
 }
 
+/// Creates a store with `options` and waits until it is ready; returns its id.
+pub async fn ready_store_with(
+    api: &Api,
+    user: &TestUser,
+    name: &str,
+    engine: &str,
+    options: Value,
+) -> String {
+    let created = api
+        .post(
+            "/api/v1/stores",
+            Some(&user.token),
+            json!({"name": name, "engine": engine, "options": options}),
+        )
+        .await;
+    assert_eq!(created.status.as_u16(), 202, "{}", created.body);
+    let id = created.body["store"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    wait_status(api, user, &id, "ready", Duration::from_secs(60)).await;
+    id
+}
+
 /// Uploads the WooCommerce engine as version 0.2.0 (a real, valid plugin) and activates it, as
 /// an admin shipping a fix would: the next retry of a store plans and applies again.
 pub async fn upload_and_activate_woo_next(host: &Api, admin: &TestUser) {

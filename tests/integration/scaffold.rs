@@ -5,14 +5,13 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::json;
 use storeplane_tests::app::Backend;
 use storeplane_tests::fake_kube::Settings;
 use storeplane_tests::{conformance, runtime, workspace_root};
 
-use crate::provisioning::{Rig, upload_and_activate, wait_status};
+use crate::provisioning::{Rig, ready_store_with, upload_and_activate};
 
 /// `cargo` in the scaffolded crate, with a target directory of its own (kept between runs)
 /// and none of the outer build's settings.
@@ -94,19 +93,14 @@ async fn a_scaffolded_plugin_builds_passes_plugin_check_and_provisions_a_store()
     let host = rig.host().await;
     let admin = host.user("author").await;
     upload_and_activate(&host, &admin, &wasm, "demo/0.1.0").await;
-    let created = host
-        .post(
-            "/api/v1/stores",
-            Some(&admin.token),
-            json!({"name": "corner", "engine": "demo", "options": {"title": "Corner \"Shop\"; $(id)"}}),
-        )
-        .await;
-    assert_eq!(created.status.as_u16(), 202, "{}", created.body);
-    let id = created.body["store"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    wait_status(&host, &admin, &id, "ready", Duration::from_secs(60)).await;
+    let id = ready_store_with(
+        &host,
+        &admin,
+        "corner",
+        "demo",
+        json!({"title": "Corner \"Shop\"; $(id)"}),
+    )
+    .await;
     let ran = rig.completed_execs(&id);
     assert_eq!(ran.len(), 1, "{ran:?}");
     let command = ran[0].join(" ");

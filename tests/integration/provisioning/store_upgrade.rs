@@ -345,19 +345,7 @@ async fn a_change_kubernetes_cannot_make_is_refused_before_anything_is_touched()
     let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
     let host = rig.host().await;
     let owner = host.user("owner").await;
-    let created = host
-        .post(
-            "/api/v1/stores",
-            Some(&owner.token),
-            json!({"name": "big", "engine": "medusa", "options": {"size": "large"}}),
-        )
-        .await;
-    assert_eq!(created.status.as_u16(), 202, "{}", created.body);
-    let id = created.body["store"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+    let id = ready_store_with(&host, &owner, "big", "medusa", json!({"size": "large"})).await;
     let objects = object_names(&rig, &id);
     let requests_before = rig.fake.requests().len();
 
