@@ -116,7 +116,7 @@ pub async fn list(
     }))
 }
 
-/// Same as `/audit` (the seed documented this path).
+/// Same as `/audit` (the path the Node.js control plane this one replaces documented).
 #[utoipa::path(get, path = "/api/v1/audit/logs", tag = "audit", security(("bearer" = [])), params(AuditQuery),
     responses((status = 200, body = AuditResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 pub async fn list_logs(

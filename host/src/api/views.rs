@@ -33,7 +33,7 @@ impl From<&User> for UserView {
     }
 }
 
-/// Storefront and admin URLs (the seed's `urls`).
+/// Storefront and admin URLs (`urls`, as the Node.js control plane this one replaces shaped them).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Urls {
     pub storefront: Option<String>,

@@ -1,4 +1,5 @@
-//! Validated store names, usernames and e-mail addresses (the seed's rules).
+//! Validated store names, usernames and e-mail addresses (the rules of the Node.js control
+//! plane this one replaces, kept so existing clients' input is judged the same).
 
 use serde::Serialize;
 

@@ -1,4 +1,5 @@
-//! Store statuses and the lifecycle's transition table (DESIGN.md "Lifecycle").
+//! Store statuses and the lifecycle's transition table (README, "Day two: upgrades, resizes,
+//! suspension", draws it).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! The provisioning pipeline (DESIGN.md "Lifecycle", steps 1–9): plan with the pinned plugin,
+//! The provisioning pipeline (README, "Provisioning", steps 1–9): plan with the pinned plugin,
 //! namespace, host-owned guard objects, credentials Secret, `helm template`, server-side apply,
 //! watch for readiness, setup by exec, ready. Each step is idempotent and recorded when done,
 //! so a resumed job continues at the first unfinished step and never re-runs a finished

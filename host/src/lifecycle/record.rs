@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::plugins::DeploymentPlan;
 use crate::plugins::model::SetupStep;
 
-/// The provisioning pipeline, in order (DESIGN.md "Lifecycle").
+/// The provisioning pipeline, in order (README, "Provisioning").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
