@@ -10,7 +10,7 @@ use crate::Config;
 use crate::config::ServerConfig;
 use crate::conformance::check_plugin;
 use crate::plugins::hotload::{DirectoryLoader, HotLoadEvent};
-use crate::plugins::{Origin, PluginRuntime, Registry, StoreSpec, builtin};
+use crate::plugins::{PluginRuntime, StoreSpec, builtin};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
@@ -228,7 +228,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Plugin(PluginCommand::List) => {
-            let registry = build_registry(&config).await?;
+            let registry = crate::server::registry_with_builtins(&config).await?;
             if let Some(dir) = &config.plugin_dir {
                 for event in DirectoryLoader::new(dir.clone(), Arc::clone(&registry))
                     .scan()
@@ -286,19 +286,3 @@ async fn create_admin(email: &str, username: &str, database_url: &str) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-/// A registry with the built-in engines registered and active.
-async fn build_registry(config: &Config) -> anyhow::Result<Arc<Registry>> {
-    let runtime = Arc::new(PluginRuntime::new(
-        config.plugin_limits(),
-        Some(config.plugin_cache_dir()),
-    )?);
-    let conformance = Arc::new(config.conformance());
-    let registry = Arc::new(Registry::new(runtime, conformance));
-    for (id, wasm) in builtin::BUILTIN {
-        registry
-            .add_and_activate(wasm.to_vec(), Origin::Builtin)
-            .await
-            .with_context(|| format!("built-in engine {id} failed validation"))?;
-    }
-    Ok(registry)
-}

@@ -192,12 +192,10 @@ fn hash_workers(configured: u32) -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
 }
 
-/// The registry with built-ins, stored uploads and the recorded activation state.
-///
-/// Without a working helm the server still starts: built-ins are registered with every
-/// host-side check (their chart rendering was checked in CI), and uploads are refused with a
-/// message saying helm is needed, until HELM_BIN works.
-async fn build_registry(config: &Config, db: &Arc<dyn Db>) -> anyhow::Result<Arc<Registry>> {
+/// The plugin registry with the built-in engines active (validated with chart rendering when
+/// helm works; without it, registered on the host's own checks and uploads refused), for the
+/// server and the CLI alike.
+pub async fn registry_with_builtins(config: &Config) -> anyhow::Result<Arc<Registry>> {
     let runtime = Arc::new(PluginRuntime::new(
         config.plugin_limits(),
         Some(config.plugin_cache_dir()),
@@ -227,6 +225,16 @@ async fn build_registry(config: &Config, db: &Arc<dyn Db>) -> anyhow::Result<Arc
         let version = added.with_context(|| format!("built-in engine {id} failed validation"))?;
         registry.activate(&version.info.id, &version.info.version)?;
     }
+    Ok(registry)
+}
+
+/// The registry with built-ins, stored uploads and the recorded activation state.
+///
+/// Without a working helm the server still starts: built-ins are registered with every
+/// host-side check (their chart rendering was checked in CI), and uploads are refused with a
+/// message saying helm is needed, until HELM_BIN works.
+async fn build_registry(config: &Config, db: &Arc<dyn Db>) -> anyhow::Result<Arc<Registry>> {
+    let registry = registry_with_builtins(config).await?;
     PluginAdmin::new(Arc::clone(&registry), Arc::clone(db))
         .restore()
         .await?;
