@@ -285,4 +285,3 @@ async fn create_admin(email: &str, username: &str, database_url: &str) -> anyhow
     println!("admin {} ({}) created", created.username, created.email);
     Ok(ExitCode::SUCCESS)
 }
-

@@ -191,7 +191,7 @@ async fn refresh(state: &AppState) {
         state.metrics.plugin_calls.get_or_create(&labels).set(n);
         if !matches!(
             outcome,
-            "ok" | "plan_error" | "invalid_output" | "invalid_input" | "registry"
+            "ok" | "plan_error" | "invalid_output" | "invalid_input" | "registry" | "not_found"
         ) {
             state.metrics.plugin_traps.get_or_create(&labels).set(n);
         }

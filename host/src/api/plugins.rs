@@ -73,12 +73,7 @@ impl From<PluginAdminError> for ApiError {
                     PluginError::NotAComponent { .. }
                     | PluginError::IncompatibleVersion { .. }
                     | PluginError::Link { .. } => (StatusCode::BAD_REQUEST, "INVALID_PLUGIN"),
-                    PluginError::Registry(message)
-                        if message.contains("not registered")
-                            || message.contains("unknown engine") =>
-                    {
-                        (StatusCode::NOT_FOUND, "PLUGIN_NOT_FOUND")
-                    }
+                    PluginError::NotFound(_) => (StatusCode::NOT_FOUND, "PLUGIN_NOT_FOUND"),
                     PluginError::Registry(_) => (StatusCode::CONFLICT, "PLUGIN_CONFLICT"),
                     PluginError::Io { .. } => return ApiError::internal(&err),
                     _ => (StatusCode::UNPROCESSABLE_ENTITY, "PLUGIN_VALIDATION_FAILED"),

@@ -69,7 +69,10 @@ pub enum PluginError {
     /// Validation of a new version failed (smoke plans, chart rendering, conformance checks).
     #[error("plugin failed validation: {}", .problems.join("; "))]
     Validation { problems: Vec<String> },
-    /// Registry bookkeeping: unknown engine/version, version conflicts, nothing to roll back to.
+    /// No such engine, or no such version of it, on this host.
+    #[error("{0}")]
+    NotFound(String),
+    /// Registry bookkeeping: version conflicts, nothing to roll back to, a failed task.
     #[error("{0}")]
     Registry(String),
     /// Reading a plugin file or the cache directory failed.
@@ -92,6 +95,7 @@ impl PluginError {
             Self::InvalidInput { .. } => "invalid_input",
             Self::Plan(_) => "plan_error",
             Self::Validation { .. } => "validation_failed",
+            Self::NotFound(_) => "not_found",
             Self::Registry(_) => "registry",
             Self::Io { .. } => "io",
         }

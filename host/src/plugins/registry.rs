@@ -92,7 +92,7 @@ impl EngineSlot {
     /// Swaps the active pointer; the caller holds the registry's write lock.
     fn activate(&mut self, engine: &str, version: &semver::Version) -> Result<Arc<PluginVersion>> {
         let target = self.versions.get(version).cloned().ok_or_else(|| {
-            PluginError::Registry(format!("{engine}@{version} is not registered"))
+            PluginError::NotFound(format!("{engine}@{version} is not registered"))
         })?;
         if let Some(previous) = self.active.replace(Arc::clone(&target))
             && previous.info.version != target.info.version
@@ -416,7 +416,7 @@ impl Registry {
     ) -> Result<(Arc<PluginVersion>, DeploymentPlan)> {
         let version = self
             .active(engine)
-            .ok_or_else(|| PluginError::Registry(format!("engine {engine} is not available")))?;
+            .ok_or_else(|| PluginError::NotFound(format!("engine {engine} is not available")))?;
         let plan = self.plan_with(Arc::clone(&version), spec).await?;
         Ok((version, plan))
     }
@@ -472,7 +472,7 @@ impl Registry {
 }
 
 fn unknown_engine(engine: &str) -> PluginError {
-    PluginError::Registry(format!("unknown engine {engine}"))
+    PluginError::NotFound(format!("unknown engine {engine}"))
 }
 
 /// Runs CPU-bound plugin work on the blocking pool.
