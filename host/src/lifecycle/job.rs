@@ -101,6 +101,14 @@ impl JobContext {
         }
     }
 
+    /// Time left before the job's deadline (ten minutes for a job without one).
+    pub fn time_left(&self) -> Duration {
+        self.job
+            .deadline_at
+            .and_then(|d| (d - chrono::Utc::now()).to_std().ok())
+            .unwrap_or(Duration::from_secs(600))
+    }
+
     pub fn shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }

@@ -340,11 +340,7 @@ impl Pipeline {
                 self.apply(ctx, store, &rendered.objects).await
             }
             Step::Wait => {
-                let remaining = ctx
-                    .job
-                    .deadline_at
-                    .and_then(|d| (d - chrono::Utc::now()).to_std().ok())
-                    .unwrap_or(Duration::from_secs(600));
+                let remaining = ctx.time_left();
                 if store.retry_count > 0 {
                     // A retry restarts the pods that could not start, so the retry sees fresh
                     // ones instead of failing at once on the old failure.

@@ -5,15 +5,14 @@
 //! through the same readiness checks as provisioning. Every step is idempotent, so a job cut
 //! off by a crash simply runs again from the start.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use super::job::{JobContext, StepError};
-use super::provision::{Pipeline, Run};
+use super::provision::{Pipeline, Rendered, Run, confine, permanent};
 use super::record::{ProvisionRecord, RESUME_STEPS, SUSPEND_STEPS};
-use crate::db::{JobChange, JobTransition, StorePatch, StoreStatus};
+use crate::db::{JobChange, JobTransition, Store, StorePatch, StoreStatus};
 use crate::k8s::pod_security::strictest_level;
+use crate::plugins::DeploymentPlan;
 
 /// `object` as it runs while its store is suspended: no replicas, no scheduled runs.
 fn suspended(object: &Value) -> Value {
@@ -38,127 +37,123 @@ fn is_scaled(object: &Value) -> bool {
 impl Pipeline {
     /// Runs a suspend job.
     pub async fn suspend(&self, ctx: &JobContext) -> Result<(), StepError> {
+        self.suspension_job(ctx, StoreStatus::Suspending, &SUSPEND_STEPS)
+            .await
+    }
+
+    /// Runs a resume job.
+    pub async fn resume(&self, ctx: &JobContext) -> Result<(), StepError> {
+        self.suspension_job(ctx, StoreStatus::Resuming, &RESUME_STEPS)
+            .await
+    }
+
+    /// A suspend (`working` is `suspending`) or resume (`resuming`) job: every step from the
+    /// first (each is idempotent), the store's plan rendered once, then the end state.
+    async fn suspension_job(
+        &self,
+        ctx: &JobContext,
+        working: StoreStatus,
+        steps: &[&str],
+    ) -> Result<(), StepError> {
         let Some(store) = self.db.store(&ctx.job.store_id).await? else {
             return self.finish_without_store(ctx).await;
         };
-        if store.status != StoreStatus::Suspending {
+        if store.status != working {
             return self.finish_without_store(ctx).await;
         }
+        let resuming = working == StoreStatus::Resuming;
         let record = ProvisionRecord::from_value(&store.progress);
         let pinned = Self::pinned_plan(&record)?.clone();
         let mut run = Run::default();
-        let namespace = store.id.namespace();
-        for (index, step) in SUSPEND_STEPS.into_iter().enumerate() {
+        let mut rendered: Option<Rendered> = None;
+        for (index, step) in steps.iter().enumerate() {
+            // Only resuming has a deadline: suspending must finish whatever it takes.
             self.enter_step(
                 ctx,
                 (step, i32::try_from(index + 1).unwrap_or(0)),
                 true,
-                false,
+                resuming,
             )
             .await?;
-            let work = async {
-                self.bind(&store, &mut run).await?;
-                let rendered = self.render(ctx, &store, &pinned, &store.options).await?;
-                if step == "scale-down" {
-                    for object in rendered.objects.iter().filter(|o| is_scaled(o)) {
-                        let object = super::provision::confine(
-                            &suspended(object),
-                            &namespace,
-                            store.id.as_str(),
-                        )?;
-                        self.cluster.apply(&namespace, &object).await?;
+            let outcome = ctx
+                .guarded(async {
+                    self.bind(&store, &mut run).await?;
+                    if rendered.is_none() {
+                        rendered = Some(self.render(ctx, &store, &pinned, &store.options).await?);
                     }
-                    Ok(())
-                } else {
-                    let level = strictest_level(&rendered.objects).0;
-                    self.guard(&store, rendered.footprint.storage_only(), level)
+                    let rendered = rendered
+                        .as_ref()
+                        .ok_or_else(|| permanent("the store's plan could not be rendered"))?;
+                    self.suspension_step(ctx, &store, &pinned.plan, step, rendered)
                         .await
-                }
-            };
-            let outcome = ctx.guarded(work).await;
+                })
+                .await;
             let outcome = run.settled(outcome);
             self.record_cluster_outcome(&outcome);
             outcome?;
         }
-        let mut update = ctx.update_of(JobChange::Finish {
-            failed: false,
-            error: None,
-        });
-        update.transition = Some(JobTransition {
-            from: StoreStatus::Suspending,
-            to: StoreStatus::Suspended,
-            patch: StorePatch::default(),
-            audit: ctx.event(
+        let (to, action, message, failure_reason) = if resuming {
+            (
+                StoreStatus::Ready,
+                "store.resumed",
+                format!("{} is running again", store.name),
+                Some(None),
+            )
+        } else {
+            (
+                StoreStatus::Suspended,
                 "store.suspended",
                 format!(
                     "{} is suspended: its workloads are scaled to zero, its data kept",
                     store.name
                 ),
-            ),
-        });
-        ctx.update(update).await
-    }
-
-    /// Runs a resume job.
-    pub async fn resume(&self, ctx: &JobContext) -> Result<(), StepError> {
-        let Some(store) = self.db.store(&ctx.job.store_id).await? else {
-            return self.finish_without_store(ctx).await;
-        };
-        if store.status != StoreStatus::Resuming {
-            return self.finish_without_store(ctx).await;
-        }
-        let record = ProvisionRecord::from_value(&store.progress);
-        let pinned = Self::pinned_plan(&record)?.clone();
-        let mut run = Run::default();
-        for (index, step) in RESUME_STEPS.into_iter().enumerate() {
-            self.enter_step(
-                ctx,
-                (step, i32::try_from(index + 1).unwrap_or(0)),
-                true,
-                true,
+                None,
             )
-            .await?;
-            let work = async {
-                self.bind(&store, &mut run).await?;
-                match step {
-                    "restore-quota" => {
-                        let rendered = self.render(ctx, &store, &pinned, &store.options).await?;
-                        let level = strictest_level(&rendered.objects).0;
-                        self.guard(&store, rendered.footprint, level).await
-                    }
-                    "scale-up" => {
-                        let rendered = self.render(ctx, &store, &pinned, &store.options).await?;
-                        self.apply(ctx, &store, &rendered.objects).await
-                    }
-                    _ => {
-                        let remaining = ctx
-                            .job
-                            .deadline_at
-                            .and_then(|d| (d - chrono::Utc::now()).to_std().ok())
-                            .unwrap_or(Duration::from_secs(600));
-                        self.wait(ctx, &store, &pinned.plan, remaining).await
-                    }
-                }
-            };
-            let outcome = ctx.guarded(work).await;
-            let outcome = run.settled(outcome);
-            self.record_cluster_outcome(&outcome);
-            outcome?;
-        }
+        };
         let mut update = ctx.update_of(JobChange::Finish {
             failed: false,
             error: None,
         });
         update.transition = Some(JobTransition {
-            from: StoreStatus::Resuming,
-            to: StoreStatus::Ready,
+            from: working,
+            to,
             patch: StorePatch {
-                failure_reason: Some(None),
+                failure_reason,
                 ..StorePatch::default()
             },
-            audit: ctx.event("store.resumed", format!("{} is running again", store.name)),
+            audit: ctx.event(action, message),
         });
         ctx.update(update).await
+    }
+
+    /// One step of suspending (`scale-down`, `release-quota`) or resuming (`restore-quota`,
+    /// `scale-up`, `wait-ready`).
+    async fn suspension_step(
+        &self,
+        ctx: &JobContext,
+        store: &Store,
+        plan: &DeploymentPlan,
+        step: &str,
+        rendered: &Rendered,
+    ) -> Result<(), StepError> {
+        let namespace = store.id.namespace();
+        let level = strictest_level(&rendered.objects).0;
+        match step {
+            "scale-down" => {
+                for object in rendered.objects.iter().filter(|o| is_scaled(o)) {
+                    let object = confine(&suspended(object), &namespace, store.id.as_str())?;
+                    self.cluster.apply(&namespace, &object).await?;
+                }
+                Ok(())
+            }
+            "release-quota" => {
+                self.guard(store, rendered.footprint.storage_only(), level)
+                    .await
+            }
+            "restore-quota" => self.guard(store, rendered.footprint, level).await,
+            "scale-up" => self.apply(ctx, store, &rendered.objects).await,
+            _ => self.wait(ctx, store, plan, ctx.time_left()).await,
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! either leaves the store `failed` (its retry provisions the plan it is pinned to).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
@@ -331,11 +331,7 @@ impl Pipeline {
                 Ok(())
             }
             UpgradeStep::WaitNew => {
-                let remaining = ctx
-                    .job
-                    .deadline_at
-                    .and_then(|d| (d - chrono::Utc::now()).to_std().ok())
-                    .unwrap_or(Duration::from_secs(600));
+                let remaining = ctx.time_left();
                 let plan = target(record)?
                     .plan
                     .as_ref()

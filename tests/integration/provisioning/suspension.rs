@@ -84,13 +84,24 @@ async fn suspended_stores_keep_their_data_and_release_compute_until_resumed() {
             hard["requests.storage"], quota["requests.storage"],
             "storage kept: {hard}"
         );
-        let pods = rig
-            .fake
-            .objects(&format!("store-{id}"))
-            .into_iter()
-            .filter(|o| o["kind"] == "Pod")
-            .count();
-        assert_eq!(pods, 0, "its pods are gone");
+        // `suspended` is recorded once the workloads are scaled to zero; a real kubelet then
+        // takes up to the pods' grace period to stop them, so their going is awaited, not
+        // assumed at that moment.
+        let pods = |rig: &Rig| {
+            rig.fake
+                .objects(&format!("store-{id}"))
+                .into_iter()
+                .filter(|o| o["kind"] == "Pod")
+                .count()
+        };
+        let started = std::time::Instant::now();
+        while pods(&rig) > 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(150),
+                "its pods never went"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     // Suspended stores still count against the owner's limit of 2.
     let third = host
