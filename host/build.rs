@@ -15,6 +15,10 @@ const PLUGINS: &[ComponentCrate] = &[
         package: "storeplane-plugin-medusa",
         dir: "plugins/medusa",
     },
+    ComponentCrate {
+        package: "storeplane-plugin-prestashop",
+        dir: "plugins/prestashop",
+    },
 ];
 
 const CHARTS: &[&str] = &["ecommerce-store"];

@@ -18,6 +18,10 @@ fn main() {
                 dir: "tests/guests/misbehave",
             },
             ComponentCrate {
+                package: "guest-prestashop-upgrade",
+                dir: "tests/guests/prestashop-upgrade",
+            },
+            ComponentCrate {
                 package: "guest-sloppy",
                 dir: "tests/guests/sloppy",
             },
@@ -58,6 +62,7 @@ fn main() {
             "plugins/sdk",
             "plugins/woocommerce",
             "plugins/medusa",
+            "plugins/prestashop",
             "wit",
             "tests/guests/swap-common.rs",
             "tests/guests/raw-engine-common.rs",

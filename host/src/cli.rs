@@ -83,7 +83,7 @@ enum PluginCommand {
         #[arg(required_unless_present = "builtin", conflicts_with = "builtin")]
         file: Option<PathBuf>,
         /// Check a built-in engine instead of a file.
-        #[arg(long, value_parser = ["woocommerce", "medusa"])]
+        #[arg(long, value_parser = ["woocommerce", "medusa", "prestashop"])]
         builtin: Option<String>,
         /// An extra store spec (JSON, camelCase fields of the WIT store-spec) to plan.
         #[arg(long = "spec")]
@@ -108,7 +108,7 @@ enum PluginCommand {
     List,
     /// Write a built-in engine's component to a file (to inspect it or as a starting point).
     Export {
-        #[arg(value_parser = ["woocommerce", "medusa"])]
+        #[arg(value_parser = ["woocommerce", "medusa", "prestashop"])]
         engine: String,
         output: PathBuf,
     },

@@ -155,13 +155,14 @@ impl Conformance {
             Ok(manifests) => {
                 let mut problems = check_manifests(info, spec, plan, &manifests);
                 problems.extend(names::check_names(&manifests));
+                let objects: Vec<_> = manifests.iter().map(|m| m.object.clone()).collect();
+                problems.extend(crate::k8s::pod_security_baseline::violations(&objects));
                 problems.extend(bounds::check_bounds(&manifests, plan, &self.bounds));
                 problems.extend(exposure::check_exposure(
                     &manifests,
                     spec,
                     &self.ingress_annotations,
                 ));
-                let objects: Vec<_> = manifests.iter().map(|m| m.object.clone()).collect();
                 let (footprint, over_ceiling) = match Footprint::of(&objects, &CONTAINER_LIMITS) {
                     Ok(footprint) => (footprint, footprint.exceeds(&self.ceiling)),
                     Err(found) => {

@@ -17,6 +17,7 @@ pub mod helm;
 pub mod manifest;
 mod namespace;
 pub mod pod_security;
+pub mod pod_security_baseline;
 pub mod quantity;
 mod quota;
 pub mod readiness;

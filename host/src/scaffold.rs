@@ -1,7 +1,7 @@
 //! `storeplane plugin new NAME`: a new engine plugin crate that builds and passes `plugin
 //! check` untouched — `Cargo.toml` with a version and a release profile, a `build.rs` that
 //! packages `chart/` into the component at build time, the engine (`src/lib.rs`), its options
-//! and their JSON Schema held together by a test (`src/options.rs`), unit tests on the SDK's
+//! type from which their JSON Schema is derived (`src/options.rs`), unit tests on the SDK's
 //! store fixture, and a starter chart within every rule the host applies.
 
 use std::path::{Path, PathBuf};

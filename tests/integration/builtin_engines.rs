@@ -1,7 +1,7 @@
-//! The built-in engines against the real chart and real tools: `plugin check` passes, the
+//! The built-in engines against their real charts and real tools: `plugin check` passes, the
 //! rendered manifests validate strictly against Kubernetes 1.33 schemas, `helm lint` passes
-//! with each engine's values (alone and with the operator overlays), and the registry
-//! validates them with chart rendering on.
+//! with each engine's values (for the bundled chart alone and with the operator overlays; an
+//! embedded chart never gets them), and the registry validates them with chart rendering on.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -9,14 +9,33 @@ use std::time::Duration;
 
 use serde_json::json;
 use storeplane::conformance::check_plugin;
+use storeplane::conformance::{Conformance, with_host_values};
 use storeplane::k8s::quantity::Quantity;
 use storeplane::k8s::{Ceiling, HelmRenderer};
+use storeplane::plugins::model::ChartSource;
 use storeplane::plugins::{Origin, Registry, builtin};
 use storeplane_tests::{
     conformance, helm_bin, kubernetes_validate, runtime, spec, store_chart, wp_cli,
 };
 
-const ENGINES: [&str; 2] = ["woocommerce", "medusa"];
+const ENGINES: [&str; 3] = ["woocommerce", "medusa", "prestashop"];
+
+/// The chart `engine` renders with: the host's bundled chart, or its own embedded one
+/// (written to `dir`, as the host writes it before rendering).
+fn chart_of(engine: &str, dir: &std::path::Path) -> (std::path::PathBuf, bool) {
+    let rt = runtime();
+    let component = rt
+        .load(builtin::wasm(engine).expect("built-in"))
+        .expect("load");
+    match component.describe(&rt).expect("describe").chart {
+        ChartSource::Bundled(_) => (store_chart(), true),
+        ChartSource::Embedded(bytes) => {
+            let path = dir.join(format!("{engine}.tgz"));
+            std::fs::write(&path, bytes).expect("write the embedded chart");
+            (path, false)
+        }
+    }
+}
 
 #[tokio::test]
 async fn builtin_engines_pass_plugin_check_and_strict_schema_validation() {
@@ -65,23 +84,31 @@ async fn builtin_engines_pass_plugin_check_and_strict_schema_validation() {
 }
 
 #[tokio::test]
-async fn helm_lint_passes_for_both_engines_and_overlays() {
+async fn helm_lint_passes_for_every_engine_and_overlay() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = runtime();
     for engine in ENGINES {
         let component = rt
             .load(builtin::wasm(engine).expect("built-in"))
             .expect("load");
-        let plan = component
-            .plan(&rt, &spec("6f708192", json!({})))
-            .expect("plan");
+        let store = spec("6f708192", json!({}));
+        let plan = component.plan(&rt, &store).expect("plan");
         let values = dir.path().join(format!("{engine}.json"));
-        std::fs::write(&values, serde_json::to_vec(&plan.values).expect("json"))
-            .expect("write values");
-        for overlay in [None, Some("values-local.yaml"), Some("values-vps.yaml")] {
+        std::fs::write(
+            &values,
+            serde_json::to_vec(&with_host_values(&plan.values, &store)).expect("json"),
+        )
+        .expect("write values");
+        let (chart, bundled) = chart_of(engine, dir.path());
+        let overlays: &[Option<&str>] = if bundled {
+            &[None, Some("values-local.yaml"), Some("values-vps.yaml")]
+        } else {
+            &[None]
+        };
+        for overlay in overlays {
             let mut cmd = Command::new(helm_bin());
             cmd.args(["lint", "--strict"])
-                .arg(store_chart())
+                .arg(&chart)
                 .arg("-f")
                 .arg(&values);
             if let Some(overlay) = overlay {
@@ -185,7 +212,7 @@ async fn plans_carry_no_secret_values_and_read_secrets_from_the_environment() {
 #[tokio::test]
 async fn operator_overlays_never_override_the_ingress_class_or_tls_the_host_chose() {
     let rt = runtime();
-    for engine in ENGINES {
+    for engine in ["woocommerce", "medusa"] {
         let component = rt
             .load(builtin::wasm(engine).expect("built-in"))
             .expect("load");
@@ -323,7 +350,7 @@ async fn every_planned_wp_cli_command_matches_wp_clis_synopsis() {
 }
 
 #[test]
-fn both_built_in_engines_export_lifecycle_with_real_upgrade_steps_within_their_grants() {
+fn the_built_in_engines_export_lifecycle_with_real_upgrade_steps_within_their_grants() {
     let rt = runtime();
     let from = semver::Version::new(0, 1, 0);
     for (engine, expected) in [
@@ -336,6 +363,7 @@ fn both_built_in_engines_export_lifecycle_with_real_upgrade_steps_within_their_g
             ][..],
         ),
         ("medusa", &["migrate-database"][..]),
+        ("prestashop", &["clear-cache"][..]),
     ] {
         let component = rt
             .load(builtin::wasm(engine).expect("built-in"))
@@ -401,5 +429,193 @@ fn the_schema_defaults_are_the_defaults_the_engines_plan_with() {
             implicit, explicit,
             "{engine}: the schema's defaults {defaults:?} are not what the engine plans with"
         );
+    }
+}
+
+/// An embedded chart never receives the operator's overlay (`HELM_VALUES_FILE`), whose keys
+/// are the bundled chart's: PrestaShop's chart has a strict values schema, which would refuse
+/// them. Its Ingress takes the class and TLS from the host's `storeplane` values alone.
+#[tokio::test]
+async fn an_embedded_chart_renders_on_a_host_with_an_overlay_and_takes_the_hosts_ingress() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = runtime();
+    let component = rt
+        .load(builtin::wasm("prestashop").expect("built-in"))
+        .expect("load");
+    let info = component.describe(&rt).expect("describe");
+    assert!(matches!(info.chart, ChartSource::Embedded(_)));
+    let mut store = spec("6f708192", json!({}));
+    store.ingress_class = Some("nginx".into());
+    store.tls = true;
+    let plan = component.plan(&rt, &store).expect("plan");
+    for overlay in ["values-local.yaml", "values-vps.yaml"] {
+        let helm = HelmRenderer::new(
+            helm_bin(),
+            Duration::from_secs(60),
+            Some(store_chart().join(overlay)),
+        );
+        let checks = Conformance::new(
+            helm,
+            storeplane::k8s::BundledCharts::new(dir.path().join("charts")),
+        );
+        let report = checks.render_and_check(&info, &store, &plan).await;
+        assert!(
+            report.problems.is_empty(),
+            "{overlay}: {:?}",
+            report.problems
+        );
+        let ingress = report
+            .manifests
+            .iter()
+            .find(|m| m.kind == "Ingress")
+            .unwrap_or_else(|| panic!("{overlay}: no Ingress"));
+        assert_eq!(
+            ingress.object["spec"]["ingressClassName"], "nginx",
+            "{overlay}"
+        );
+        assert_eq!(
+            ingress.object["spec"]["tls"][0]["hosts"][0],
+            store.hostname.as_str(),
+            "{overlay}"
+        );
+    }
+    // The same chart with the overlay forced on it fails its own schema: what the host spares it.
+    let chart = dir.path().join("prestashop.tgz");
+    let ChartSource::Embedded(bytes) = &info.chart else {
+        unreachable!()
+    };
+    std::fs::write(&chart, bytes).expect("write chart");
+    let values = dir.path().join("values.json");
+    std::fs::write(
+        &values,
+        serde_json::to_vec(&with_host_values(&plan.values, &store)).expect("json"),
+    )
+    .expect("write values");
+    let forced = Command::new(helm_bin())
+        .args(["template", "store"])
+        .arg(&chart)
+        .arg("-f")
+        .arg(&values)
+        .arg("-f")
+        .arg(store_chart().join("values-local.yaml"))
+        .output()
+        .expect("run helm");
+    assert!(
+        !forced.status.success(),
+        "the strict schema refuses the bundled chart's keys"
+    );
+    assert!(
+        String::from_utf8_lossy(&forced.stderr).contains("additional properties"),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+}
+
+/// Every argument the PrestaShop engine's install step passes to PrestaShop's CLI installer,
+/// for every sample store and for hostile-looking tenant text, is one the installer knows,
+/// and its value (the fixed one, or the one the chart puts in the container's environment)
+/// survives the installer's parser and passes its validation: the installer drops a bad
+/// value without failing (`storeplane_tests::prestashop_installer`). Secrets reach it from
+/// the credentials Secret, never a command line; the tenant's shop name never reaches it.
+#[tokio::test]
+async fn the_prestashop_installer_gets_only_arguments_it_knows_with_values_it_keeps() {
+    use storeplane_tests::prestashop_installer::{Source, arguments_of, check};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let checks = conformance(dir.path());
+    let rt = runtime();
+    let component = rt
+        .load(builtin::wasm("prestashop").expect("built-in"))
+        .expect("load");
+    let info = component.describe(&rt).expect("describe");
+    let mut options: Vec<serde_json::Value> = info.options_schema["examples"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    options.push(json!({}));
+    options.push(json!({"shopName": "a=b <c> | `d` {e}", "demoProducts": false}));
+    let secret_keys: Vec<(&str, u32)> = info
+        .secrets
+        .iter()
+        .map(|s| (s.key.as_str(), s.length))
+        .collect();
+    for (i, opts) in options.iter().enumerate() {
+        let store = spec(&format!("70819{i:03x}"), opts.clone());
+        let plan = component.plan(&rt, &store).expect("plan");
+        let report = checks.render_and_check(&info, &store, &plan).await;
+        assert!(report.problems.is_empty(), "{opts}: {:?}", report.problems);
+        let deployment = report
+            .manifests
+            .iter()
+            .find(|m| m.kind == "Deployment")
+            .expect("the PrestaShop Deployment");
+        let env = deployment.object["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let install = plan
+            .setup
+            .iter()
+            .find(|s| s.name == "install-prestashop")
+            .expect("install step");
+        let php = wp_cli::commands(&install.command[2])
+            .into_iter()
+            .find_map(|words| {
+                // `runuser -u www-data -- php -d … -r PROGRAM`
+                let php = words.iter().position(|w| w == "php")?;
+                let at = words[php..].iter().position(|w| w == "-r")?;
+                words.get(php + at + 1).cloned()
+            })
+            .expect("the installer's PHP program");
+        let arguments = arguments_of(&php);
+        assert!(arguments.len() >= 15, "{arguments:?}");
+        for required in [
+            "domain",
+            "db_server",
+            "db_password",
+            "password",
+            "email",
+            "language",
+            "country",
+            "fixtures",
+        ] {
+            assert!(
+                arguments.iter().any(|(n, _)| n == required),
+                "--{required} missing: {arguments:?}"
+            );
+        }
+        for (name, source) in &arguments {
+            let value = match source {
+                Source::Fixed(value) => value.clone(),
+                Source::Env(var) => {
+                    let entry = env
+                        .iter()
+                        .find(|e| e["name"] == var.as_str())
+                        .unwrap_or_else(|| {
+                            panic!("--{name}: ${var} is not in the container's environment")
+                        });
+                    if let Some(key) = entry
+                        .pointer("/valueFrom/secretKeyRef/key")
+                        .and_then(|k| k.as_str())
+                    {
+                        // A generated secret: alphanumeric, of the length requested.
+                        let (_, length) = secret_keys
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .unwrap_or_else(|| panic!("--{name}: secret {key} is not requested"));
+                        "x".repeat(*length as usize)
+                    } else {
+                        entry["value"].as_str().unwrap_or_default().to_owned()
+                    }
+                }
+            };
+            let problems = check(name, &value);
+            assert!(problems.is_empty(), "{opts}: {problems:?}");
+        }
+        for word in ["Chai", "a=b", "owner@"] {
+            assert!(
+                !install.command[2].contains(word),
+                "tenant or owner text in the install step"
+            );
+        }
     }
 }

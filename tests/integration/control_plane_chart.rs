@@ -196,7 +196,9 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
     let owner = host.user("owner").await;
     let (woo, _) = create_store(&host, &owner, "rbac-woo", "woocommerce").await;
     let (medusa, _) = create_store(&host, &owner, "rbac-medusa", "medusa").await;
-    for id in [&woo, &medusa] {
+    // An engine with its own chart: its objects go through the same rights.
+    let (presta, _) = create_store(&host, &owner, "rbac-presta", "prestashop").await;
+    for id in [&woo, &medusa, &presta] {
         wait_status(&host, &owner, id, "ready", Duration::from_secs(60)).await;
     }
     let credentials = host
@@ -308,7 +310,7 @@ async fn the_host_works_with_exactly_the_rights_the_chart_grants() {
         .await;
         wait_status(&host, &owner, &woo, status, Duration::from_secs(60)).await;
     }
-    let all = [&woo, &medusa, &failing, &upgraded];
+    let all = [&woo, &medusa, &presta, &failing, &upgraded];
     for id in all {
         host.delete(&format!("/api/v1/stores/{id}"), Some(&owner.token))
             .await;

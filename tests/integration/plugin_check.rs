@@ -116,3 +116,104 @@ fn plugin_try_shows_each_command_and_the_failing_step_with_its_output() {
         "{text}"
     );
 }
+
+/// A chart as a hurried author might write it: one container asking for 3 CPU and 6 GiB
+/// (above what one container of a store may use: the namespace's LimitRange allows 2 and 4 GiB,
+/// so the API server would refuse its pods), and a pod that breaks the namespace's Pod
+/// Security level in each way the baseline profile forbids. `plugin check` renders each
+/// sample with the host's checks (`Conformance::render_and_check`): every one is reported,
+/// with the numbers for the limits.
+#[tokio::test]
+async fn plugin_check_fails_a_plan_the_limit_range_or_pod_security_would_refuse() {
+    use storeplane::plugins::model::{ChartSource, DeploymentPlan, EngineInfo};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart = dir.path().join("greedy");
+    std::fs::create_dir_all(chart.join("templates")).expect("chart dir");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: greedy\nversion: 0.1.0\n",
+    )
+    .expect("Chart.yaml");
+    std::fs::write(
+        chart.join("templates/app.yaml"),
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      securityContext:
+        sysctls:
+          - { name: kernel.msgmax, value: "65536" }
+        seccompProfile: { type: Unconfined }
+      containers:
+        - name: web
+          image: nginx
+          ports:
+            - { containerPort: 80, hostPort: 80 }
+          resources:
+            requests: { cpu: "3", memory: 6Gi }
+            limits: { cpu: "3", memory: 6Gi }
+          securityContext:
+            privileged: true
+            procMount: Unmasked
+            appArmorProfile: { type: Unconfined }
+            seLinuxOptions: { type: spc_t }
+"#,
+    )
+    .expect("template");
+    let packaged = std::process::Command::new(storeplane_tests::helm_bin())
+        .args(["package", "--destination"])
+        .arg(dir.path())
+        .arg(&chart)
+        .output()
+        .expect("helm package");
+    assert!(packaged.status.success(), "{packaged:?}");
+    let info = EngineInfo {
+        id: "greedy".into(),
+        display_name: "greedy".into(),
+        version: semver::Version::new(0, 1, 0),
+        description: String::new(),
+        options_schema: serde_json::json!({"type": "object"}),
+        secrets: vec![],
+        chart: ChartSource::Embedded(
+            std::fs::read(dir.path().join("greedy-0.1.0.tgz")).expect("the package"),
+        ),
+        exec: vec![],
+    };
+    let spec = storeplane_tests::spec("6f708192", serde_json::json!({}));
+    let plan = DeploymentPlan {
+        values: serde_json::Map::new(),
+        setup: vec![],
+        endpoints: vec![],
+        ready_when: vec![],
+        admin_login: None,
+    };
+    let report = conformance(dir.path())
+        .render_and_check(&info, &spec, &plan)
+        .await;
+    let problems = report.problems.join("\n");
+    for expected in [
+        // The LimitRange, with the numbers.
+        "container web: resources.limits.cpu 3 is above the 2 one container of a store may use",
+        "container web: resources.limits.memory 6Gi is above the 4Gi one container of a store may use",
+        // Pod Security "baseline", the namespace's level at the least.
+        "container \"web\" is privileged",
+        "hostPort or hostIP are not allowed",
+        "spec.template.spec.securityContext.seccompProfile.type \"Unconfined\" is not allowed",
+        "spec.template.spec.securityContext.sysctls \"kernel.msgmax\" is not allowed",
+        "containers[web].securityContext.procMount \"Unmasked\" is not allowed",
+        "containers[web].securityContext.appArmorProfile.type \"Unconfined\" is not allowed",
+        "containers[web].securityContext.seLinuxOptions.type \"spc_t\" is not allowed",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "{expected:?} not reported; the report:\n{problems}"
+        );
+    }
+}

@@ -8,6 +8,7 @@ pub mod app;
 pub mod fake_kube;
 pub mod host;
 pub mod network_policy;
+pub mod prestashop_installer;
 pub mod wp_cli;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,9 @@ pub mod guests {
     /// The Medusa engine's next release, 0.3.0: more memory for the server, no Ingress.
     pub const MEDUSA_UPGRADE: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/guest_medusa_upgrade.wasm"));
+    /// The PrestaShop engine's next release, 0.3.0: a newer PrestaShop image.
+    pub const PRESTASHOP_UPGRADE: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/guest_prestashop_upgrade.wasm"));
     /// Engine `wit-test` 1.0.0, built against `storeplane:engine@1.0.0` with wit-bindgen
     /// directly (its stores: WooCommerce of the bundled chart, without setup).
     pub const V1_0_PLAIN: &[u8] =

@@ -14,6 +14,13 @@ pub const BUILTIN: &[(&str, &[u8])] = &[
         "medusa",
         include_bytes!(concat!(env!("OUT_DIR"), "/storeplane_plugin_medusa.wasm")),
     ),
+    (
+        "prestashop",
+        include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/storeplane_plugin_prestashop.wasm"
+        )),
+    ),
 ];
 
 /// The wasm bytes of the built-in plugin `engine`.

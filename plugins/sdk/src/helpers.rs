@@ -16,6 +16,17 @@ pub fn parse_options<T: DeserializeOwned>(spec: &StoreSpec) -> Result<T, PlanErr
     serde_json::from_str(text).map_err(|err| PlanError::InvalidOptions(err.to_string()))
 }
 
+/// The JSON Schema (draft 2020-12) of an engine's options type `T`, for `describe`'s
+/// `options_schema`: derived with `schemars`, so the schema and the type cannot disagree.
+/// With `#[serde(default)]` on `T` (and `T: Default + Serialize`) every property's `default` is
+/// `T::default()`'s; `#[serde(deny_unknown_fields)]` gives `additionalProperties: false`; doc
+/// comments become descriptions; `#[schemars(extend("x-storeplane-changeable" = true))]` marks
+/// an option a store may change later, and `#[schemars(extend("examples" = [...]))]` on `T`
+/// lists the sample stores `plugin check` plans.
+pub fn options_schema<T: schemars::JsonSchema>() -> String {
+    schemars::schema_for!(T).as_value().to_string()
+}
+
 /// A secret the host must generate for every store.
 pub fn secret(key: &str, description: &str, length: u32) -> SecretRequest {
     SecretRequest {
@@ -149,6 +160,62 @@ impl Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How big the store is.
+    #[derive(
+        Debug, Clone, Copy, Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+    )]
+    #[serde(rename_all = "lowercase")]
+    #[schemars(inline)]
+    enum Size {
+        #[default]
+        Small,
+        Large,
+    }
+
+    #[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+    #[serde(default, deny_unknown_fields)]
+    #[schemars(extend("examples" = [{ "title": "Corner", "size": "large" }]))]
+    struct Options {
+        /// The shop's title.
+        #[schemars(title = "Title", length(min = 1, max = 80))]
+        title: String,
+        #[schemars(extend("x-storeplane-changeable" = true))]
+        size: Size,
+    }
+
+    impl Default for Options {
+        fn default() -> Self {
+            Self {
+                title: "My Store".into(),
+                size: Size::Small,
+            }
+        }
+    }
+
+    #[test]
+    fn the_options_schema_is_2020_12_with_the_types_defaults_and_the_authors_marks() {
+        let schema: serde_json::Value =
+            serde_json::from_str(&options_schema::<Options>()).expect("JSON");
+        assert_eq!(
+            schema["$schema"],
+            "https://json-schema.org/draft/2020-12/schema"
+        );
+        assert_eq!(schema["additionalProperties"], false);
+        let title = &schema["properties"]["title"];
+        assert_eq!(title["default"], "My Store");
+        assert_eq!(title["minLength"], 1);
+        assert_eq!(title["description"], "The shop's title.");
+        let size = &schema["properties"]["size"];
+        assert_eq!(size["default"], "small");
+        assert_eq!(
+            size["enum"],
+            serde_json::json!(["small", "large"]),
+            "{schema}"
+        );
+        assert_eq!(size["x-storeplane-changeable"], true);
+        assert_eq!(schema["examples"][0]["size"], "large");
+    }
 
     fn spec(tls: bool, options: &str) -> StoreSpec {
         StoreSpec {

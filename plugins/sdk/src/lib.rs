@@ -48,6 +48,10 @@ pub use bindings::storeplane::engine::types::{
     PlanError, SecretRequest, SetupStep, StoreSpec, WorkloadKind, WorkloadRef,
 };
 pub use helpers::{
-    ShellScript, Step, base_url, endpoint, exec_grant, parse_options, secret, shell_quote,
+    ShellScript, Step, base_url, endpoint, exec_grant, options_schema, parse_options, secret,
+    shell_quote,
 };
+// Re-exported so an engine derives its options schema with the SDK's own version:
+// `#[derive(JsonSchema)] #[schemars(crate = "storeplane_sdk::schemars")]`.
+pub use schemars;
 pub use serde_json;

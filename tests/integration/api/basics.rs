@@ -279,7 +279,7 @@ backend_test!(health_metrics_and_openapi, |backend| async move {
         .iter()
         .filter_map(|e| e["id"].as_str())
         .collect();
-    assert_eq!(ids, ["medusa", "woocommerce"]);
+    assert_eq!(ids, ["medusa", "prestashop", "woocommerce"]);
     assert_eq!(
         engines.body["engines"][1]["optionsSchema"]["type"],
         "object"

@@ -1,4 +1,4 @@
-//! A store's whole life against the fake cluster, for both engines: requested → ready with
+//! A store's whole life against the fake cluster, for every built-in engine: requested → ready with
 //! endpoints, every object in place and labelled, every setup step run once and in order, no
 //! secret anywhere it must not be, the request id on the job's audit events and log lines;
 //! then delete → namespace gone → deleted.
@@ -88,7 +88,7 @@ async fn full_lifecycle(backend: Backend, engine: &str) {
         .object("v1", "Namespace", "", &namespace)
         .expect("namespace");
     // The strictest level the engine's pods pass: every Medusa pod runs as non-root; the
-    // official WordPress image starts Apache as root.
+    // official WordPress and PrestaShop images start Apache as root.
     assert_eq!(
         ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
         if engine == "medusa" {
@@ -212,6 +212,12 @@ async fn woocommerce_store_lives_and_dies_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn medusa_store_lives_and_dies_on_postgres() {
     full_lifecycle(Backend::Postgres, "medusa").await;
+}
+
+/// The engine with its own embedded chart, rendered and applied like the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prestashop_store_lives_and_dies_on_sqlite() {
+    full_lifecycle(Backend::Sqlite, "prestashop").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

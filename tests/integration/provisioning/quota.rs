@@ -39,13 +39,14 @@ fn quota_of(rig: &Rig, store: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_stores_of_both_engines_fit_the_quota_sized_from_their_chart() {
+async fn large_stores_of_every_engine_fit_the_quota_sized_from_their_chart() {
     let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
     let host = rig.host().await;
     let owner = host.user("owner").await;
     let woo = create_sized(&host, &owner, "big-woo", "woocommerce", "large").await;
     let medusa = create_sized(&host, &owner, "big-medusa", "medusa", "large").await;
-    for id in [&woo, &medusa] {
+    let presta = create_sized(&host, &owner, "big-presta", "prestashop", "large").await;
+    for id in [&woo, &medusa, &presta] {
         let store = wait_until(&host, &owner, id, Duration::from_secs(60), |s| {
             s["status"] == "ready" || s["status"] == "failed"
         })
@@ -68,6 +69,12 @@ async fn large_stores_of_both_engines_fit_the_quota_sized_from_their_chart() {
     assert_eq!(pods.len(), 2, "{pods:?}");
     let status = &quota_of(&rig, &woo)["status"];
     assert_eq!(status["hard"]["limits.cpu"], "4500m", "{status}");
+    // PrestaShop's own chart, counted the same way: 2 CPU + 2 CPU of MariaDB; its document
+    // root (16Gi) and database (10Gi). A Recreate Deployment adds no extra pod.
+    let hard = &quota_of(&rig, &presta)["spec"]["hard"];
+    assert_eq!(hard["limits.cpu"], "4", "{hard}");
+    assert_eq!(hard["limits.memory"], "6Gi", "{hard}");
+    assert_eq!(hard["requests.storage"], "26Gi", "{hard}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

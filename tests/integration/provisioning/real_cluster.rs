@@ -6,10 +6,11 @@
 //!   cargo test -p storeplane-tests --test integration -- --ignored real_cluster
 //! ```
 //!
-//! Creates a WooCommerce and a Medusa store, waits until both are ready (real images pulled,
-//! real setup by exec), opens the WooCommerce storefront and Medusa's `/health` through the
-//! ingress; suspends the WooCommerce store (its storefront stops answering) and resumes it (the
-//! same shop answers again); then deletes both and waits until their namespaces are gone.
+//! Creates a WooCommerce, a Medusa and a PrestaShop store, waits until all three are ready
+//! (real images pulled, real setup by exec: WP-CLI, Medusa's CLI, PrestaShop's CLI installer),
+//! opens the WooCommerce storefront, Medusa's `/health` and the PrestaShop shop (with the
+//! name and currency the setup gave it) through the ingress; suspends the WooCommerce store (its storefront stops answering) and resumes it (the
+//! same shop answers again); then deletes them all and waits until their namespaces are gone.
 
 use std::time::Duration;
 
@@ -45,7 +46,7 @@ async fn through_ingress(ingress: &str, host: &str, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a real cluster: set STOREPLANE_E2E_KUBECONFIG (see the README)"]
-async fn real_cluster_runs_both_engines_end_to_end() {
+async fn real_cluster_runs_every_engine_end_to_end() {
     let kubeconfig = std::env::var("STOREPLANE_E2E_KUBECONFIG").expect(
         "STOREPLANE_E2E_KUBECONFIG must name the kubeconfig of a k3d/kind cluster with Traefik \
          (k3d cluster create storeplane -p 80:80@loadbalancer)",
@@ -70,7 +71,22 @@ async fn real_cluster_runs_both_engines_end_to_end() {
     let owner = host.user("e2e").await;
     let (woo, _) = create_store(&host, &owner, "e2e-woo", "woocommerce").await;
     let (medusa, _) = create_store(&host, &owner, "e2e-medusa", "medusa").await;
-    for id in [&woo, &medusa] {
+    let created = host
+        .post(
+            "/api/v1/stores",
+            Some(&owner.token),
+            serde_json::json!({"name": "e2e-presta", "engine": "prestashop",
+                "options": {"shopName": "Chai & Co's Shop", "country": "DE", "currency": "GBP",
+                            "demoProducts": false}}),
+        )
+        .await;
+    assert_eq!(created.status.as_u16(), 202, "{}", created.body);
+    let presta = created.body["store"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let all = [&woo, &medusa, &presta];
+    for id in all {
         let store = wait_until(&host, &owner, id, Duration::from_secs(1200), |s| {
             s["status"] == "ready" || s["status"] == "failed"
         })
@@ -85,6 +101,18 @@ async fn real_cluster_runs_both_engines_end_to_end() {
     );
     let health = through_ingress(&ingress, &format!("store-{medusa}.localhost"), "/health").await;
     assert_eq!(health.trim(), "OK");
+    // The home page is served by PrestaShop under the tenant's shop name (set after the
+    // installer, which refuses such names), and prices are in the chosen currency, which the
+    // German localization pack does not bring.
+    let shop = through_ingress(&ingress, &format!("store-{presta}.localhost"), "/").await;
+    assert!(
+        shop.contains("Chai &amp; Co&#039;s Shop") || shop.contains("Chai &amp; Co's Shop"),
+        "{shop}"
+    );
+    assert!(
+        shop.contains("GBP") || shop.contains('£'),
+        "prices in GBP: {shop}"
+    );
 
     // Suspended: no pod, so the ingress has no backend (503); resumed: the same shop again.
     for (operation, status) in [("suspend", "suspended"), ("resume", "ready")] {
@@ -117,13 +145,13 @@ async fn real_cluster_runs_both_engines_end_to_end() {
         "the resumed storefront is the same WooCommerce shop"
     );
 
-    for id in [&woo, &medusa] {
+    for id in all {
         let reply = host
             .delete(&format!("/api/v1/stores/{id}"), Some(&owner.token))
             .await;
         assert_eq!(reply.status.as_u16(), 202, "{}", reply.body);
     }
-    for id in [&woo, &medusa] {
+    for id in all {
         wait_status(&host, &owner, id, "deleted", Duration::from_secs(600)).await;
     }
 }

@@ -96,11 +96,29 @@ async fn impatient_host(rig: &Rig) -> HostProcess {
     HostProcess::start(&rig.options().with("POD_START_GRACE_MS", "1000")).await
 }
 
-/// The next release of `engine` (its test guest and `engine/version`).
-fn next_release(engine: &str) -> (&'static [u8], &'static str) {
+/// The next release of `engine`: its test guest, `engine/version`, whether it stops rendering
+/// the store's Ingress (a value of the bundled chart; an embedded chart has no such switch),
+/// and the path of the values it changes.
+fn next_release(engine: &str) -> (&'static [u8], &'static str, bool, &'static str) {
     match engine {
-        "medusa" => (guests::MEDUSA_UPGRADE, "medusa/0.3.0"),
-        _ => (guests::WOO_UPGRADE, "woocommerce/0.3.0"),
+        "medusa" => (
+            guests::MEDUSA_UPGRADE,
+            "medusa/0.3.0",
+            true,
+            "/ingress/enabled",
+        ),
+        "prestashop" => (
+            guests::PRESTASHOP_UPGRADE,
+            "prestashop/0.3.0",
+            false,
+            "/prestashop/image",
+        ),
+        _ => (
+            guests::WOO_UPGRADE,
+            "woocommerce/0.3.0",
+            true,
+            "/ingress/enabled",
+        ),
     }
 }
 
@@ -119,7 +137,7 @@ async fn upgrade_changes_what_the_preview_said(engine: &str) {
     let deployment_before = only(&rig, &id, "Deployment");
     let execs_before = rig.completed_execs(&id).len();
 
-    let (wasm, release) = next_release(engine);
+    let (wasm, release, drops_ingress, changed_value) = next_release(engine);
     upload_and_activate(&host, &admin, wasm, release).await;
     let store = host
         .get(&format!("/api/v1/stores/{id}"), Some(&owner.token))
@@ -164,10 +182,12 @@ async fn upgrade_changes_what_the_preview_said(engine: &str) {
             .as_str()
             .unwrap_or_default()
     );
-    assert_eq!(
-        names(&preview["objects"]["removed"]),
+    let removed: BTreeSet<String> = if drops_ingress {
         [ingress.clone()].into()
-    );
+    } else {
+        BTreeSet::new()
+    };
+    assert_eq!(names(&preview["objects"]["removed"]), removed);
     assert_eq!(
         names(&preview["objects"]["changed"]),
         [deployment.clone()].into()
@@ -183,7 +203,7 @@ async fn upgrade_changes_what_the_preview_said(engine: &str) {
     assert!(
         preview["values"]
             .as_array()
-            .is_some_and(|v| v.iter().any(|c| c["path"] == "/ingress/enabled")),
+            .is_some_and(|v| v.iter().any(|c| c["path"] == changed_value)),
         "the values diff names the change: {preview}"
     );
 
@@ -197,10 +217,12 @@ async fn upgrade_changes_what_the_preview_said(engine: &str) {
     assert!(done["failureReason"].is_null(), "{done}");
     assert!(done.get("updateAvailable").is_none(), "{done}");
 
-    // Exactly what the preview said: the Ingress is gone, the Deployment changed, the rest
-    // is there; the data and the secrets are the same.
+    // Exactly what the preview said: the Ingress is gone (when the release drops it), the
+    // Deployment changed, the rest is there; the data and the secrets are the same.
     let mut expected = objects.clone();
-    expected.remove(&ingress);
+    if drops_ingress {
+        expected.remove(&ingress);
+    }
     assert_eq!(object_names(&rig, &id), expected);
     let deployment_after = only(&rig, &id, "Deployment");
     assert_ne!(
@@ -247,6 +269,11 @@ async fn a_woocommerce_store_upgrades_as_previewed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_medusa_store_upgrades_as_previewed() {
     upgrade_changes_what_the_preview_said("medusa").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prestashop_store_upgrades_as_previewed() {
+    upgrade_changes_what_the_preview_said("prestashop").await;
 }
 
 /// A WooCommerce store upgraded to the next release under `settings` fails and is rolled back:

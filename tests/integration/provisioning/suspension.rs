@@ -1,4 +1,4 @@
-//! Suspending and resuming stores of both engines against the fake cluster: workloads at zero
+//! Suspending and resuming stores of every built-in engine against the fake cluster: workloads at zero
 //! replicas and the compute quota released while suspended, the data kept (the same claims),
 //! the store still counted against its owner's limit; resumed to `ready` through the same
 //! readiness checks, with its workloads and quota back.
@@ -33,10 +33,10 @@ fn quota_hard(rig: &Rig, id: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspended_stores_keep_their_data_and_release_compute_until_resumed() {
     let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
-    let host = HostProcess::start(&rig.options().with("MAX_STORES_PER_USER", "2")).await;
+    let host = HostProcess::start(&rig.options().with("MAX_STORES_PER_USER", "3")).await;
     let owner = host.user("owner").await;
     let mut stores = Vec::new();
-    for engine in ["woocommerce", "medusa"] {
+    for engine in ["woocommerce", "medusa", "prestashop"] {
         let (id, _) = create_store(&host, &owner, &format!("{engine}-shop"), engine).await;
         wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
         stores.push(id);
@@ -103,7 +103,7 @@ async fn suspended_stores_keep_their_data_and_release_compute_until_resumed() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    // Suspended stores still count against the owner's limit of 2.
+    // Suspended stores still count against the owner's limit of 3.
     let third = host
         .post(
             "/api/v1/stores",

@@ -58,6 +58,8 @@ fn catalog(image: &str) -> Option<Image> {
     let (runs_as_root, program) = match name {
         // Apache binds port 80 as root, then drops to www-data.
         "wordpress" => (true, Program::Other),
+        // prestashop/prestashop: the same, on the php:apache base.
+        "prestashop" => (true, Program::Other),
         // The official images start as root and step down in their entrypoint.
         "mariadb" | "postgres" => (true, Program::Database),
         // docker/medusa: USER 1000.
