@@ -26,7 +26,6 @@ mod views;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -37,6 +36,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use axum::Router;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 pub use state::{AppState, Limiters};

@@ -651,3 +651,25 @@ impl ServerConfig {
         Ok(())
     }
 }
+
+/// The only variables of the host's environment a helm process gets (its own is cleared, so no
+/// secret of the host's reaches a chart): where it may write, with safe defaults, and `PATH`
+/// (no secret, and it finds `helm` when HELM_BIN names no directory).
+pub fn helm_environment() -> Vec<(&'static str, std::ffi::OsString)> {
+    [
+        ("HOME", "/tmp"),
+        ("TMPDIR", "/tmp"),
+        ("HELM_CACHE_HOME", "/tmp/helm/cache"),
+        ("HELM_CONFIG_HOME", "/tmp/helm/config"),
+        ("HELM_DATA_HOME", "/tmp/helm/data"),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+    ]
+    .into_iter()
+    .map(|(key, default)| (key, std::env::var_os(key).unwrap_or_else(|| default.into())))
+    .collect()
+}
+
+/// This replica's host name (a pod's name on Kubernetes), for its job-lease owner id.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "storeplane".to_owned())
+}

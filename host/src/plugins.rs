@@ -22,6 +22,7 @@ pub mod cache;
 pub mod error;
 pub mod hotload;
 pub mod model;
+pub mod pool;
 pub mod registry;
 pub mod runtime;
 pub mod samples;

@@ -27,7 +27,7 @@ const DEV_JWT_KEY: &str = "dev_jwt_secret";
 #[derive(Debug)]
 pub struct App {
     pub state: AppState,
-    pub router: axum::Router,
+    pub router: api::Router,
     /// The job runner, when a cluster is configured.
     pub runner: Option<Arc<JobRunner>>,
     /// The rollout driver, when a cluster is configured.

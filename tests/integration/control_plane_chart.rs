@@ -473,7 +473,7 @@ fn the_images_are_built_for_each_architecture_with_tools_of_that_architecture() 
     for needle in [
         "ubuntu-24.04-arm",
         "--entrypoint /usr/local/bin/helm storeplane:ci version",
-        "context: docker/medusa",
+        "docker build -t storeplane/medusa:ci docker/medusa",
     ] {
         assert!(image_job.contains(needle), "the image job has {needle}");
     }

@@ -11,6 +11,7 @@ mod db_story;
 mod docs;
 mod hot_swap;
 mod hotload;
+mod house_rules;
 mod medusa_server;
 mod migrations;
 mod network_policies;

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod fake_kube;
 pub mod host;
+pub mod house_rules;
 pub mod network_policy;
 pub mod prestashop_installer;
 pub mod wp_cli;

@@ -22,20 +22,24 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
+/// The error envelope every error response uses (and the OpenAPI document describes).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Envelope<'a> {
-    request_id: String,
-    error: Body<'a>,
+pub struct ErrorEnvelope {
+    pub request_id: String,
+    pub error: ErrorBody,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
-    retryable: bool,
+/// The `error` member of the envelope.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine code, e.g. `VALIDATION_ERROR`, `STORE_LIMIT_EXCEEDED`.
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -93,13 +97,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let envelope = Envelope {
+        let envelope = ErrorEnvelope {
             request_id: current_request_id(),
-            error: Body {
-                code: self.code,
-                message: &self.message,
+            error: ErrorBody {
+                code: self.code.to_owned(),
+                message: self.message,
                 retryable: self.retryable,
-                details: self.details.as_ref(),
+                details: self.details,
             },
         };
         let mut response = (self.status, Json(envelope)).into_response();

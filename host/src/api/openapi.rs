@@ -1,7 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations, and a docs page.
 
 use axum::response::Html;
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -10,24 +9,7 @@ use super::{
     audit, auth, engines, events, health, plugins, rollouts, store_operations, stores, users,
 };
 
-/// The error envelope every error response uses.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ErrorEnvelope {
-    pub request_id: String,
-    pub error: ErrorBody,
-}
-
-/// The `error` member of the envelope.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// Stable machine code, e.g. `VALIDATION_ERROR`, `STORE_LIMIT_EXCEEDED`.
-    pub code: String,
-    pub message: String,
-    pub retryable: bool,
-    #[schema(value_type = Option<Object>)]
-    pub details: Option<serde_json::Value>,
-}
+pub use super::error::{ErrorBody, ErrorEnvelope};
 
 /// Responses every operation can give, added to each so the document matches what the server
 /// does: any request can be rate limited (429), time out (408) or hit an internal error (500);

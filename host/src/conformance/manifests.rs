@@ -2,10 +2,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodTemplateSpec};
 use serde_json::Value;
 
 use crate::k8s::Manifest;
+use crate::k8s::manifest::{Container, EnvVar, PodTemplateSpec};
 use crate::plugins::{DeploymentPlan, EngineInfo, StoreSpec};
 
 /// A Deployment or StatefulSet with its selector and pod template labels.

@@ -138,20 +138,9 @@ impl HelmRenderer {
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.env_clear();
-        for (key, default) in [
-            ("HOME", "/tmp"),
-            ("TMPDIR", "/tmp"),
-            ("HELM_CACHE_HOME", "/tmp/helm/cache"),
-            ("HELM_CONFIG_HOME", "/tmp/helm/config"),
-            ("HELM_DATA_HOME", "/tmp/helm/data"),
-        ] {
-            cmd.env(key, std::env::var_os(key).unwrap_or_else(|| default.into()));
+        for (key, value) in crate::config::helm_environment() {
+            cmd.env(key, value);
         }
-        // PATH is no secret, and finds `helm` when HELM_BIN names no directory.
-        cmd.env(
-            "PATH",
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
-        );
         let limits = self.limits;
         // SAFETY: the closure only calls setrlimit (async-signal-safe) and allocates nothing.
         #[allow(unsafe_code)]

@@ -9,6 +9,10 @@ use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+/// The pod types conformance reads rendered workloads with (k8s-openapi's, named through here:
+/// only `k8s` depends on k8s-openapi).
+pub use k8s_openapi::api::core::v1::{Container, EnvVar, PodTemplateSpec};
+
 /// `(apiVersion, kind)` a store chart may render.
 pub const ALLOWED_KINDS: &[(&str, &str)] = &[
     ("v1", "ConfigMap"),

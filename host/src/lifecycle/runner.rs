@@ -52,7 +52,7 @@ impl JobRunner {
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
     ) -> Self {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "storeplane".to_owned());
+        let host = crate::config::host_name();
         let owner = format!(
             "{host}-{}-{}",
             std::process::id(),

@@ -1,6 +1,7 @@
 //! The sandbox: one wasmtime `Engine` for the process, an epoch ticker, and per-call isolation.
 //!
-//! Every call gets a fresh `Store` and instance (≈ 45 µs), so a trap or a cancelled call never
+//! Every call gets a fresh `Store` and instance (from the pooling allocator's slots, see
+//! [`super::pool`]), so a trap or a cancelled call never
 //! poisons later calls, and limits apply per call: memory (growth past the limit traps with a
 //! clear reason), fuel, a wall-clock deadline via epoch interruption, input and output size
 //! caps. The guest gets WASI with nothing in it (no files, env, args or network) and a bounded
@@ -22,6 +23,7 @@ use super::bindings::{self, BindingsVersion, v1, v1_1};
 use super::cache::{ArtifactCache, LoadSource};
 use super::error::{PluginError, Result, TrapKind};
 use super::model::{DeploymentPlan, EngineInfo, PluginDigest, SetupStep, StoreSpec};
+use super::pool::{self, CallSlots};
 use super::stderr::CapturedStderr;
 
 /// Interval of the epoch ticker; deadlines are whole ticks.
@@ -112,6 +114,8 @@ pub struct PluginRuntime {
     linker: Linker<CallState>,
     limits: Limits,
     cache: Option<ArtifactCache>,
+    /// Bounds concurrent calls to the pooling allocator's instance slots.
+    slots: CallSlots,
     _ticker: EpochTicker,
 }
 
@@ -134,7 +138,8 @@ impl PluginRuntime {
             .epoch_interruption(true)
             // One thread compiles: plugins are small (~130 ms each) and a compile thread pool
             // keeps per-thread allocator arenas resident for the process's lifetime.
-            .parallel_compilation(false);
+            .parallel_compilation(false)
+            .allocation_strategy(pool::strategy(limits.memory_bytes));
         let engine = Engine::new(&config).map_err(|err| PluginError::Link {
             reason: chain(&err),
         })?;
@@ -157,6 +162,7 @@ impl PluginRuntime {
             linker,
             limits,
             cache,
+            slots: CallSlots::default(),
             _ticker: ticker,
         })
     }
@@ -275,6 +281,8 @@ impl PluginRuntime {
         call: &'static str,
         f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R> {
+        // Held until the store (declared after it) is dropped: its instance's slot is free.
+        let _slot = self.slots.acquire();
         let stderr = CapturedStderr::new(self.limits.max_stderr_bytes);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let limits = StoreLimitsBuilder::new()
