@@ -19,9 +19,12 @@
 //! | [`config`], [`telemetry`], [`metrics`], [`shutdown`] | cross-cutting |
 //!
 //! `plugins` and `k8s` never import each other; `conformance` and `lifecycle` wire them. Only
-//! `api` imports axum, only `db` sqlx, only `plugins` wasmtime, only `k8s` k8s-openapi.
+//! `api` imports axum, only `db` sqlx, only `plugins` wasmtime, only `k8s` kube and
+//! k8s-openapi, only `config` reads the environment (held by `tests/src/house_rules.rs`).
 
 #![deny(unsafe_code)]
+// An item nobody outside its module can reach says so (`pub(crate)`), so `pub` means API.
+#![warn(unreachable_pub)]
 
 pub mod api;
 pub mod auth;

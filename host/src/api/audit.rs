@@ -16,7 +16,7 @@ use crate::domain::{Role, StoreId, UserId};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct AuditQuery {
+pub(super) struct AuditQuery {
     pub limit: Option<u32>,
     pub offset: Option<u32>,
     #[serde(rename = "storeId")]
@@ -35,7 +35,7 @@ const ADMIN_ONLY_DETAIL: &str = "detail";
 /// An audit event; admins also get the actor's e-mail address.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditEventView {
+pub(super) struct AuditEventView {
     #[serde(flatten)]
     pub event: AuditEvent,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,7 +44,7 @@ pub struct AuditEventView {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditResponse {
+pub(super) struct AuditResponse {
     pub request_id: String,
     #[schema(value_type = Vec<Object>)]
     pub logs: Vec<AuditEventView>,
@@ -56,7 +56,7 @@ pub struct AuditResponse {
 /// The audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
     responses((status = 200, body = AuditResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -119,7 +119,7 @@ pub async fn list(
 /// Same as `/audit` (the path the Node.js control plane this one replaces documented).
 #[utoipa::path(get, path = "/api/v1/audit/logs", tag = "audit", security(("bearer" = [])), params(AuditQuery),
     responses((status = 200, body = AuditResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
-pub async fn list_logs(
+pub(super) async fn list_logs(
     state: State<AppState>,
     user: AuthUser,
     ctx: RequestContext,

@@ -16,7 +16,7 @@ use crate::domain::{Email, UserId, Username};
 use crate::guardrails::LoginRefusal;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct RegisterBody {
+pub(super) struct RegisterBody {
     #[schema(format = "email", max_length = 255)]
     pub email: String,
     #[schema(min_length = 3, max_length = 128, pattern = "^[A-Za-z0-9_-]+$")]
@@ -26,14 +26,14 @@ pub struct RegisterBody {
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct LoginBody {
+pub(super) struct LoginBody {
     pub email: String,
     pub password: String,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AuthResponse {
+pub(super) struct AuthResponse {
     pub request_id: String,
     pub message: &'static str,
     pub user: UserView,
@@ -42,7 +42,7 @@ pub struct AuthResponse {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct MeResponse {
+pub(super) struct MeResponse {
     pub request_id: String,
     pub user: UserView,
 }
@@ -59,7 +59,7 @@ fn issue(state: &AppState, user: &crate::db::User) -> Result<String, ApiError> {
     responses((status = 201, body = AuthResponse), (status = 400, body = super::openapi::ErrorEnvelope),
               (status = 409, body = super::openapi::ErrorEnvelope), (status = 429, body = super::openapi::ErrorEnvelope),
               (status = 503, body = super::openapi::ErrorEnvelope)))]
-pub async fn register(
+pub(super) async fn register(
     State(state): State<AppState>,
     ctx: RequestContext,
     AppJson(body): AppJson<RegisterBody>,
@@ -123,7 +123,7 @@ pub async fn register(
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = AuthResponse), (status = 401, body = super::openapi::ErrorEnvelope),
               (status = 429, body = super::openapi::ErrorEnvelope), (status = 503, body = super::openapi::ErrorEnvelope)))]
-pub async fn login(
+pub(super) async fn login(
     State(state): State<AppState>,
     ctx: RequestContext,
     AppJson(body): AppJson<LoginBody>,
@@ -213,7 +213,7 @@ fn login_refused(refusal: LoginRefusal) -> ApiError {
 /// The authenticated user.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, body = super::openapi::ErrorEnvelope)))]
-pub async fn me(user: AuthUser, ctx: RequestContext) -> AppJson<MeResponse> {
+pub(super) async fn me(user: AuthUser, ctx: RequestContext) -> AppJson<MeResponse> {
     AppJson(MeResponse {
         request_id: ctx.request_id,
         user: (&user.0).into(),

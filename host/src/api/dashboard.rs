@@ -77,12 +77,12 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// `GET /`: the dashboard shell.
-pub async fn index() -> Response {
+pub(super) async fn index() -> Response {
     page("text/html; charset=utf-8", INDEX)
 }
 
 /// `GET /assets/{*path}`.
-pub async fn asset(Path(path): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn asset(Path(path): Path<String>) -> Result<Response, ApiError> {
     ASSETS
         .iter()
         .find(|(name, _, _)| *name == path)

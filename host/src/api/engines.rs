@@ -8,7 +8,7 @@ use super::state::AppState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct EngineView {
+pub(super) struct EngineView {
     pub id: String,
     pub name: String,
     pub version: String,
@@ -20,14 +20,17 @@ pub struct EngineView {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct EnginesResponse {
+pub(super) struct EnginesResponse {
     pub request_id: String,
     pub engines: Vec<EngineView>,
 }
 
 /// Active, enabled engines.
 #[utoipa::path(get, path = "/api/v1/engines", tag = "engines", responses((status = 200, body = EnginesResponse)))]
-pub async fn list(State(state): State<AppState>, ctx: RequestContext) -> AppJson<EnginesResponse> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+) -> AppJson<EnginesResponse> {
     let engines = state
         .registry
         .active_engines()

@@ -25,14 +25,14 @@ pub struct ApiError {
 /// The error envelope every error response uses (and the OpenAPI document describes).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ErrorEnvelope {
+pub(super) struct ErrorEnvelope {
     pub request_id: String,
     pub error: ErrorBody,
 }
 
 /// The `error` member of the envelope.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
+pub(super) struct ErrorBody {
     /// Stable machine code, e.g. `VALIDATION_ERROR`, `STORE_LIMIT_EXCEEDED`.
     pub code: String,
     pub message: String,

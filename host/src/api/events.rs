@@ -35,7 +35,7 @@ const REREAD_EVERY_WITH_FEED: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TicketResponse {
+pub(super) struct TicketResponse {
     pub request_id: String,
     /// Pass as `?ticket=` to an events endpoint; valid for `expiresIn` seconds, nowhere else.
     pub ticket: String,
@@ -45,7 +45,7 @@ pub struct TicketResponse {
 /// A ticket for opening event streams with `EventSource`.
 #[utoipa::path(post, path = "/api/v1/auth/ticket", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = TicketResponse), (status = 401, body = ErrorEnvelope)))]
-pub async fn ticket(
+pub(super) async fn ticket(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -237,7 +237,7 @@ use futures::StreamExt as _;
     params(("id" = String, Path), ("ticket" = Option<String>, Query, description = "ticket from POST /auth/ticket, instead of the Authorization header")),
     responses((status = 200, description = "text/event-stream of `store` events", content_type = "text/event-stream"),
               (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
-pub async fn store_events(
+pub(super) async fn store_events(
     State(state): State<AppState>,
     user: StreamUser,
     Path(id): Path<String>,
@@ -264,7 +264,7 @@ pub async fn store_events(
     params(("ticket" = Option<String>, Query, description = "ticket from POST /auth/ticket, instead of the Authorization header")),
     responses((status = 200, description = "text/event-stream of `store` events", content_type = "text/event-stream"),
               (status = 401, body = ErrorEnvelope)))]
-pub async fn all_events(
+pub(super) async fn all_events(
     State(state): State<AppState>,
     user: StreamUser,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {

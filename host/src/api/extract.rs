@@ -22,7 +22,7 @@ use crate::tenancy::Caller;
 
 /// `Json` with our error shape for malformed bodies, wrong content types and oversize bodies.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AppJson<T>(pub T);
+pub(super) struct AppJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     type Rejection = ApiError;
@@ -61,7 +61,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 
 /// The client's IP (see `guardrails::client_ip`).
 #[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
+pub(super) struct ClientIp(pub IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp
 where
@@ -85,14 +85,14 @@ where
 
 /// The audit context of a request (request id + client IP; actor filled by handlers).
 #[derive(Debug, Clone)]
-pub struct RequestContext {
+pub(super) struct RequestContext {
     pub request_id: String,
     pub ip: IpAddr,
 }
 
 impl RequestContext {
     /// The audit context with `actor`.
-    pub fn audit(&self, actor: Option<&User>) -> AuditContext {
+    pub(super) fn audit(&self, actor: Option<&User>) -> AuditContext {
         AuditContext {
             actor_id: actor.map(|u| u.id.clone()),
             request_id: Some(self.request_id.clone()),
@@ -120,11 +120,11 @@ where
 
 /// An authenticated, active user.
 #[derive(Debug, Clone)]
-pub struct AuthUser(pub User);
+pub(super) struct AuthUser(pub User);
 
 impl AuthUser {
     /// The caller for authorization decisions.
-    pub fn caller(&self) -> Caller {
+    pub(super) fn caller(&self) -> Caller {
         caller_of(&self.0)
     }
 }
@@ -184,7 +184,7 @@ async fn user_of(state: &AppState, token: &str, scope: Option<&str>) -> Result<U
 /// The caller of an event stream: a bearer token, or (for `EventSource`, which cannot send
 /// headers) a short-lived ticket from `POST /auth/ticket` in `?ticket=`.
 #[derive(Debug, Clone)]
-pub struct StreamUser(pub User);
+pub(super) struct StreamUser(pub User);
 
 impl<S: Send + Sync> FromRequestParts<S> for StreamUser
 where
@@ -215,7 +215,7 @@ where
 
 impl StreamUser {
     /// The caller for authorization decisions.
-    pub fn caller(&self) -> Caller {
+    pub(super) fn caller(&self) -> Caller {
         caller_of(&self.0)
     }
 }
@@ -232,7 +232,7 @@ fn auth_error(err: AuthError) -> ApiError {
 
 /// An authenticated admin.
 #[derive(Debug, Clone)]
-pub struct AdminUser(pub User);
+pub(super) struct AdminUser(pub User);
 
 impl<S: Send + Sync> FromRequestParts<S> for AdminUser
 where

@@ -11,7 +11,7 @@ use super::state::AppState;
 use crate::metrics::KindLabels;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Check {
+pub(super) struct Check {
     /// `ok`, `error` or `not_configured`.
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -20,7 +20,7 @@ pub struct Check {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Checks {
+pub(super) struct Checks {
     pub database: Check,
     pub kubernetes: Check,
     pub plugins: Check,
@@ -31,7 +31,7 @@ pub struct Checks {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct HealthResponse {
+pub(super) struct HealthResponse {
     pub request_id: String,
     /// `healthy` or `degraded`.
     pub status: &'static str,
@@ -42,7 +42,10 @@ pub struct HealthResponse {
 /// Health of the database, the cluster connection and the plugin registry.
 #[utoipa::path(get, path = "/api/v1/health", tag = "operations",
     responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
-pub async fn health(State(state): State<AppState>, ctx: RequestContext) -> impl IntoResponse {
+pub(super) async fn health(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+) -> impl IntoResponse {
     let database = match state.db.ping().await {
         Ok(()) => Check {
             status: "ok",
@@ -121,7 +124,7 @@ pub async fn health(State(state): State<AppState>, ctx: RequestContext) -> impl 
 /// Liveness: the process serves requests. Depends on nothing else, so an outage of the
 /// database or the cluster never gets replicas restarted.
 #[utoipa::path(get, path = "/api/v1/health/live", tag = "operations", responses((status = 200, description = "alive")))]
-pub async fn live() -> StatusCode {
+pub(super) async fn live() -> StatusCode {
     StatusCode::OK
 }
 
@@ -129,7 +132,9 @@ pub async fn live() -> StatusCode {
 /// cluster is not part of it: while the cluster is down the API still serves, and jobs wait.
 #[utoipa::path(get, path = "/api/v1/health/ready", tag = "operations",
     responses((status = 200, description = "ready"), (status = 503, body = super::openapi::ErrorEnvelope)))]
-pub async fn ready(State(state): State<AppState>) -> Result<StatusCode, super::error::ApiError> {
+pub(super) async fn ready(
+    State(state): State<AppState>,
+) -> Result<StatusCode, super::error::ApiError> {
     if let Err(err) = state.db.ping().await {
         tracing::warn!(error = %err, "readiness: database unreachable");
         return Err(unavailable("the database does not answer"));
@@ -201,7 +206,7 @@ async fn refresh(state: &AppState) {
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/api/v1/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus/OpenMetrics text format", content_type = "application/openmetrics-text")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     refresh(&state).await;
     (
         [(
@@ -214,7 +219,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct MetricsJson {
+pub(super) struct MetricsJson {
     pub request_id: String,
     pub uptime_seconds: f64,
     #[schema(value_type = Object)]
@@ -225,7 +230,7 @@ pub struct MetricsJson {
 
 /// The main figures as JSON.
 #[utoipa::path(get, path = "/api/v1/metrics/json", tag = "operations", responses((status = 200, body = MetricsJson)))]
-pub async fn metrics_json(
+pub(super) async fn metrics_json(
     State(state): State<AppState>,
     ctx: RequestContext,
 ) -> Result<AppJson<MetricsJson>, super::error::ApiError> {

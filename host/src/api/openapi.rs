@@ -9,7 +9,7 @@ use super::{
     audit, auth, engines, events, health, plugins, rollouts, store_operations, stores, users,
 };
 
-pub use super::error::{ErrorBody, ErrorEnvelope};
+pub(super) use super::error::{ErrorBody, ErrorEnvelope};
 
 /// Responses every operation can give, added to each so the document matches what the server
 /// does: any request can be rate limited (429), time out (408) or hit an internal error (500);
@@ -114,11 +114,11 @@ impl Modify for BearerAuth {
 pub struct ApiDoc;
 
 /// `GET /openapi.json`.
-pub async fn document() -> AppJson<utoipa::openapi::OpenApi> {
+pub(super) async fn document() -> AppJson<utoipa::openapi::OpenApi> {
     AppJson(ApiDoc::openapi())
 }
 
 /// `GET /docs`: a self-contained page listing every operation from the document.
-pub async fn docs_page() -> Html<&'static str> {
+pub(super) async fn docs_page() -> Html<&'static str> {
     Html(include_str!("docs.html"))
 }

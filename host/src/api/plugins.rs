@@ -16,7 +16,7 @@ use crate::plugins::{PluginError, PluginVersion};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PluginListResponse {
+pub(super) struct PluginListResponse {
     pub request_id: String,
     #[schema(value_type = Vec<Object>)]
     pub engines: Vec<EngineListing>,
@@ -24,7 +24,7 @@ pub struct PluginListResponse {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PluginVersionView {
+pub(super) struct PluginVersionView {
     pub engine: String,
     pub name: String,
     pub version: String,
@@ -37,13 +37,13 @@ pub struct PluginVersionView {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PluginResponse {
+pub(super) struct PluginResponse {
     pub request_id: String,
     pub plugin: PluginVersionView,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-pub struct RollbackBody {
+pub(super) struct RollbackBody {
     /// Version to roll back to; default: the previously active one.
     pub version: Option<String>,
 }
@@ -97,7 +97,7 @@ fn parse_version(text: &str) -> Result<semver::Version, ApiError> {
 /// Every engine with its versions, digests and states.
 #[utoipa::path(get, path = "/api/v1/admin/plugins", tag = "plugins", security(("bearer" = [])),
     responses((status = 200, body = PluginListResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     _admin: AdminUser,
     ctx: RequestContext,
@@ -114,7 +114,7 @@ pub async fn list(
     responses((status = 201, body = PluginResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
               (status = 422, body = ErrorEnvelope)))]
-pub async fn upload(
+pub(super) async fn upload(
     State(state): State<AppState>,
     AdminUser(user): AdminUser,
     ctx: RequestContext,
@@ -137,7 +137,7 @@ pub async fn upload(
     params(("engine" = String, Path), ("version" = String, Path)),
     responses((status = 200, body = PluginResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
-pub async fn activate(
+pub(super) async fn activate(
     State(state): State<AppState>,
     AdminUser(user): AdminUser,
     ctx: RequestContext,
@@ -158,7 +158,7 @@ pub async fn activate(
     params(("engine" = String, Path)), request_body(content = RollbackBody, content_type = "application/json"),
     responses((status = 200, body = PluginResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-pub async fn rollback(
+pub(super) async fn rollback(
     State(state): State<AppState>,
     AdminUser(user): AdminUser,
     ctx: RequestContext,
@@ -185,7 +185,7 @@ pub async fn rollback(
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct EngineStateResponse {
+pub(super) struct EngineStateResponse {
     pub request_id: String,
     pub engine: String,
     pub disabled: bool,
@@ -213,7 +213,7 @@ async fn set_disabled(
     params(("engine" = String, Path)),
     responses((status = 200, body = EngineStateResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope)))]
-pub async fn disable(
+pub(super) async fn disable(
     State(state): State<AppState>,
     AdminUser(user): AdminUser,
     ctx: RequestContext,
@@ -227,7 +227,7 @@ pub async fn disable(
     params(("engine" = String, Path)),
     responses((status = 200, body = EngineStateResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope)))]
-pub async fn enable(
+pub(super) async fn enable(
     State(state): State<AppState>,
     AdminUser(user): AdminUser,
     ctx: RequestContext,

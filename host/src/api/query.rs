@@ -8,7 +8,7 @@ use super::error::ApiError;
 
 /// `Query` whose rejection is a 400 `VALIDATION_ERROR` envelope.
 #[derive(Debug, Clone)]
-pub struct AppQuery<T>(pub T);
+pub(super) struct AppQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
     type Rejection = ApiError;
@@ -22,7 +22,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
 }
 
 /// Checks `limit` (1..=max, default `default`) and returns (limit, offset).
-pub fn page(
+pub(super) fn page(
     limit: Option<u32>,
     offset: Option<u32>,
     default: u32,

@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// Header carrying the request id.
-pub const HEADER: &str = "x-request-id";
+pub(super) const HEADER: &str = "x-request-id";
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -16,10 +16,10 @@ tokio::task_local! {
 
 /// The request id of an incoming request, as an extension.
 #[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+pub(super) struct RequestId(pub String);
 
 /// Whether a client-supplied id is acceptable.
-pub fn is_acceptable(id: &str) -> bool {
+pub(super) fn is_acceptable(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
@@ -28,12 +28,12 @@ pub fn is_acceptable(id: &str) -> bool {
 }
 
 /// The id of the request being handled (empty outside a request).
-pub fn current_request_id() -> String {
+pub(super) fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }
 
 /// Middleware: assigns the id, makes it visible to handlers and errors, echoes it.
-pub async fn assign(mut request: Request, next: Next) -> Response {
+pub(super) async fn assign(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(HEADER)

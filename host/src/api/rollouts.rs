@@ -23,7 +23,7 @@ use crate::lifecycle::{RolloutSettings, StartRollout};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct StartRolloutBody {
+pub(super) struct StartRolloutBody {
     /// The engine whose stores are upgraded.
     #[schema(pattern = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", max_length = 63)]
     pub engine: String,
@@ -37,7 +37,7 @@ pub struct StartRolloutBody {
 /// A rollout as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct RolloutView {
+pub(super) struct RolloutView {
     pub id: i64,
     pub engine: String,
     pub version: String,
@@ -76,7 +76,7 @@ impl RolloutView {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct RolloutResponse {
+pub(super) struct RolloutResponse {
     pub request_id: String,
     pub rollout: RolloutView,
     /// Each store of the rollout, in order, with its result.
@@ -85,7 +85,7 @@ pub struct RolloutResponse {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct RolloutListResponse {
+pub(super) struct RolloutListResponse {
     pub request_id: String,
     pub rollouts: Vec<RolloutView>,
     pub total: i64,
@@ -93,7 +93,7 @@ pub struct RolloutListResponse {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct RolloutListQuery {
+pub(super) struct RolloutListQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     #[param(maximum = 100000)]
@@ -106,7 +106,7 @@ pub struct RolloutListQuery {
     request_body = StartRolloutBody,
     responses((status = 201, body = RolloutResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-pub async fn start(
+pub(super) async fn start(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -140,7 +140,7 @@ pub async fn start(
 #[utoipa::path(get, path = "/api/v1/admin/rollouts", tag = "rollouts", security(("bearer" = [])),
     params(RolloutListQuery),
     responses((status = 200, body = RolloutListResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -164,7 +164,7 @@ pub async fn list(
     params(("id" = i64, Path)),
     responses((status = 200, body = RolloutResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope)))]
-pub async fn get(
+pub(super) async fn get(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -185,7 +185,7 @@ pub async fn get(
     params(("id" = i64, Path), ("action" = String, Path, description = "pause, resume or abort")),
     responses((status = 200, body = RolloutResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-pub async fn steer(
+pub(super) async fn steer(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -225,7 +225,7 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
     params(("id" = i64, Path), ("ticket" = Option<String>, Query, description = "ticket from POST /auth/ticket, instead of the Authorization header")),
     responses((status = 200, description = "text/event-stream of `rollout` events", content_type = "text/event-stream"),
               (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
-pub async fn events(
+pub(super) async fn events(
     State(state): State<AppState>,
     user: StreamUser,
     Path(id): Path<String>,

@@ -37,7 +37,7 @@ impl From<UpgradeBody> for UpgradeRequest {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PreviewResponse {
+pub(super) struct PreviewResponse {
     pub request_id: String,
     pub preview: UpgradePreview,
 }
@@ -50,7 +50,7 @@ pub struct PreviewResponse {
     responses((status = 200, body = PreviewResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
               (status = 422, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)))]
-pub async fn preview(
+pub(super) async fn preview(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -74,7 +74,7 @@ pub async fn preview(
     params(("id" = String, Path)), request_body = UpgradeBody,
     responses((status = 202, body = StoreResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-pub async fn upgrade(
+pub(super) async fn upgrade(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -91,7 +91,7 @@ pub async fn upgrade(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PinBody {
+pub(super) struct PinBody {
     /// `true`: stay on the current version (rollouts pass the store by); `false`: follow
     /// rollouts again.
     pub pinned: bool,
@@ -103,7 +103,7 @@ pub struct PinBody {
     params(("id" = String, Path)), request_body = PinBody,
     responses((status = 200, body = StoreResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-pub async fn pin(
+pub(super) async fn pin(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -124,7 +124,7 @@ pub async fn pin(
     params(("id" = String, Path)),
     responses((status = 202, body = StoreResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-pub async fn suspend(
+pub(super) async fn suspend(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -143,7 +143,7 @@ pub async fn suspend(
     params(("id" = String, Path)),
     responses((status = 202, body = StoreResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-pub async fn resume(
+pub(super) async fn resume(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,

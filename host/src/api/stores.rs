@@ -18,7 +18,7 @@ use crate::domain::StoreStatus;
 use crate::lifecycle::CreateStore;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct CreateStoreBody {
+pub(super) struct CreateStoreBody {
     /// 3–63 characters, lowercase DNS label, no `--`, not reserved.
     #[schema(
         min_length = 3,
@@ -36,7 +36,7 @@ pub struct CreateStoreBody {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct StoreResponse {
+pub(super) struct StoreResponse {
     pub request_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'static str>,
@@ -45,7 +45,7 @@ pub struct StoreResponse {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct StoreListResponse {
+pub(super) struct StoreListResponse {
     pub request_id: String,
     pub stores: Vec<StoreView>,
     pub total: i64,
@@ -55,7 +55,7 @@ pub struct StoreListResponse {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct ListQuery {
+pub(super) struct ListQuery {
     pub status: Option<StoreStatus>,
     pub engine: Option<String>,
     /// Admins only: one owner's stores.
@@ -67,14 +67,14 @@ pub struct ListQuery {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct LogsQuery {
+pub(super) struct LogsQuery {
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct LogsResponse {
+pub(super) struct LogsResponse {
     pub request_id: String,
     pub store_id: String,
     #[schema(value_type = Vec<Object>)]
@@ -141,7 +141,7 @@ pub(super) async fn accepted(
 #[utoipa::path(post, path = "/api/v1/stores", tag = "stores", security(("bearer" = [])), request_body = CreateStoreBody,
     responses((status = 202, body = StoreResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
               (status = 409, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -169,7 +169,7 @@ pub async fn create(
 /// Lists the caller's stores (admins: every store). Deleted stores only with `status=deleted`.
 #[utoipa::path(get, path = "/api/v1/stores", tag = "stores", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = StoreListResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -197,7 +197,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/stores/{id}", tag = "stores", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = StoreResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope)))]
-pub async fn get(
+pub(super) async fn get(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -215,7 +215,7 @@ pub async fn get(
 #[utoipa::path(delete, path = "/api/v1/stores/{id}", tag = "stores", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 202, body = StoreResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-pub async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -232,7 +232,7 @@ pub async fn delete(
 #[utoipa::path(post, path = "/api/v1/stores/{id}/retry", tag = "stores", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 202, body = StoreResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-pub async fn retry(
+pub(super) async fn retry(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -257,7 +257,7 @@ pub async fn retry(
     params(("id" = String, Path), LogsQuery),
     responses((status = 200, body = LogsResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope)))]
-pub async fn logs(
+pub(super) async fn logs(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,
@@ -283,7 +283,7 @@ pub async fn logs(
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CredentialsView {
+pub(super) struct CredentialsView {
     pub username: String,
     pub password: String,
     pub admin_url: Option<String>,
@@ -291,7 +291,7 @@ pub struct CredentialsView {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CredentialsResponse {
+pub(super) struct CredentialsResponse {
     pub request_id: String,
     pub credentials: CredentialsView,
 }
@@ -302,7 +302,7 @@ pub struct CredentialsResponse {
     params(("id" = String, Path)),
     responses((status = 200, body = CredentialsResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)))]
-pub async fn credentials(
+pub(super) async fn credentials(
     State(state): State<AppState>,
     user: AuthUser,
     ctx: RequestContext,

@@ -18,7 +18,7 @@ use crate::lifecycle::{UserAdmin, UserAdminError};
 /// A user as admins see them.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AdminUserView {
+pub(super) struct AdminUserView {
     pub id: String,
     pub email: String,
     pub username: String,
@@ -53,14 +53,14 @@ impl From<&UserSummary> for AdminUserView {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct UsersQuery {
+pub(super) struct UsersQuery {
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct UserListResponse {
+pub(super) struct UserListResponse {
     pub request_id: String,
     pub users: Vec<AdminUserView>,
     pub total: i64,
@@ -70,7 +70,7 @@ pub struct UserListResponse {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AdminUserResponse {
+pub(super) struct AdminUserResponse {
     pub request_id: String,
     pub user: AdminUserView,
 }
@@ -92,7 +92,7 @@ impl From<UserAdminError> for ApiError {
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])), params(UsersQuery),
     responses((status = 200, body = UserListResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope)))]
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     _admin: AdminUser,
     ctx: RequestContext,
@@ -131,7 +131,7 @@ async fn set_active(
     params(("id" = String, Path)),
     responses((status = 200, body = AdminUserResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-pub async fn deactivate(
+pub(super) async fn deactivate(
     State(state): State<AppState>,
     admin: AdminUser,
     ctx: RequestContext,
@@ -145,7 +145,7 @@ pub async fn deactivate(
     params(("id" = String, Path)),
     responses((status = 200, body = AdminUserResponse), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope)))]
-pub async fn activate(
+pub(super) async fn activate(
     State(state): State<AppState>,
     admin: AdminUser,
     ctx: RequestContext,

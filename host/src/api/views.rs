@@ -13,7 +13,7 @@ use crate::lifecycle::progress_of;
 /// A user as shown to themselves.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct UserView {
+pub(super) struct UserView {
     pub id: String,
     pub email: String,
     pub username: String,
@@ -35,7 +35,7 @@ impl From<&User> for UserView {
 
 /// Storefront and admin URLs (`urls`, as the Node.js control plane this one replaces shaped them).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Urls {
+pub(super) struct Urls {
     pub storefront: Option<String>,
     pub admin: Option<String>,
 }
@@ -43,7 +43,7 @@ pub struct Urls {
 /// A step of a store's provisioning (of 9) or deletion (of 2).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ProgressView {
+pub(super) struct ProgressView {
     pub step: String,
     /// 1-based.
     pub index: i32,
@@ -56,7 +56,7 @@ pub struct ProgressView {
 /// A store.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct StoreView {
+pub(super) struct StoreView {
     pub id: String,
     pub name: String,
     pub engine: String,
@@ -94,7 +94,7 @@ pub struct StoreView {
 
 impl StoreView {
     /// The view of `store` for a caller with `role`.
-    pub fn new(store: &Store, role: Role) -> Self {
+    pub(super) fn new(store: &Store, role: Role) -> Self {
         let url_of = |kind: &str| {
             store
                 .endpoints
@@ -146,7 +146,7 @@ impl StoreView {
 
     /// Says which version is available when the engine's active one (`active`) differs from
     /// the one the store runs (stores that are gone or being deleted get none).
-    pub fn with_active_version(mut self, active: Option<String>) -> Self {
+    pub(super) fn with_active_version(mut self, active: Option<String>) -> Self {
         let live = !matches!(self.status, StoreStatus::Deleting | StoreStatus::Deleted);
         self.update_available =
             active.filter(|a| live && self.plugin_version.as_deref() != Some(a.as_str()));
@@ -154,7 +154,7 @@ impl StoreView {
     }
 
     /// Adds the owner's e-mail address from `emails` to an admin's view (others have no owner).
-    pub fn with_owner_email(mut self, emails: &HashMap<UserId, String>) -> Self {
+    pub(super) fn with_owner_email(mut self, emails: &HashMap<UserId, String>) -> Self {
         if let Some(owner) = &self.owner_id {
             self.owner_email = emails.get(&UserId(owner.clone())).cloned();
         }

@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use super::AuthError;
 
 /// How long a worker keeps its 19 MiB buffer after its last hash.
-pub const RELEASE_AFTER: Duration = Duration::from_secs(5);
+pub(super) const RELEASE_AFTER: Duration = Duration::from_secs(5);
 
 /// The pool is at capacity: every worker is busy and the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

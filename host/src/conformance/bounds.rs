@@ -50,7 +50,11 @@ fn int(value: &Value, pointer: &str) -> Option<i64> {
 }
 
 /// Problems of `manifests` and `plan` against `bounds`.
-pub fn check_bounds(manifests: &[Manifest], plan: &DeploymentPlan, bounds: &Bounds) -> Vec<String> {
+pub(super) fn check_bounds(
+    manifests: &[Manifest],
+    plan: &DeploymentPlan,
+    bounds: &Bounds,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for m in manifests {
         let id = m.id();

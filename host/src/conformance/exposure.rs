@@ -34,7 +34,7 @@ fn strings(value: Option<&Value>) -> Vec<&str> {
 }
 
 /// Problems of the Services and Ingresses in `manifests`.
-pub fn check_exposure(
+pub(super) fn check_exposure(
     manifests: &[Manifest],
     spec: &StoreSpec,
     allowed_annotations: &[String],

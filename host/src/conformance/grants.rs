@@ -9,7 +9,9 @@ use crate::k8s::Manifest;
 use crate::plugins::EngineInfo;
 
 /// Names of the containers (and init containers) of every pod `manifests` render.
-pub fn container_names<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> BTreeSet<String> {
+pub(super) fn container_names<'a>(
+    manifests: impl IntoIterator<Item = &'a Manifest>,
+) -> BTreeSet<String> {
     manifests
         .into_iter()
         .filter_map(Manifest::pod_spec)
@@ -26,7 +28,7 @@ pub fn container_names<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) ->
 }
 
 /// A problem for each exec grant of `info` whose container is not in `containers`.
-pub fn unused_grants(info: &EngineInfo, containers: &BTreeSet<String>) -> Vec<String> {
+pub(super) fn unused_grants(info: &EngineInfo, containers: &BTreeSet<String>) -> Vec<String> {
     info.exec
         .iter()
         .filter(|grant| !containers.contains(&grant.container))

@@ -32,7 +32,7 @@ fn is_dns1035_label(name: &str) -> bool {
 const HOST_OWNED: &[(&str, &str)] = &[("ServiceAccount", "default")];
 
 /// Problems of the objects' names and metadata.
-pub fn check_names(manifests: &[Manifest]) -> Vec<String> {
+pub(super) fn check_names(manifests: &[Manifest]) -> Vec<String> {
     let mut problems = Vec::new();
     for m in manifests {
         let shown = format!("{}/{:?}", m.kind, m.name);

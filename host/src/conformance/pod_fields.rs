@@ -59,7 +59,7 @@ const CAPABILITIES: &[&str] = &[
 
 /// Problems of pod spec `pod` (JSON) of object `id`; `credentials` is the only Secret it may
 /// read.
-pub fn check_pod_fields(id: &str, pod: &Value, credentials: &str) -> Vec<String> {
+pub(super) fn check_pod_fields(id: &str, pod: &Value, credentials: &str) -> Vec<String> {
     let mut problems = Vec::new();
     for (key, value) in pod.as_object().into_iter().flatten() {
         if !POD_FIELDS.contains(&key.as_str()) && !value.is_null() {

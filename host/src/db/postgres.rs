@@ -20,7 +20,7 @@ const BOOTSTRAP_KEY: &str = "bootstrap_admin";
 
 /// A PostgreSQL-backed [`Db`].
 #[derive(Debug, Clone)]
-pub struct PgDb {
+pub(super) struct PgDb {
     pub(super) pool: PgPool,
 }
 
@@ -34,7 +34,7 @@ impl PgDb {
     }
 
     /// Connects (lazily validating) to `url`.
-    pub async fn connect(url: &str) -> Result<Self> {
+    pub(super) async fn connect(url: &str) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(10))

@@ -50,14 +50,14 @@ impl TryFrom<UserSummaryRow> for UserSummary {
 }
 
 /// `(id, email)` rows as a map from user id to e-mail address.
-pub fn email_map(rows: Vec<(String, String)>) -> HashMap<UserId, String> {
+pub(super) fn email_map(rows: Vec<(String, String)>) -> HashMap<UserId, String> {
     rows.into_iter()
         .map(|(id, email)| (UserId(id), email))
         .collect()
 }
 
 /// Users with their store counts, oldest first, ending in the dialect's `paging` clause.
-pub fn list_users_sql(paging: &str) -> String {
+pub(super) fn list_users_sql(paging: &str) -> String {
     format!(
         "SELECT {USER_COLUMNS}, (SELECT COUNT(*) FROM stores \
          WHERE stores.owner_id = users.id AND stores.status <> 'deleted') AS active_stores \
@@ -221,20 +221,22 @@ impl From<PluginRow> for PluginRecord {
 }
 
 /// Columns of `stores`, in `StoreRow` order.
-pub const STORE_COLUMNS: &str = "id, owner_id, name, engine, options, status, version, plugin_version, plugin_digest, \
+pub(super) const STORE_COLUMNS: &str = "id, owner_id, name, engine, options, status, version, plugin_version, plugin_digest, \
      endpoints, failure_reason, retry_count, current_step, created_at, updated_at, ready_at, deleted_at, progress, step_started_at, pinned";
 
 /// Columns of `audit_events`, in `AuditRow` order.
-pub const AUDIT_COLUMNS: &str = "id, created_at, actor_id, store_id, action, from_status, to_status, message, request_id, ip, details";
+pub(super) const AUDIT_COLUMNS: &str = "id, created_at, actor_id, store_id, action, from_status, to_status, message, request_id, ip, details";
 
 /// Columns of `jobs`, in `JobRow` order.
-pub const JOB_COLUMNS: &str = "id, store_id, kind, state, step, attempt, request_id, run_after";
+pub(super) const JOB_COLUMNS: &str =
+    "id, store_id, kind, state, step, attempt, request_id, run_after";
 
 /// Columns of `users`, in `UserRow` order.
-pub const USER_COLUMNS: &str = "id, email, username, password_hash, role, active, created_at";
+pub(super) const USER_COLUMNS: &str =
+    "id, email, username, password_hash, role, active, created_at";
 
 /// How long until `last` + `cooldown` has passed, if it has not yet.
-pub fn cooldown_remaining(
+pub(super) fn cooldown_remaining(
     last: Option<DateTime<Utc>>,
     cooldown: std::time::Duration,
     now: DateTime<Utc>,
@@ -245,7 +247,7 @@ pub fn cooldown_remaining(
 }
 
 /// Columns of a claimed job, in `ClaimRow` order.
-pub const CLAIM_COLUMNS: &str =
+pub(super) const CLAIM_COLUMNS: &str =
     "id, store_id, kind, step, attempt, request_id, created_at, deadline_at";
 
 #[derive(Debug, sqlx::FromRow)]
@@ -278,6 +280,6 @@ impl TryFrom<ClaimRow> for super::ClaimedJob {
     }
 }
 
-pub fn after(now: DateTime<Utc>, duration: std::time::Duration) -> DateTime<Utc> {
+pub(super) fn after(now: DateTime<Utc>, duration: std::time::Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }

@@ -22,7 +22,7 @@ const BOOTSTRAP_KEY: &str = "bootstrap_admin";
 
 /// A SQLite-backed [`Db`].
 #[derive(Debug, Clone)]
-pub struct SqliteDb {
+pub(super) struct SqliteDb {
     pub(super) pool: SqlitePool,
 }
 
@@ -30,7 +30,7 @@ super::rollouts::rollout_store!(SqliteDb, insert_audit, is_unique_violation);
 
 impl SqliteDb {
     /// Opens (creating if missing, with its directory) the database at `url`.
-    pub async fn connect(url: &str) -> Result<Self> {
+    pub(super) async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

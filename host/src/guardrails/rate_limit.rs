@@ -23,7 +23,7 @@ pub struct SlidingWindow {
 const SWEEP_AT: usize = 10_000;
 
 /// The most keys one limiter keeps (a few MiB at the largest `max` in use).
-pub const MAX_KEYS: usize = 100_000;
+pub(super) const MAX_KEYS: usize = 100_000;
 
 /// The key of a client address: an IPv4 address as it is; an IPv6 address as its /64, since
 /// one host usually holds a whole /64 and could otherwise use a fresh address per request.

@@ -42,7 +42,7 @@ fn subject_of(user: &str) -> Value {
 }
 
 /// The RoleBinding giving `user` the store role `role` in `namespace`.
-pub fn store_binding(namespace: &str, store_id: &str, role: &str, user: &str) -> Value {
+pub(super) fn store_binding(namespace: &str, store_id: &str, role: &str, user: &str) -> Value {
     json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {

@@ -96,7 +96,7 @@ fn index(objects: &[Value]) -> BTreeMap<ObjectRef, &Value> {
 }
 
 /// What moving from the objects `from` to the objects `to` changes.
-pub fn object_changes(from: &[Value], to: &[Value]) -> ObjectChanges {
+pub(super) fn object_changes(from: &[Value], to: &[Value]) -> ObjectChanges {
     let (old, new) = (index(from), index(to));
     let mut changes = ObjectChanges::default();
     for (reference, object) in &new {
@@ -136,7 +136,7 @@ pub fn object_changes(from: &[Value], to: &[Value]) -> ObjectChanges {
 
 /// The objects of `from` that `to` no longer renders and may be deleted (not those holding
 /// data).
-pub fn removable(from: &[Value], to: &[Value]) -> Vec<ObjectRef> {
+pub(super) fn removable(from: &[Value], to: &[Value]) -> Vec<ObjectRef> {
     let new = index(to);
     index(from)
         .into_keys()
@@ -145,7 +145,7 @@ pub fn removable(from: &[Value], to: &[Value]) -> Vec<ObjectRef> {
 }
 
 /// The values that differ between two plans.
-pub fn value_changes(from: &Value, to: &Value) -> Vec<ValueChange> {
+pub(super) fn value_changes(from: &Value, to: &Value) -> Vec<ValueChange> {
     let mut paths = Vec::new();
     diff_paths(from, to, String::new(), &mut paths);
     paths
@@ -318,7 +318,7 @@ fn claim_template_refusal(reference: &ObjectRef, before: &Value, after: &Value) 
 
 /// Claims of a StatefulSet's templates whose size grows: `(claim name, new size)` of each
 /// existing claim (`<template>-<statefulset>-<ordinal>`), to expand after the set is applied.
-pub fn grown_claims(from: &[Value], to: &[Value]) -> Vec<(String, String)> {
+pub(super) fn grown_claims(from: &[Value], to: &[Value]) -> Vec<(String, String)> {
     let old = index(from);
     let mut grown = Vec::new();
     for (reference, after) in index(to) {
