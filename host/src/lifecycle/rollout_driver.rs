@@ -246,6 +246,13 @@ impl RolloutDriver {
             if in_flight >= limit {
                 break;
             }
+            // An admin may have paused or aborted the rollout since this tick read it (the
+            // settling above takes a while): start nothing more then. (A pause landing between
+            // this read and the start can still let this one member through.)
+            let now = self.db.rollout(rollout.id).await?;
+            if now.is_none_or(|r| r.state != RolloutState::Running) {
+                break;
+            }
             if self
                 .begin(rollout, member, &plugin, MemberState::Upgrading)
                 .await?
