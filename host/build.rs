@@ -26,6 +26,9 @@ const CHARTS: &[&str] = &["ecommerce-store"];
 fn main() {
     build_components(PLUGINS, &["plugins/sdk", "wit"]);
     embed_charts();
+    // `sqlx::migrate!` embeds the migrations when the crate compiles: a new one must
+    // recompile it.
+    println!("cargo:rerun-if-changed=../migrations");
 }
 
 fn embed_charts() {

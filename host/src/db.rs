@@ -42,8 +42,15 @@ impl From<sqlx::migrate::MigrateError> for DbError {
     }
 }
 
-/// Store ids as their changes are committed; see [`Db::store_change_feed`].
-pub type StoreChangeFeed = futures::stream::BoxStream<'static, Result<StoreId>>;
+/// What a committed change touched; see [`Db::change_feed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    Store(StoreId),
+    User(UserId),
+}
+
+/// Changes as they are committed; see [`Db::change_feed`].
+pub type ChangeFeed = futures::stream::BoxStream<'static, Result<Changed>>;
 
 /// Result alias of the persistence layer.
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
@@ -87,12 +94,12 @@ pub trait Db: JobQueue + RolloutStore + Send + Sync + std::fmt::Debug {
     /// Users, oldest first, each with their number of stores that are not deleted.
     async fn list_users(&self, limit: u32, offset: u32) -> Result<Page<UserSummary>>;
 
-    /// The ids of stores as any connection (any replica) commits a change to them, for event
-    /// streams to hear of other replicas' work at once (PostgreSQL: `LISTEN` on a channel a
-    /// trigger notifies). `None` where one process is the only writer (SQLite). The stream
-    /// ends when the pool closes; changes committed while its connection is being re-made are
-    /// missed, so listeners still re-read now and then.
-    async fn store_change_feed(&self) -> Result<Option<StoreChangeFeed>>;
+    /// The stores and users as any connection (any replica) commits a change to them, for
+    /// event streams to hear of other replicas' work at once and for cached users to be
+    /// dropped (PostgreSQL: `LISTEN` on channels triggers notify). `None` where one process is
+    /// the only writer (SQLite). The stream ends when the pool closes; an error means its
+    /// connection was lost, and changes committed until it is re-made are missed.
+    async fn change_feed(&self) -> Result<Option<ChangeFeed>>;
     /// Activates or deactivates a user, recording `audit` in the same transaction; `None` if
     /// there is no such user. A user who already is in that state is returned unchanged, and
     /// nothing is recorded.

@@ -23,12 +23,15 @@
 //! | `render_failures` | disabling an engine whose renders keep failing |
 //! | `events` | in-process store change notifications (event streams) |
 
+mod accounts;
+mod audit_log;
 mod changes;
 mod deletion;
 mod events;
 mod job;
 mod plugin_source;
 mod plugins;
+mod probes;
 mod provision;
 pub mod record;
 mod render_failures;
@@ -40,12 +43,16 @@ mod stores;
 mod suspension;
 mod upgrade;
 mod upgrade_rollback;
+mod user_cache;
 mod users;
 
+pub use accounts::Accounts;
+pub use audit_log::{AuditLog, AuditQuery};
 pub use changes::{ChangedObject, ObjectChanges, ObjectRef, ValueChange};
 pub use events::{StoreChanged, StoreEvents};
 pub use job::{JobContext, StepError};
 pub use plugins::{PluginAdmin, PluginAdminError};
+pub use probes::Probes;
 pub use provision::{CREDENTIALS_SECRET, Pipeline, PipelineSettings, generate_secret};
 pub use record::{Progress, progress_of};
 pub use render_failures::RenderFailures;
@@ -55,4 +62,5 @@ pub use runner::{JobRunner, RunnerSettings};
 pub use store_operations::{CHANGEABLE, UpgradeRequest};
 pub use stores::{CreateStore, Credentials, LifecycleError, StoreService, validate_options};
 pub use upgrade::UpgradePreview;
+pub use user_cache::UserCache;
 pub use users::{UserAdmin, UserAdminError};

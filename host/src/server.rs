@@ -27,11 +27,34 @@ const DEV_JWT_KEY: &str = "dev_jwt_secret";
 #[derive(Debug)]
 pub struct App {
     pub state: AppState,
+    /// The database (the API reaches it only through the lifecycle services).
+    pub db: Arc<dyn Db>,
     pub router: api::Router,
     /// The job runner, when a cluster is configured.
     pub runner: Option<Arc<JobRunner>>,
     /// The rollout driver, when a cluster is configured.
     pub rollouts: Option<Arc<crate::lifecycle::RolloutDriver>>,
+}
+
+impl App {
+    /// Follows the database's change feed (PostgreSQL): event streams hear of other replicas'
+    /// changes at once, and changed users leave the cache of authenticated users. Where this
+    /// process is the database's only writer (SQLite) there is no feed, and the cache is
+    /// trusted at once. Without either, users are read on every request.
+    pub async fn follow_changes(&self) {
+        let users = Arc::clone(self.state.accounts.cache());
+        match self.db.change_feed().await {
+            Ok(Some(feed)) => {
+                tokio::spawn(self.state.stores.events().clone().follow(feed, users));
+            }
+            Ok(None) => users.changes_heard(),
+            // Streams still learn of other replicas' changes by re-reading.
+            Err(err) => tracing::warn!(
+                error = %err,
+                "cannot follow the database's change feed: users are read on every request"
+            ),
+        }
+    }
 }
 
 /// Builds the application from configuration.
@@ -159,12 +182,18 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
             rollouts.wake(),
         ))
     });
+    let accounts = crate::lifecycle::Accounts::new(
+        Arc::clone(&db),
+        Arc::new(crate::lifecycle::UserCache::new(false)),
+    );
     let state = AppState {
-        cluster,
+        probes: crate::lifecycle::Probes::new(Arc::clone(&db), cluster),
+        accounts,
+        audit: crate::lifecycle::AuditLog::new(Arc::clone(&db)),
+        plugins: crate::lifecycle::PluginAdmin::new(Arc::clone(&registry), Arc::clone(&db)),
         breaker,
         stores,
         rollouts,
-        db,
         registry,
         keys,
         limiters,
@@ -177,6 +206,7 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
     let router = api::router(state.clone(), &server.cors_origin);
     Ok(App {
         state,
+        db,
         router,
         runner,
         rollouts: driver,
@@ -294,14 +324,7 @@ pub async fn run(config: Config, server: ServerConfig) -> anyhow::Result<()> {
             },
         ));
     }
-    match app.state.db.store_change_feed().await {
-        Ok(Some(feed)) => {
-            tokio::spawn(app.state.stores.events().clone().follow(feed));
-        }
-        Ok(None) => {}
-        // Streams still learn of other replicas' changes by re-reading.
-        Err(err) => tracing::warn!(error = %err, "cannot follow the store change feed"),
-    }
+    app.follow_changes().await;
     let runner = app
         .runner
         .clone()
@@ -329,7 +352,7 @@ pub async fn run(config: Config, server: ServerConfig) -> anyhow::Result<()> {
         // Between two ticks it holds nothing: a rollout's lease simply expires.
         let _ = tokio::time::timeout(Duration::from_secs(5), driver).await;
     }
-    app.state.db.close().await;
+    app.db.close().await;
     tracing::info!("storeplane stopped");
     Ok(())
 }

@@ -252,6 +252,8 @@ pub struct Api {
 pub struct TestApp {
     pub api: Api,
     pub app_state: storeplane::api::AppState,
+    /// The server's database, for tests that arrange what the API cannot.
+    pub db: std::sync::Arc<dyn storeplane::db::Db>,
     pub database: TestDatabase,
     pub backend: Backend,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -298,9 +300,14 @@ impl TestApp {
     ) -> Self {
         let mut server_config = test_server_config(database.url.clone());
         tweak(&mut server_config);
-        let App { state, router, .. } = server::build(&config, &server_config)
+        let app = server::build(&config, &server_config)
             .await
             .expect("build app");
+        // As `serve` does: the change feed (PostgreSQL) or, without one, the user cache.
+        app.follow_changes().await;
+        let App {
+            state, router, db, ..
+        } = app;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -315,6 +322,7 @@ impl TestApp {
         Self {
             api: Api::new(format!("http://{addr}")),
             app_state: state,
+            db,
             database,
             backend,
             stop: Some(stop),
@@ -330,7 +338,7 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-        self.app_state.db.close().await;
+        self.db.close().await;
         let placeholder = TestDatabase {
             url: String::new(),
             postgres_name: None,

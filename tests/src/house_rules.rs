@@ -1,8 +1,11 @@
 //! The module rules of `docs/architecture.md`, checked on the host's sources: which top-level
 //! module may name which outside crate (axum only in `api`, sqlx only in `db`, wasmtime only in
 //! `plugins`, kube and k8s-openapi only in `k8s`), that only `config` reads the process
-//! environment, and that `plugins` and `k8s` never import each other. An allow-list: a crate
-//! on the list may be named only where the list says; every other module is refused it.
+//! environment, that `plugins` and `k8s` never import each other, and that handlers stay thin:
+//! `api` names nothing of `k8s` and, of `db`, only the records, filters and errors in
+//! [`API_FROM_DB`] (never the `Db` trait: it reaches the database through the lifecycle
+//! services). Allow-lists: a crate on the list may be named only where the list says; every
+//! other module is refused it.
 //!
 //! Sources are read as text with comments, string and char literals blanked out, so a word in
 //! a doc comment or a message is not an import.
@@ -24,7 +27,53 @@ pub const RULES: &[(&str, &[&str])] = &[
 ];
 
 /// `(module, what it must not name)`: the two sides `lifecycle` and `conformance` wire.
-pub const SEPARATED: &[(&str, &str)] = &[("plugins", "crate::k8s"), ("k8s", "crate::plugins")];
+pub const SEPARATED: &[(&str, &str)] = &[
+    ("plugins", "crate::k8s"),
+    ("k8s", "crate::plugins"),
+    ("api", "crate::k8s"),
+];
+
+/// What `api` may name from `crate::db`: the records it shows, the filters it builds and the
+/// errors it maps to responses.
+pub const API_FROM_DB: &[&str] = &[
+    "AuditContext",
+    "AuditEvent",
+    "CreateUserError",
+    "DbError",
+    "MemberState",
+    "NewAudit",
+    "NewUser",
+    "Rollout",
+    "RolloutMember",
+    "RolloutState",
+    "Store",
+    "StoreFilter",
+    "User",
+    "UserSummary",
+];
+
+/// The names a `crate::db::…` path starting at byte `start` of `code` brings in: one name, or
+/// each first segment of a `{…}` list.
+fn db_names_at(code: &str, start: usize) -> Vec<String> {
+    let rest = &code[start + "crate::db::".len()..];
+    let ident = |text: &str| -> String {
+        text.trim()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    match rest.strip_prefix('{') {
+        Some(list) => list
+            .split('}')
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(ident)
+            .filter(|name| !name.is_empty())
+            .collect(),
+        None => vec![ident(rest)],
+    }
+}
 
 /// The top-level module a source file belongs to (`api` for `api.rs` and `api/…`).
 fn module_of(relative: &Path) -> String {
@@ -145,6 +194,19 @@ fn breaches_in(relative: &Path, source: &str) -> Vec<String> {
     let module = module_of(relative);
     let code = code_only(source);
     let mut found = Vec::new();
+    if module == "api" {
+        for (start, _) in code.match_indices("crate::db::") {
+            let line = code[..start].matches('\n').count() + 1;
+            for name in db_names_at(&code, start) {
+                if !API_FROM_DB.contains(&name.as_str()) {
+                    found.push(format!(
+                        "{}:{line}: module `api` names `crate::db::{name}`; handlers reach the database through lifecycle services (allowed from db: records, filters and errors)",
+                        relative.display()
+                    ));
+                }
+            }
+        }
+    }
     for (number, line) in code.lines().enumerate() {
         let at = || format!("{}:{}", relative.display(), number + 1);
         for (what, allowed) in RULES {
@@ -252,6 +314,25 @@ mod tests {
             check("plugins/registry.rs", "use crate::k8s::Cluster;").len(),
             1
         );
+    }
+
+    #[test]
+    fn handlers_name_records_of_db_but_never_the_database_or_the_cluster() {
+        assert_eq!(
+            check(
+                "api/stores.rs",
+                "use crate::db::{\n    AuditEvent,\n    Db,\n};\nfn f(s: &crate::db::Store) {}"
+            ),
+            [
+                "api/stores.rs:1: module `api` names `crate::db::Db`; handlers reach the database through lifecycle services (allowed from db: records, filters and errors)"
+            ]
+        );
+        assert_eq!(
+            check("api/state.rs", "db: Arc<dyn crate::db::Db>,").len(),
+            1
+        );
+        assert_eq!(check("api/health.rs", "use crate::k8s::Cluster;").len(), 1);
+        assert_eq!(check("lifecycle/probes.rs", "use crate::db::Db;").len(), 0);
     }
 
     #[test]

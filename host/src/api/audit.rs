@@ -11,8 +11,9 @@ use super::extract::{AppJson, AuthUser, RequestContext};
 use super::openapi::ErrorEnvelope;
 use super::query::{AppQuery, page};
 use super::state::AppState;
-use crate::db::{AuditEvent, AuditFilter};
-use crate::domain::{Role, StoreId, UserId};
+use crate::db::AuditEvent;
+use crate::domain::{StoreId, UserId};
+use crate::lifecycle::AuditQuery as Query;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -28,9 +29,6 @@ pub(super) struct AuditQuery {
     #[serde(rename = "actorId")]
     pub actor_id: Option<String>,
 }
-
-/// A key of an event's details that only administrators see (`store.render_failed`).
-const ADMIN_ONLY_DETAIL: &str = "detail";
 
 /// An audit event; admins also get the actor's e-mail address.
 #[derive(Debug, Serialize)]
@@ -69,15 +67,19 @@ pub(super) async fn list(
         ),
         None => None,
     };
-    let filter = AuditFilter {
-        visible_to: (user.0.role != Role::Admin).then(|| user.0.id.clone()),
-        store_id,
-        action: query.event_type,
-        actor: query.actor_id.map(UserId),
-        limit,
-        offset,
-    };
-    let found = state.db.list_audit(&filter).await?;
+    let found = state
+        .audit
+        .list(
+            &user.caller(),
+            Query {
+                store_id,
+                action: query.event_type,
+                actor: query.actor_id.map(UserId),
+                limit,
+                offset,
+            },
+        )
+        .await?;
     let mut actor_emails = HashMap::new();
     let actors = found
         .items
@@ -90,21 +92,12 @@ pub(super) async fn list(
     let logs = found
         .items
         .into_iter()
-        .map(|mut event| AuditEventView {
+        .map(|event| AuditEventView {
             actor_email: event
                 .actor_id
                 .as_ref()
                 .and_then(|id| actor_emails.get(&UserId(id.clone())).cloned()),
-            event: {
-                // What helm said about a failed render can hold the operator's overlay
-                // values: administrators only (store owners read the short reason).
-                if user.0.role != Role::Admin
-                    && let Some(details) = event.details.as_object_mut()
-                {
-                    details.remove(ADMIN_ONLY_DETAIL);
-                }
-                event
-            },
+            event,
         })
         .collect();
     Ok(AppJson(AuditResponse {

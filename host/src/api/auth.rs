@@ -96,8 +96,8 @@ pub(super) async fn register(
         password_hash: hash,
     };
     let user = state
-        .db
-        .create_user(new, false, ctx.audit(None))
+        .accounts
+        .register(new, ctx.audit(None))
         .await
         .map_err(|err| match err {
             CreateUserError::Exists => ApiError::new(
@@ -132,7 +132,7 @@ pub(super) async fn login(
     if let Err(refusal) = state.limiters.login.admit(ctx.ip, &email, Instant::now()) {
         return Err(login_refused(refusal));
     }
-    let user = state.db.user_by_email(&email).await?;
+    let user = state.accounts.for_login(&email).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let matches = state
         .hasher
@@ -147,7 +147,7 @@ pub(super) async fn login(
                 .succeeded(ctx.ip, &email, Instant::now());
             let mut event = NewAudit::new(ctx.audit(Some(&user)), "auth.login", "login succeeded");
             event.details = serde_json::json!({ "email": email });
-            state.db.record_audit(event).await?;
+            state.accounts.record_login(event).await?;
             let token = issue(&state, &user)?;
             Ok(AppJson(AuthResponse {
                 request_id: ctx.request_id,
@@ -164,7 +164,7 @@ pub(super) async fn login(
                 "login failed",
             );
             event.details = serde_json::json!({ "email": email });
-            state.db.record_audit(event).await?;
+            state.accounts.record_login(event).await?;
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "INVALID_CREDENTIALS",

@@ -23,8 +23,8 @@ use super::openapi::ErrorEnvelope;
 use super::state::AppState;
 use super::views::StoreView;
 use crate::db::{Store, StoreFilter};
-use crate::domain::{Role, UserId};
-use crate::lifecycle::StoreChanged;
+use crate::domain::{Role, StoreId, UserId};
+use crate::lifecycle::{LifecycleError, StoreChanged};
 use crate::tenancy::Caller;
 
 /// How often a stream re-reads its stores and its caller: often while other replicas' changes
@@ -145,9 +145,9 @@ impl Watch {
 
     /// Re-reads every watched store, after checking that the caller may still read anything.
     async fn reread(&mut self) {
-        match self.state.db.user_by_id(&self.caller.id).await {
-            Ok(Some(user)) if user.active => {}
-            Ok(_) => {
+        match self.state.accounts.active_user(&self.caller.id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
                 self.ended = true;
                 return;
             }
@@ -155,20 +155,17 @@ impl Watch {
         }
         let stores = match &self.only {
             Some(id) => self
-                .state
-                .db
-                .store(id)
+                .read(id)
                 .await
                 .map(|s| s.into_iter().collect::<Vec<_>>()),
             None => {
                 let filter = StoreFilter {
-                    owner: (self.caller.role != Role::Admin).then(|| self.caller.id.clone()),
                     limit: 100,
                     ..StoreFilter::default()
                 };
                 self.state
-                    .db
-                    .list_stores(&filter)
+                    .stores
+                    .list(&self.caller, filter)
                     .await
                     .map(|page| page.items)
             }
@@ -176,6 +173,15 @@ impl Watch {
         match stores {
             Ok(stores) => self.offer(&stores).await,
             Err(err) => tracing::warn!(error = %err, "event stream: re-reading stores failed"),
+        }
+    }
+
+    /// Store `id` if the caller may (still) read it.
+    async fn read(&self, id: &StoreId) -> Result<Option<Store>, LifecycleError> {
+        match self.state.stores.get(&self.caller, id.as_str()).await {
+            Ok(store) => Ok(Some(store)),
+            Err(LifecycleError::NotFound | LifecycleError::Forbidden) => Ok(None),
+            Err(err) => Err(err),
         }
     }
 
@@ -203,7 +209,7 @@ impl Watch {
                         if self.only.as_ref().is_some_and(|only| *only != id) {
                             continue;
                         }
-                        match self.state.db.store(&id).await {
+                        match self.read(&id).await {
                             Ok(Some(store)) => self.offer(&[store]).await,
                             Ok(None) => {}
                             Err(err) => tracing::warn!(error = %err, "event stream: reading a store failed"),

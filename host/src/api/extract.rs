@@ -174,10 +174,9 @@ async fn user_of(state: &AppState, token: &str, scope: Option<&str>) -> Result<U
         ));
     }
     state
-        .db
-        .user_by_id(&crate::domain::UserId(claims.sub))
+        .accounts
+        .active_user(&crate::domain::UserId(claims.sub))
         .await?
-        .filter(|user| user.active)
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists or is deactivated"))
 }
 

@@ -46,7 +46,7 @@ pub(super) async fn health(
     State(state): State<AppState>,
     ctx: RequestContext,
 ) -> impl IntoResponse {
-    let database = match state.db.ping().await {
+    let database = match state.probes.database().await {
         Ok(()) => Check {
             status: "ok",
             detail: None,
@@ -71,24 +71,26 @@ pub(super) async fn health(
             detail: Some("no active engine".into()),
         }
     };
-    let kubernetes = match &state.cluster {
+    let kubernetes = match state
+        .probes
+        .cluster_version(std::time::Duration::from_secs(3))
+        .await
+    {
         None => Check {
             status: "not_configured",
             detail: Some("KUBECONFIG unset and not running in a pod".into()),
         },
-        Some(cluster) => match cluster.version(std::time::Duration::from_secs(3)).await {
-            Ok(version) => Check {
-                status: "ok",
-                detail: Some(format!("API server {version}")),
-            },
-            Err(err) => {
-                tracing::warn!(error = %err, "health: cluster unreachable");
-                Check {
-                    status: "error",
-                    detail: Some("cluster unreachable".into()),
-                }
-            }
+        Some(Ok(version)) => Check {
+            status: "ok",
+            detail: Some(format!("API server {version}")),
         },
+        Some(Err(err)) => {
+            tracing::warn!(error = %err, "health: cluster unreachable");
+            Check {
+                status: "error",
+                detail: Some("cluster unreachable".into()),
+            }
+        }
     };
     // Without a configured cluster the API still serves (development, tests); a configured
     // cluster that does not answer means stores cannot be provisioned: degraded.
@@ -135,7 +137,7 @@ pub(super) async fn live() -> StatusCode {
 pub(super) async fn ready(
     State(state): State<AppState>,
 ) -> Result<StatusCode, super::error::ApiError> {
-    if let Err(err) = state.db.ping().await {
+    if let Err(err) = state.probes.database().await {
         tracing::warn!(error = %err, "readiness: database unreachable");
         return Err(unavailable("the database does not answer"));
     }
@@ -155,7 +157,7 @@ async fn refresh(state: &AppState) {
         .metrics
         .breaker_state
         .set(state.breaker.state().as_gauge());
-    match state.db.count_stores_by_status().await {
+    match state.probes.store_counts().await {
         Ok(counts) => {
             for status in crate::domain::StoreStatus::ALL {
                 let n = counts
@@ -173,7 +175,7 @@ async fn refresh(state: &AppState) {
         }
         Err(err) => tracing::warn!(error = %err, "metrics: cannot count stores"),
     }
-    match state.db.count_jobs().await {
+    match state.probes.job_counts().await {
         Ok(counts) => {
             for (kind, job_state, n) in counts {
                 state
@@ -235,8 +237,8 @@ pub(super) async fn metrics_json(
     ctx: RequestContext,
 ) -> Result<AppJson<MetricsJson>, super::error::ApiError> {
     let stores: serde_json::Map<String, serde_json::Value> = state
-        .db
-        .count_stores_by_status()
+        .probes
+        .store_counts()
         .await?
         .into_iter()
         .map(|(status, n)| (status.as_str().to_owned(), n.into()))

@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::extract::{AdminUser, AppJson, RequestContext};
 use super::openapi::ErrorEnvelope;
 use super::state::AppState;
-use crate::lifecycle::{PluginAdmin, PluginAdminError};
+use crate::lifecycle::PluginAdminError;
 use crate::plugins::registry::EngineListing;
 use crate::plugins::{PluginError, PluginVersion};
 
@@ -58,10 +58,6 @@ fn view(version: &PluginVersion) -> PluginVersionView {
         options_schema: version.info.options_schema.clone(),
         secrets: version.info.secrets.iter().map(|s| s.key.clone()).collect(),
     }
-}
-
-fn admin(state: &AppState) -> PluginAdmin {
-    PluginAdmin::new(state.registry.clone(), state.db.clone())
 }
 
 impl From<PluginAdminError> for ApiError {
@@ -120,7 +116,8 @@ pub(super) async fn upload(
     ctx: RequestContext,
     body: Bytes,
 ) -> Result<(StatusCode, AppJson<PluginResponse>), ApiError> {
-    let version = admin(&state)
+    let version = state
+        .plugins
         .upload(body.to_vec(), &user.id, ctx.audit(Some(&user)))
         .await?;
     Ok((
@@ -144,7 +141,8 @@ pub(super) async fn activate(
     Path((engine, version)): Path<(String, String)>,
 ) -> Result<AppJson<PluginResponse>, ApiError> {
     let version = parse_version(&version)?;
-    let activated = admin(&state)
+    let activated = state
+        .plugins
         .activate(&engine, &version, ctx.audit(Some(&user)))
         .await?;
     Ok(AppJson(PluginResponse {
@@ -174,7 +172,8 @@ pub(super) async fn rollback(
         })?
     };
     let to = body.version.map(|v| parse_version(&v)).transpose()?;
-    let activated = admin(&state)
+    let activated = state
+        .plugins
         .rollback(&engine, to.as_ref(), ctx.audit(Some(&user)))
         .await?;
     Ok(AppJson(PluginResponse {
@@ -198,7 +197,8 @@ async fn set_disabled(
     engine: String,
     disabled: bool,
 ) -> Result<AppJson<EngineStateResponse>, ApiError> {
-    admin(&state)
+    state
+        .plugins
         .set_disabled(&engine, disabled, ctx.audit(Some(&user)))
         .await?;
     Ok(AppJson(EngineStateResponse {

@@ -4,9 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{HashingPool, TokenKeys};
-use crate::db::Db;
 use crate::guardrails::{IpNet, LoginGuard, SlidingWindow};
-use crate::lifecycle::{RolloutService, StoreService};
+use crate::lifecycle::{Accounts, AuditLog, PluginAdmin, Probes, RolloutService, StoreService};
 use crate::metrics::Metrics;
 use crate::plugins::Registry;
 
@@ -21,21 +20,24 @@ pub struct Limiters {
     pub register: SlidingWindow,
 }
 
-/// Everything handlers need. Cheap to clone.
+/// Everything handlers need: the lifecycle services they call (never the database or the
+/// cluster themselves) and the HTTP layer's own guards. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub db: Arc<dyn Db>,
     pub registry: Arc<Registry>,
     pub stores: StoreService,
     pub rollouts: RolloutService,
+    pub accounts: Accounts,
+    pub audit: AuditLog,
+    pub plugins: PluginAdmin,
+    /// Database and cluster checks for health, readiness and metrics.
+    pub probes: Probes,
     pub keys: Arc<TokenKeys>,
     pub limiters: Arc<Limiters>,
     /// Password hashing: a few threads and a bounded queue.
     pub hasher: Arc<HashingPool>,
     pub trusted_proxies: Arc<[IpNet]>,
     pub metrics: Arc<Metrics>,
-    /// The cluster, when one is configured.
-    pub cluster: Option<crate::k8s::Cluster>,
     /// The circuit breaker around cluster calls (shown in health and metrics).
     pub breaker: Arc<crate::guardrails::CircuitBreaker>,
     /// Largest accepted plugin upload.

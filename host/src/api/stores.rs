@@ -13,7 +13,7 @@ use super::openapi::ErrorEnvelope;
 use super::query::{AppQuery, page};
 use super::state::AppState;
 use super::views::StoreView;
-use crate::db::{AuditEvent, AuditFilter, StoreFilter};
+use crate::db::{AuditEvent, StoreFilter};
 use crate::domain::StoreStatus;
 use crate::lifecycle::CreateStore;
 
@@ -266,13 +266,10 @@ pub(super) async fn logs(
 ) -> Result<AppJson<LogsResponse>, ApiError> {
     let (limit, offset) = page(query.limit, query.offset, 100, 500)?;
     let store = state.stores.get(&user.caller(), &id).await?;
-    let filter = AuditFilter {
-        store_id: Some(store.id.clone()),
-        limit,
-        offset,
-        ..AuditFilter::default()
-    };
-    let found = state.db.list_audit(&filter).await?;
+    let found = state
+        .audit
+        .history_of(&user.caller(), &store, limit, offset)
+        .await?;
     Ok(AppJson(LogsResponse {
         request_id: ctx.request_id,
         store_id: store.id.to_string(),

@@ -13,7 +13,7 @@ use super::query::{AppQuery, page};
 use super::state::AppState;
 use crate::db::{User, UserSummary};
 use crate::domain::Role;
-use crate::lifecycle::{UserAdmin, UserAdminError};
+use crate::lifecycle::UserAdminError;
 
 /// A user as admins see them.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -99,7 +99,7 @@ pub(super) async fn list(
     AppQuery(query): AppQuery<UsersQuery>,
 ) -> Result<AppJson<UserListResponse>, ApiError> {
     let (limit, offset) = page(query.limit, query.offset, 100, 500)?;
-    let found = UserAdmin::new(state.db.clone()).list(limit, offset).await?;
+    let found = state.accounts.admin().list(limit, offset).await?;
     Ok(AppJson(UserListResponse {
         request_id: ctx.request_id,
         users: found.items.iter().map(AdminUserView::from).collect(),
@@ -116,7 +116,9 @@ async fn set_active(
     id: &str,
     active: bool,
 ) -> Result<AppJson<AdminUserResponse>, ApiError> {
-    let user = UserAdmin::new(state.db.clone())
+    let user = state
+        .accounts
+        .admin()
         .set_active(&admin.0.id, id, active, ctx.audit(Some(&admin.0)))
         .await?;
     Ok(AppJson(AdminUserResponse {

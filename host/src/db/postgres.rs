@@ -7,13 +7,16 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction as SqlxTx};
 
 use super::rows::{
-    AUDIT_COLUMNS, AuditRow, JOB_COLUMNS, JobRow, PluginRow, STORE_COLUMNS, StoreRow, USER_COLUMNS,
-    UserRow, UserSummaryRow, cooldown_remaining, email_map, list_users_sql,
+    AUDIT_COLUMNS, AuditRow, CountedStoreRow, JOB_COLUMNS, JobRow, PluginRow, STORE_COLUMNS,
+    StoreRow, USER_COLUMNS, UserRow, UserSummaryRow, cooldown_remaining, email_map, list_users_sql,
+    store_page,
 };
 use super::*;
 
 /// The channel a trigger on `stores` notifies with the store id (migration 0004).
 const STORE_CHANGES_CHANNEL: &str = "storeplane_store_changed";
+/// The channel migration 0007's trigger notifies with the id of every changed user.
+const USER_CHANGES_CHANNEL: &str = "storeplane_user_changed";
 
 /// Settings key claimed by the first user ever created.
 const BOOTSTRAP_KEY: &str = "bootstrap_admin";
@@ -292,19 +295,23 @@ impl Db for PgDb {
         Ok(Page { items, total })
     }
 
-    async fn store_change_feed(&self) -> Result<Option<StoreChangeFeed>> {
+    async fn change_feed(&self) -> Result<Option<ChangeFeed>> {
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
-        listener.listen(STORE_CHANGES_CHANNEL).await?;
+        listener
+            .listen_all([STORE_CHANGES_CHANNEL, USER_CHANGES_CHANNEL])
+            .await?;
         let feed = futures::stream::unfold(listener, |mut listener| async move {
             match listener.recv().await {
                 Ok(note) => {
-                    let id = StoreId::parse(note.payload()).ok_or_else(|| {
-                        DbError(format!(
-                            "store change for a bad store id {:?}",
-                            note.payload()
-                        ))
-                    });
-                    Some((id, listener))
+                    let payload = note.payload();
+                    let change = if note.channel() == USER_CHANGES_CHANNEL {
+                        Ok(Changed::User(UserId(payload.to_owned())))
+                    } else {
+                        StoreId::parse(payload).map(Changed::Store).ok_or_else(|| {
+                            DbError(format!("store change for a bad store id {payload:?}"))
+                        })
+                    };
+                    Some((change, listener))
                 }
                 Err(sqlx::Error::PoolClosed) => None,
                 Err(err) => Some((Err(DbError::from(err)), listener)),
@@ -427,9 +434,10 @@ impl Db for PgDb {
         let status = filter.status.map(StoreStatus::as_str);
         let engine = filter.engine.as_deref();
         let sql = format!(
-            "SELECT {STORE_COLUMNS} FROM stores WHERE {condition} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5"
+            "SELECT {STORE_COLUMNS}, COUNT(*) OVER () AS total FROM stores WHERE {condition} \
+             ORDER BY created_at DESC, id LIMIT $4 OFFSET $5"
         );
-        let rows: Vec<StoreRow> = sqlx::query_as(&sql)
+        let rows: Vec<CountedStoreRow> = sqlx::query_as(&sql)
             .bind(owner)
             .bind(status)
             .bind(engine)
@@ -437,20 +445,17 @@ impl Db for PgDb {
             .bind(i64::from(filter.offset))
             .fetch_all(&self.pool)
             .await?;
-        let total: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM stores WHERE {condition}"))
+        let count = async {
+            let sql = format!("SELECT COUNT(*) FROM stores WHERE {condition}");
+            let total: i64 = sqlx::query_scalar(&sql)
                 .bind(owner)
                 .bind(status)
                 .bind(engine)
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(Store::try_from)
-                .collect::<Result<_>>()?,
-            total,
-        })
+            Ok(total)
+        };
+        store_page(rows, filter.offset, count).await
     }
 
     async fn transition_store(&self, t: Transition) -> Result<Store, TransitionError> {

@@ -206,6 +206,18 @@ pub trait RolloutStore: Send + Sync {
         to: MemberState,
         detail: Option<String>,
     ) -> Result<bool>;
+    /// Moves a member from `from` to `to` only while its rollout is `while_rollout`, in one
+    /// transaction holding the rollout's row: a pause or abort that commits first leaves the
+    /// member where it was, and one that comes later waits for this to commit. `false` when
+    /// the member was not in `from` or the rollout not in `while_rollout`.
+    async fn claim_member(
+        &self,
+        rollout: i64,
+        store: &StoreId,
+        from: MemberState,
+        to: MemberState,
+        while_rollout: RolloutState,
+    ) -> Result<bool>;
 }
 
 /// Columns of a `rollouts` row, in [`RolloutRow`]'s order.
@@ -490,6 +502,47 @@ macro_rules! rollout_store {
                         .await?;
                 }
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn claim_member(
+                &self,
+                rollout: i64,
+                store: &StoreId,
+                from: super::rollouts::MemberState,
+                to: super::rollouts::MemberState,
+                while_rollout: super::rollouts::RolloutState,
+            ) -> Result<bool> {
+                let now = chrono::Utc::now();
+                let mut tx = self.begin_write().await?;
+                // Writing the rollout's row first takes its lock: PostgreSQL re-checks the
+                // state after a concurrent pause commits, and SQLite serialises writers.
+                let rollout_held = sqlx::query(
+                    "UPDATE rollouts SET updated_at = $2 WHERE id = $1 AND state = $3",
+                )
+                .bind(rollout)
+                .bind(now)
+                .bind(while_rollout.as_str())
+                .execute(&mut *tx)
+                .await?;
+                if rollout_held.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                let claimed = sqlx::query(
+                    "UPDATE rollout_stores SET state = $4, updated_at = $5 \
+                     WHERE rollout_id = $1 AND store_id = $2 AND state = $3",
+                )
+                .bind(rollout)
+                .bind(store.as_str())
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if claimed.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                tx.commit().await?;
+                Ok(true)
             }
         }
     };

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AuditEvent, DbError, Job, PluginRecord, Role, Store, StoreId, StoreStatus, User, UserId,
+    AuditEvent, DbError, Job, Page, PluginRecord, Role, Store, StoreId, StoreStatus, User, UserId,
     UserSummary,
 };
 
@@ -103,6 +103,39 @@ pub struct StoreRow {
     pub progress: String,
     pub step_started_at: Option<DateTime<Utc>>,
     pub pinned: bool,
+}
+
+/// A row of a store list with the number of rows the whole list has (`COUNT(*) OVER ()`): one
+/// statement for a page and its total.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct CountedStoreRow {
+    #[sqlx(flatten)]
+    pub(super) store: StoreRow,
+    pub(super) total: i64,
+}
+
+/// A page of stores from counted rows; `count` gives the total when the page is empty (past
+/// the end, where no row carries it).
+pub(super) async fn store_page<F>(
+    rows: Vec<CountedStoreRow>,
+    offset: u32,
+    count: F,
+) -> Result<Page<Store>, DbError>
+where
+    F: std::future::Future<Output = Result<i64, DbError>>,
+{
+    let total = match rows.first() {
+        Some(row) => row.total,
+        None if offset == 0 => 0,
+        None => count.await?,
+    };
+    Ok(Page {
+        items: rows
+            .into_iter()
+            .map(|row| Store::try_from(row.store))
+            .collect::<Result<_, _>>()?,
+        total,
+    })
 }
 
 impl TryFrom<StoreRow> for Store {

@@ -12,8 +12,9 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction as SqlxTx};
 
 use super::rows::{
-    AUDIT_COLUMNS, AuditRow, JOB_COLUMNS, JobRow, PluginRow, STORE_COLUMNS, StoreRow, USER_COLUMNS,
-    UserRow, UserSummaryRow, cooldown_remaining, email_map, list_users_sql,
+    AUDIT_COLUMNS, AuditRow, CountedStoreRow, JOB_COLUMNS, JobRow, PluginRow, STORE_COLUMNS,
+    StoreRow, USER_COLUMNS, UserRow, UserSummaryRow, cooldown_remaining, email_map, list_users_sql,
+    store_page,
 };
 use super::*;
 
@@ -301,7 +302,7 @@ impl Db for SqliteDb {
         Ok(Page { items, total })
     }
 
-    async fn store_change_feed(&self) -> Result<Option<StoreChangeFeed>> {
+    async fn change_feed(&self) -> Result<Option<ChangeFeed>> {
         // One process writes a SQLite database: its own notifications are all there is.
         Ok(None)
     }
@@ -415,9 +416,10 @@ impl Db for SqliteDb {
         let status = filter.status.map(StoreStatus::as_str);
         let engine = filter.engine.as_deref();
         let sql = format!(
-            "SELECT {STORE_COLUMNS} FROM stores WHERE {condition} ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5"
+            "SELECT {STORE_COLUMNS}, COUNT(*) OVER () AS total FROM stores WHERE {condition} \
+             ORDER BY created_at DESC, id LIMIT ?4 OFFSET ?5"
         );
-        let rows: Vec<StoreRow> = sqlx::query_as(&sql)
+        let rows: Vec<CountedStoreRow> = sqlx::query_as(&sql)
             .bind(owner)
             .bind(status)
             .bind(engine)
@@ -425,20 +427,17 @@ impl Db for SqliteDb {
             .bind(i64::from(filter.offset))
             .fetch_all(&self.pool)
             .await?;
-        let total: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM stores WHERE {condition}"))
+        let count = async {
+            let sql = format!("SELECT COUNT(*) FROM stores WHERE {condition}");
+            let total: i64 = sqlx::query_scalar(&sql)
                 .bind(owner)
                 .bind(status)
                 .bind(engine)
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(Store::try_from)
-                .collect::<Result<_>>()?,
-            total,
-        })
+            Ok(total)
+        };
+        store_page(rows, filter.offset, count).await
     }
 
     async fn transition_store(&self, t: Transition) -> Result<Store, TransitionError> {

@@ -2,7 +2,8 @@
 //! is published, so event streams (`GET /stores/:id/events`) answer at once. With PostgreSQL the
 //! hub also follows the database's change feed, so changes made by other replicas arrive just
 //! as fast; streams then re-read the database only rarely, as a safety net for notifications
-//! lost while the feed's connection was being re-made.
+//! lost while the feed's connection was being re-made. The same feed drops changed users from
+//! the cache of authenticated users.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,8 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use tokio::sync::broadcast;
 
-use crate::db::StoreChangeFeed;
+use super::user_cache::UserCache;
+use crate::db::{ChangeFeed, Changed};
 use crate::domain::StoreId;
 
 /// Which store changed.
@@ -56,24 +58,33 @@ impl StoreEvents {
         self.following.load(Ordering::Relaxed)
     }
 
-    /// Publishes every change the database's feed reports, until the feed ends (the pool
-    /// closed at shutdown). A feed error (its connection lost and not yet re-made) is waited
-    /// out; meanwhile streams fall back to re-reading often.
-    pub async fn follow(self, mut feed: StoreChangeFeed) {
+    /// Publishes every store change the database's feed reports and drops every changed user
+    /// from `users`, until the feed ends (the pool closed at shutdown). A feed error (its
+    /// connection lost and not yet re-made) is waited out; meanwhile streams fall back to
+    /// re-reading often, and `users` is emptied and bypassed until the feed is heard again.
+    pub async fn follow(self, mut feed: ChangeFeed, users: Arc<UserCache>) {
         self.following.store(true, Ordering::Relaxed);
+        users.changes_heard();
         while let Some(change) = feed.next().await {
             match change {
-                Ok(store) => {
-                    self.following.store(true, Ordering::Relaxed);
-                    self.publish(&store);
+                Ok(change) => {
+                    if !self.following.swap(true, Ordering::Relaxed) {
+                        users.changes_heard();
+                    }
+                    match change {
+                        Changed::Store(store) => self.publish(&store),
+                        Changed::User(user) => users.forget(&user),
+                    }
                 }
                 Err(err) => {
                     self.following.store(false, Ordering::Relaxed);
-                    tracing::warn!(error = %err, "store change feed interrupted; reconnecting");
+                    users.changes_missed();
+                    tracing::warn!(error = %err, "change feed interrupted; reconnecting");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
         self.following.store(false, Ordering::Relaxed);
+        users.changes_missed();
     }
 }

@@ -147,6 +147,16 @@ impl RolloutDriver {
                 Some("the store was deleted".to_owned()),
             ),
             Some(s) if s.status == StoreStatus::Upgrading => return Ok(()),
+            // Claimed, but the store has not changed since: the replica that claimed it
+            // stopped before starting the job. It goes back to wait for its turn.
+            Some(s) if s.status == StoreStatus::Ready && s.updated_at < member.updated_at => {
+                let back = if reverting {
+                    MemberState::Upgraded
+                } else {
+                    MemberState::Pending
+                };
+                (back, None)
+            }
             Some(s) if s.status == StoreStatus::Ready => {
                 let on = s.plugin_digest.as_deref().unwrap_or_default();
                 match (reverting, on == rollout.digest, on == member.from_digest) {
@@ -246,32 +256,27 @@ impl RolloutDriver {
             if in_flight >= limit {
                 break;
             }
-            // An admin may have paused or aborted the rollout since this tick read it (the
-            // settling above takes a while): start nothing more then. (A pause landing between
-            // this read and the start can still let this one member through.)
-            let now = self.db.rollout(rollout.id).await?;
-            if now.is_none_or(|r| r.state != RolloutState::Running) {
-                break;
-            }
-            if self
+            match self
                 .begin(rollout, member, &plugin, MemberState::Upgrading)
                 .await?
             {
-                in_flight += 1;
+                Begun::Started => in_flight += 1,
+                Begun::NotStarted => {}
+                // Paused or aborted since this tick read it: start nothing more.
+                Begun::NotClaimed => break,
             }
         }
         Ok(())
     }
 
-    /// Starts the upgrade of `member` (or its revert, to `Reverting`); whether a job of it
-    /// now runs for the rollout.
+    /// Starts the upgrade of `member` (or its revert, to `Reverting`).
     async fn begin(
         &self,
         rollout: &Rollout,
         member: &RolloutMember,
         plugin: &crate::plugins::PluginVersion,
         to: MemberState,
-    ) -> Result<bool, LifecycleError> {
+    ) -> Result<Begun, LifecycleError> {
         let from = if to == MemberState::Reverting {
             MemberState::Upgraded
         } else {
@@ -287,14 +292,19 @@ impl RolloutDriver {
                     Some("the store is gone".into()),
                 )
                 .await?;
-            return Ok(false);
+            return Ok(Begun::NotStarted);
         };
         if self.already_ours(rollout, &store) {
             // Started by an earlier tick that stopped before recording it.
-            return Ok(self
+            let recorded = self
                 .db
                 .set_member_state(rollout.id, &member.store_id, from, to, None)
-                .await?);
+                .await?;
+            return Ok(if recorded {
+                Begun::Started
+            } else {
+                Begun::NotStarted
+            });
         }
         if to == MemberState::Upgrading
             && store.plugin_digest.as_deref() == Some(rollout.digest.as_str())
@@ -308,7 +318,7 @@ impl RolloutDriver {
                     Some("already on this version".into()),
                 )
                 .await?;
-            return Ok(false);
+            return Ok(Begun::NotStarted);
         }
         if store.status != StoreStatus::Ready {
             let detail = if to == MemberState::Reverting {
@@ -331,7 +341,21 @@ impl RolloutDriver {
                     Some(detail),
                 )
                 .await?;
-            return Ok(false);
+            return Ok(Begun::NotStarted);
+        }
+        // The member is claimed before its job starts, in one step with a check of the
+        // rollout's state: once a pause or abort has committed, nothing more starts.
+        let expected = if to == MemberState::Reverting {
+            RolloutState::Aborting
+        } else {
+            RolloutState::Running
+        };
+        if !self
+            .db
+            .claim_member(rollout.id, &member.store_id, from, to, expected)
+            .await?
+        {
+            return Ok(Begun::NotClaimed);
         }
         match self
             .stores
@@ -344,17 +368,21 @@ impl RolloutDriver {
             )
             .await
         {
-            Ok(_) => {
-                self.db
-                    .set_member_state(rollout.id, &member.store_id, from, to, None)
-                    .await?;
-                Ok(true)
-            }
-            // Changed meanwhile (its owner, or another replica): looked at again next tick.
+            Ok(_) => Ok(Begun::Started),
+            // Changed meanwhile (its owner, or another replica): released, and looked at
+            // again next tick.
             Err(LifecycleError::Conflict { .. } | LifecycleError::InvalidTransition { .. }) => {
-                Ok(false)
+                self.db
+                    .set_member_state(rollout.id, &member.store_id, to, from, None)
+                    .await?;
+                Ok(Begun::NotStarted)
             }
-            Err(other) => Err(other),
+            Err(other) => {
+                self.db
+                    .set_member_state(rollout.id, &member.store_id, to, from, None)
+                    .await?;
+                Err(other)
+            }
         }
     }
 
@@ -418,6 +446,7 @@ impl RolloutDriver {
             if self
                 .begin(rollout, member, &old, MemberState::Reverting)
                 .await?
+                == Begun::Started
             {
                 running += 1;
             }
@@ -468,4 +497,16 @@ impl RolloutDriver {
         }
         Ok(())
     }
+}
+
+/// What [`RolloutDriver::begin`] did with a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Begun {
+    /// A job of the member now runs for the rollout.
+    Started,
+    /// Nothing runs for it now (settled otherwise, or looked at again next tick).
+    NotStarted,
+    /// Not claimed: the rollout is no longer in the state that starts jobs (paused or
+    /// aborted meanwhile), or the member moved. Nothing more starts this tick.
+    NotClaimed,
 }

@@ -1,10 +1,12 @@
 //! User administration: admins list the platform's users with their store counts and
 //! deactivate or reactivate accounts. A deactivated user can neither log in nor use a token
-//! issued earlier (the API re-reads the user on every request); their stores keep running and
-//! stay visible to admins. Every change is audited in the same transaction.
+//! issued earlier (the change drops the user from the cache of authenticated users, on every
+//! replica through the change feed); their stores keep running and stay visible to admins.
+//! Every change is audited in the same transaction.
 
 use std::sync::Arc;
 
+use super::user_cache::UserCache;
 use crate::db::{AuditContext, Db, DbError, NewAudit, Page, User, UserSummary};
 use crate::domain::UserId;
 
@@ -24,11 +26,13 @@ pub enum UserAdminError {
 #[derive(Debug, Clone)]
 pub struct UserAdmin {
     db: Arc<dyn Db>,
+    cache: Arc<UserCache>,
 }
 
 impl UserAdmin {
-    pub fn new(db: Arc<dyn Db>) -> Self {
-        Self { db }
+    /// Administration of the users in `db`; changed users are dropped from `cache`.
+    pub fn new(db: Arc<dyn Db>, cache: Arc<UserCache>) -> Self {
+        Self { db, cache }
     }
 
     /// One page of users, oldest first, with their store counts.
@@ -60,9 +64,9 @@ impl UserAdmin {
         };
         let mut audit = NewAudit::new(context, action, format!("user {} {verb}", target.username));
         audit.details = serde_json::json!({ "userId": id.0, "email": target.email });
-        self.db
-            .set_user_active(&id, active, audit)
-            .await?
-            .ok_or(UserAdminError::NotFound)
+        let changed = self.db.set_user_active(&id, active, audit).await;
+        // Dropped whatever the outcome: an error may follow a commit.
+        self.cache.forget(&id);
+        changed?.ok_or(UserAdminError::NotFound)
     }
 }

@@ -148,16 +148,15 @@ backend_test!(
             StatusCode::UNAUTHORIZED
         );
 
+        // Ann's user is cached by now (her requests above); deactivating her drops it.
         app.app_state
-            .db
-            .set_user_active(
-                &storeplane::domain::UserId(ann.id.clone()),
+            .accounts
+            .admin()
+            .set_active(
+                &storeplane::domain::UserId("an-admin".into()),
+                &ann.id,
                 false,
-                storeplane::db::NewAudit::new(
-                    storeplane::db::AuditContext::default(),
-                    "user.deactivated",
-                    "ann deactivated",
-                ),
+                storeplane::db::AuditContext::default(),
             )
             .await
             .unwrap();

@@ -10,7 +10,7 @@ use storeplane_tests::backend_test;
 
 /// Moves a store along as the provisioning pipeline would (it is not part of this API).
 async fn advance(app: &TestApp, id: &str, to: StoreStatus, failure: Option<&str>) {
-    let db = &app.app_state.db;
+    let db = &app.db;
     let store = db
         .store(&StoreId::parse(id).unwrap())
         .await
@@ -52,7 +52,6 @@ backend_test!(store_lifecycle_through_the_api, |backend| async move {
     let id = store["id"].as_str().unwrap().to_owned();
     assert_eq!(store["namespace"], format!("store-{id}"));
     let job = app
-        .app_state
         .db
         .open_job(&StoreId::parse(&id).unwrap())
         .await
@@ -127,7 +126,6 @@ backend_test!(store_lifecycle_through_the_api, |backend| async move {
     assert_eq!(deleted.status, StatusCode::ACCEPTED);
     assert_eq!(deleted.body["store"]["status"], "deleting");
     let job = app
-        .app_state
         .db
         .open_job(&StoreId::parse(&id).unwrap())
         .await

@@ -315,3 +315,61 @@ async fn a_replica_streams_the_progress_another_replica_makes() {
         "the viewing replica saw {setup_events} setup updates: {events:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_deactivated_on_one_replica_is_refused_by_every_replica_at_once() {
+    let rig = Rig::new(Backend::Postgres, Settings::default()).await;
+    let first = rig.host().await;
+    let second = rig.host().await;
+    let admin = first.user("admin").await;
+    let tenant = first.user("tenant").await;
+    // The second replica has served the tenant's token (and keeps the user in its cache).
+    for _ in 0..3 {
+        let me = second.get("/api/v1/auth/me", Some(&tenant.token)).await;
+        assert_eq!(me.status.as_u16(), 200, "{}", me.body);
+    }
+    let off = first
+        .post(
+            &format!("/api/v1/admin/users/{}/deactivate", tenant.id),
+            Some(&admin.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(off.status.as_u16(), 200, "{}", off.body);
+    // The change feed reaches the other replica within milliseconds; a cache entry would live
+    // 30 s without it.
+    let refused_at = tokio::time::Instant::now();
+    loop {
+        let me = second.get("/api/v1/auth/me", Some(&tenant.token)).await;
+        if me.status.as_u16() == 401 {
+            break;
+        }
+        assert!(
+            refused_at.elapsed() < Duration::from_secs(3),
+            "the second replica still served a deactivated user after 3 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let on = second
+        .post(
+            &format!("/api/v1/admin/users/{}/activate", tenant.id),
+            Some(&admin.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(on.status.as_u16(), 200, "{}", on.body);
+    let back_at = tokio::time::Instant::now();
+    while first
+        .get("/api/v1/auth/me", Some(&tenant.token))
+        .await
+        .status
+        .as_u16()
+        != 200
+    {
+        assert!(
+            back_at.elapsed() < Duration::from_secs(3),
+            "not let in again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
