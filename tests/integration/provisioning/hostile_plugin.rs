@@ -275,6 +275,25 @@ async fn a_hostile_plugin_that_passes_its_samples_cannot_touch_the_cluster_throu
         for_owner["details"].get("detail").is_none(),
         "the owner does not read helm's output: {for_owner}"
     );
+    // Nor through the store's own history (it once showed every detail to the owner).
+    let history = host
+        .get(
+            &format!("/api/v1/stores/{leak}/logs?limit=100"),
+            Some(&tenant.token),
+        )
+        .await;
+    let in_history = history.body["logs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["action"] == "store.render_failed")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(in_history["action"], "store.render_failed", "{}", history.body);
+    assert!(
+        in_history["details"].get("detail").is_none(),
+        "the owner does not read helm's output in the store's history: {in_history}"
+    );
     // Three renders in a row failed through the plugin's doing, but all for one tenant (who
     // may just have picked options the plugin cannot render): the engine stays available.
     let disabled_events = || async {
