@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark of the API. Starts `storeplane serve` (release build) on loopback against SQLite
-# or PostgreSQL with the guardrails opened up, creates a tenant with 5 stores, then drives it
-# with wrk (2 threads, 32 connections):
+# or PostgreSQL with the guardrails opened up, creates an admin and a tenant with 5 stores, then
+# drives the tenant's requests with wrk (2 threads, 32 connections):
 #   GET /api/v1/stores (authenticated, 5 stores), GET /api/v1/auth/me, POST /api/v1/stores.
 # Prints requests/s, p50 and p99 per scenario, and the server's idle RSS.
 #
@@ -69,8 +69,12 @@ stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; server=; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
 base=http://127.0.0.1:$port/api/v1
 
-# Registers the tenant (sets $token) and creates its 5 stores.
+# Registers the platform's first user (its admin), then the tenant (sets $token), and creates
+# the tenant's 5 stores.
 set_up_tenant() {
+  curl -sf -o /dev/null -H 'content-type: application/json' \
+    -d '{"email":"admin@example.com","username":"admin","password":"admin-password"}' \
+    "$base/auth/register"
   token=$(curl -sf -H 'content-type: application/json' \
     -d '{"email":"bench@example.com","username":"bench","password":"bench-password"}' \
     "$base/auth/register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')

@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod contract;
 mod dashboard;
 mod engines;
 mod error;
@@ -39,7 +40,7 @@ use tower_http::trace::TraceLayer;
 pub use axum::Router;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
-pub use state::{AppState, Limiters};
+pub use state::{AppState, AppStateInner, Limiters};
 
 /// Largest JSON body.
 const MAX_JSON_BYTES: usize = 1 << 20;

@@ -52,6 +52,9 @@ pub enum Changed {
 /// Changes as they are committed; see [`Db::change_feed`].
 pub type ChangeFeed = futures::stream::BoxStream<'static, Result<Changed>>;
 
+/// A pooled PostgreSQL connection idle for longer than this is pinged before it is used.
+const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Result alias of the persistence layer.
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
 

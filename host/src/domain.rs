@@ -5,7 +5,7 @@
 mod names;
 mod status;
 
-pub use names::{Email, NameError, StoreName, Username};
+pub use names::{Email, NameError, RESERVED as RESERVED_STORE_NAMES, StoreName, Username};
 pub use status::StoreStatus;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,17 @@ impl UserId {
     /// A new random id.
     pub fn generate() -> Self {
         Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// An id as the API accepts it: a UUID in lowercase hyphenated form (what
+    /// [`UserId::generate`] writes), so the API can refuse other text before any lookup.
+    pub fn parse(text: &str) -> Option<Self> {
+        let groups: Vec<&str> = text.split('-').collect();
+        let lengths_right = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]);
+        let digits_right = text
+            .bytes()
+            .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        (lengths_right && digits_right).then(|| Self(text.to_owned()))
     }
 }
 
@@ -111,5 +122,10 @@ mod tests {
         assert!(StoreId::parse("ABCDEF012345").is_none());
         assert!(StoreId::parse("abc").is_none());
         assert!(StoreId::parse("store-abcdef0123").is_none());
+        let user = UserId::generate();
+        assert_eq!(UserId::parse(&user.0), Some(user.clone()));
+        assert!(UserId::parse(&user.0.to_uppercase()).is_none());
+        assert!(UserId::parse(&user.0.replace('-', "")).is_none());
+        assert!(UserId::parse("0").is_none());
     }
 }

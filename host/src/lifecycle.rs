@@ -29,6 +29,7 @@ mod changes;
 mod deletion;
 mod events;
 mod job;
+mod list_cache;
 mod plugin_source;
 mod plugins;
 mod probes;

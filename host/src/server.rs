@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::api::{self, AppState, Limiters};
+use crate::api::{self, AppState, AppStateInner, Limiters};
 use crate::auth::{HashingPool, TokenKeys};
 use crate::config::{Config, ServerConfig};
 use crate::db::{self, Db, StoreLimits};
@@ -186,7 +186,7 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
         Arc::clone(&db),
         Arc::new(crate::lifecycle::UserCache::new(false)),
     );
-    let state = AppState {
+    let state = AppState::new(AppStateInner {
         probes: crate::lifecycle::Probes::new(Arc::clone(&db), cluster),
         accounts,
         audit: crate::lifecycle::AuditLog::new(Arc::clone(&db)),
@@ -202,7 +202,7 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
         metrics,
         max_plugin_bytes: usize::try_from(server.max_plugin_upload_mb << 20).unwrap_or(usize::MAX),
         request_timeout: ms(server.request_timeout_ms),
-    };
+    });
     let router = api::router(state.clone(), &server.cors_origin);
     Ok(App {
         state,

@@ -3,6 +3,7 @@
 mod auth;
 mod basics;
 mod concurrency;
+mod contract;
 mod isolation;
 mod plugins;
 mod stores;

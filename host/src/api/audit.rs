@@ -16,17 +16,26 @@ use crate::domain::{StoreId, UserId};
 use crate::lifecycle::AuditQuery as Query;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AuditQuery {
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<u32>,
+    #[param(minimum = 0, maximum = 100000, nullable = false)]
     pub offset: Option<u32>,
     #[serde(rename = "storeId")]
+    #[param(nullable = false, pattern = "^[0-9a-f]{12}$")]
     pub store_id: Option<String>,
     /// Action, e.g. `store.create`, `auth.login_failed`, `plugin.activate`.
     #[serde(rename = "eventType")]
+    #[param(nullable = false)]
     pub event_type: Option<String>,
     /// Only events this user caused (a user id).
     #[serde(rename = "actorId")]
+    #[param(
+        nullable = false,
+        pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     pub actor_id: Option<String>,
 }
 
@@ -74,7 +83,13 @@ pub(super) async fn list(
             Query {
                 store_id,
                 action: query.event_type,
-                actor: query.actor_id.map(UserId),
+                actor: match query.actor_id.as_deref() {
+                    Some(id) => Some(
+                        UserId::parse(id)
+                            .ok_or_else(|| ApiError::validation("actorId is not a user id"))?,
+                    ),
+                    None => None,
+                },
                 limit,
                 offset,
             },

@@ -38,7 +38,8 @@ pub(super) struct ErrorBody {
     pub message: String,
     pub retryable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    /// What the code needs: an object (e.g. `{"limit": 5}`) or a list of problems.
+    #[schema(value_type = Option<Value>)]
     pub details: Option<serde_json::Value>,
 }
 
@@ -132,6 +133,9 @@ impl From<LifecycleError> for ApiError {
                 Self::validation(message).details(serde_json::json!(problems))
             }
             E::UnknownEngine(_) => Self::validation(message),
+            E::VersionNotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "VERSION_NOT_FOUND", message)
+            }
             E::NameTaken(_) => Self::new(StatusCode::CONFLICT, "CONFLICT", message),
             E::LimitExceeded { limit } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,

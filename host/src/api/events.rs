@@ -167,7 +167,7 @@ impl Watch {
                     .stores
                     .list(&self.caller, filter)
                     .await
-                    .map(|page| page.items)
+                    .map(|page| page.items.clone())
             }
         };
         match stores {

@@ -9,6 +9,7 @@ use super::{
     audit, auth, engines, events, health, plugins, rollouts, store_operations, stores, users,
 };
 
+use super::contract::{BodyVersions, PathParameters};
 pub(super) use super::error::{ErrorBody, ErrorEnvelope};
 
 /// Responses every operation can give, added to each so the document matches what the server
@@ -58,6 +59,17 @@ impl Modify for CommonResponses {
                         "Rate limited (RATE_LIMITED and the endpoint's own limits); see Retry-After",
                     );
                 }
+                // Query strings are checked strictly (unknown parameters, bounds).
+                let has_query = operation.parameters.iter().flatten().any(|p| {
+                    p.parameter_in == utoipa::openapi::path::ParameterIn::Query
+                        && p.name != "ticket"
+                });
+                if has_query {
+                    add(
+                        "400",
+                        "Unknown or invalid query parameters (VALIDATION_ERROR)",
+                    );
+                }
                 if operation.request_body.is_some() {
                     add(
                         "400",
@@ -95,7 +107,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "storeplane API", description = "Provision isolated e-commerce stores on Kubernetes."),
-    modifiers(&BearerAuth, &CommonResponses),
+    modifiers(&BearerAuth, &CommonResponses, &PathParameters, &BodyVersions),
     paths(
         auth::register, auth::login, auth::me, events::ticket,
         stores::create, stores::list, stores::get, stores::delete, stores::retry, stores::logs,
@@ -113,9 +125,21 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
-/// `GET /openapi.json`.
-pub(super) async fn document() -> AppJson<utoipa::openapi::OpenApi> {
-    AppJson(ApiDoc::openapi())
+/// The generated document as JSON, made once.
+fn generated() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
+}
+
+/// `GET /openapi.json`: the generated document, with the create-store body of the engines
+/// active now.
+pub(super) async fn document(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+) -> AppJson<serde_json::Value> {
+    AppJson(super::contract::with_active_engines(
+        generated().clone(),
+        &state.registry,
+    ))
 }
 
 /// `GET /docs`: a self-contained page listing every operation from the document.

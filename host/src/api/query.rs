@@ -21,7 +21,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
     }
 }
 
-/// Checks `limit` (1..=max, default `default`) and returns (limit, offset).
+/// The largest `offset` of any list (the OpenAPI document states it): deeper pages are
+/// narrowed with filters instead, since the database still walks every skipped row.
+pub(super) const MAX_OFFSET: u32 = 100_000;
+
+/// Checks `limit` (1..=max, default `default`) and `offset` (0..=[`MAX_OFFSET`]) and returns
+/// (limit, offset).
 pub(super) fn page(
     limit: Option<u32>,
     offset: Option<u32>,
@@ -32,5 +37,11 @@ pub(super) fn page(
     if !(1..=max).contains(&limit) {
         return Err(ApiError::validation(format!("limit must be 1 to {max}")));
     }
-    Ok((limit, offset.unwrap_or(0)))
+    let offset = offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(ApiError::validation(format!(
+            "offset must be 0 to {MAX_OFFSET}"
+        )));
+    }
+    Ok((limit, offset))
 }

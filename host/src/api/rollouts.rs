@@ -92,11 +92,12 @@ pub(super) struct RolloutListResponse {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RolloutListQuery {
-    #[param(minimum = 1, maximum = 100)]
+    #[param(minimum = 1, maximum = 100, nullable = false)]
     pub limit: Option<u32>,
-    #[param(maximum = 100000)]
+    #[param(minimum = 0, maximum = 100000, nullable = false)]
     pub offset: Option<u32>,
 }
 
@@ -105,7 +106,9 @@ pub(super) struct RolloutListQuery {
 #[utoipa::path(post, path = "/api/v1/admin/rollouts", tag = "rollouts", security(("bearer" = [])),
     request_body = StartRolloutBody,
     responses((status = 201, body = RolloutResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-              (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+              (status = 403, body = ErrorEnvelope),
+              (status = 404, description = "The engine has no such version on this host (VERSION_NOT_FOUND)", body = ErrorEnvelope),
+              (status = 409, description = "No selected store runs another version", body = ErrorEnvelope)))]
 pub(super) async fn start(
     State(state): State<AppState>,
     user: AuthUser,

@@ -20,10 +20,29 @@ pub struct Limiters {
     pub register: SlidingWindow,
 }
 
-/// Everything handlers need: the lifecycle services they call (never the database or the
-/// cluster themselves) and the HTTP layer's own guards. Cheap to clone.
+/// Everything handlers need, shared: every extractor of every request takes a clone, so it is
+/// one reference count rather than a copy of each service.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl AppState {
+    pub fn new(inner: AppStateInner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// The lifecycle services handlers call (never the database or the cluster themselves) and
+/// the HTTP layer's own guards.
+#[derive(Debug)]
+pub struct AppStateInner {
     pub registry: Arc<Registry>,
     pub stores: StoreService,
     pub rollouts: RolloutService,

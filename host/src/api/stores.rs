@@ -54,21 +54,38 @@ pub(super) struct StoreListResponse {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
+    /// Without it, deleted stores are left out.
+    #[param(nullable = false)]
     pub status: Option<StoreStatus>,
+    #[param(
+        nullable = false,
+        pattern = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+        max_length = 63
+    )]
     pub engine: Option<String>,
     /// Admins only: one owner's stores.
     #[serde(rename = "ownerId")]
+    #[param(
+        nullable = false,
+        pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     pub owner_id: Option<String>,
+    #[param(minimum = 1, maximum = 100, nullable = false)]
     pub limit: Option<u32>,
+    #[param(minimum = 0, maximum = 100000, nullable = false)]
     pub offset: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct LogsQuery {
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<u32>,
+    #[param(minimum = 0, maximum = 100000, nullable = false)]
     pub offset: Option<u32>,
 }
 
@@ -176,8 +193,22 @@ pub(super) async fn list(
     AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<AppJson<StoreListResponse>, ApiError> {
     let (limit, offset) = page(query.limit, query.offset, 50, 100)?;
+    let owner = match query.owner_id.as_deref() {
+        Some(id) => Some(
+            crate::domain::UserId::parse(id)
+                .ok_or_else(|| ApiError::validation("ownerId is not a user id"))?,
+        ),
+        None => None,
+    };
+    if let Some(engine) = query.engine.as_deref()
+        && !crate::plugins::validate::is_dns_label(engine)
+    {
+        return Err(ApiError::validation(
+            "engine is not an engine id (a DNS label of at most 63 characters)",
+        ));
+    }
     let filter = StoreFilter {
-        owner: query.owner_id.map(crate::domain::UserId),
+        owner,
         status: query.status,
         engine: query.engine,
         limit,

@@ -52,9 +52,12 @@ impl From<&UserSummary> for AdminUserView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UsersQuery {
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<u32>,
+    #[param(minimum = 0, maximum = 100000, nullable = false)]
     pub offset: Option<u32>,
 }
 

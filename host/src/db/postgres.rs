@@ -41,6 +41,18 @@ impl PgDb {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(10))
+            // sqlx pings every connection it hands out by default: a second round trip for
+            // each query, most of a cheap request's cost. Only a connection that sat idle
+            // (one the server or a proxy may have dropped meanwhile) is pinged.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > super::PING_IF_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         Ok(Self { pool })

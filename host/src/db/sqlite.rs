@@ -45,6 +45,8 @@ impl SqliteDb {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // An in-process database cannot drop a connection: no ping before each use.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(Self { pool })

@@ -9,7 +9,7 @@ use serde::Serialize;
 pub struct NameError(pub String);
 
 /// Names a tenant cannot give a store: they would be confusing in host names and URLs.
-const RESERVED: &[&str] = &[
+pub const RESERVED: &[&str] = &[
     "admin",
     "administrator",
     "api",

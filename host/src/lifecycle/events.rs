@@ -6,7 +6,7 @@
 //! the cache of authenticated users.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -26,6 +26,9 @@ pub struct StoreEvents {
     sender: broadcast::Sender<StoreChanged>,
     /// Whether a database change feed is being followed right now.
     following: Arc<AtomicBool>,
+    /// How many changes were published (and feed interruptions seen): a cached read is
+    /// current while this is what it was when the read began.
+    changes: Arc<AtomicU64>,
 }
 
 impl Default for StoreEvents {
@@ -39,11 +42,21 @@ impl StoreEvents {
         Self {
             sender: broadcast::channel(1024).0,
             following: Arc::new(AtomicBool::new(false)),
+            changes: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many changes were published (and feed interruptions seen) so far: a cached read
+    /// is current while this is what it was when the read began.
+    pub fn change_count(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     /// Announces a change of `store`.
     pub fn publish(&self, store: &StoreId) {
+        // Counted before anyone is told, so a cached read that began earlier is retired
+        // before the operation that made the change answers.
+        self.changes.fetch_add(1, Ordering::AcqRel);
         // No listener is fine.
         let _ = self.sender.send(StoreChanged(store.clone()));
     }
@@ -78,6 +91,8 @@ impl StoreEvents {
                 }
                 Err(err) => {
                     self.following.store(false, Ordering::Relaxed);
+                    // Changes are missed until the connection is re-made: cached reads retire.
+                    self.changes.fetch_add(1, Ordering::AcqRel);
                     users.changes_missed();
                     tracing::warn!(error = %err, "change feed interrupted; reconnecting");
                     tokio::time::sleep(Duration::from_secs(1)).await;

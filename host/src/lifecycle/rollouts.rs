@@ -171,15 +171,13 @@ impl RolloutService {
             &version,
         )
         .await
-        .ok_or_else(|| {
-            LifecycleError::Validation(format!(
-                "engine {} has no version {version} on this host",
-                request.engine
-            ))
+        .ok_or_else(|| LifecycleError::VersionNotFound {
+            engine: request.engine.clone(),
+            version: version.to_string(),
         })?;
         let members = self.select(&request, plugin.digest.as_str()).await?;
         if members.is_empty() {
-            return Err(LifecycleError::Validation(format!(
+            return Err(LifecycleError::Busy(format!(
                 "no store of engine {} is selected that runs another version",
                 request.engine
             )));

@@ -60,11 +60,9 @@ impl StoreService {
                     &version,
                 )
                 .await
-                .ok_or_else(|| {
-                    LifecycleError::Validation(format!(
-                        "engine {} has no version {version} on this host",
-                        store.engine
-                    ))
+                .ok_or_else(|| LifecycleError::VersionNotFound {
+                    engine: store.engine.clone(),
+                    version: version.to_string(),
                 })?
             }
             None => active

@@ -36,6 +36,9 @@ pub enum LifecycleError {
     InvalidOptions(Vec<String>),
     #[error("engine {0} is not available")]
     UnknownEngine(String),
+    /// A well-formed version this host has not loaded.
+    #[error("engine {engine} has no version {version} on this host")]
+    VersionNotFound { engine: String, version: String },
     #[error("you already have a store named {0}")]
     NameTaken(String),
     #[error("store limit of {limit} reached")]
@@ -109,7 +112,14 @@ pub struct StoreService {
     store_role: String,
     /// Renders upgrade previews; `None` without a cluster.
     pub(super) pipeline: Option<Arc<super::Pipeline>>,
+    /// Pages of store lists, while the change feed is followed.
+    lists: Arc<super::list_cache::ListCache>,
+    /// Users' e-mail addresses learnt for admins' views (an address never changes).
+    emails: Arc<std::sync::Mutex<HashMap<UserId, String>>>,
 }
+
+/// Most e-mail addresses kept; when full the map starts over.
+const EMAILS_KEPT: usize = 10_000;
 
 impl StoreService {
     pub fn new(db: Arc<dyn Db>, registry: Arc<Registry>, limits: StoreLimits) -> Self {
@@ -122,6 +132,8 @@ impl StoreService {
             cluster: None,
             store_role: String::new(),
             pipeline: None,
+            lists: Arc::default(),
+            emails: Arc::default(),
         }
     }
 
@@ -210,16 +222,28 @@ impl StoreService {
         self.authorized(caller, id, StoreAction::Read).await
     }
 
-    /// The caller's stores (all stores for admins, optionally one owner's).
+    /// The caller's stores (all stores for admins, optionally one owner's); shared, since a
+    /// page may be served to many callers from memory.
     pub async fn list(
         &self,
         caller: &Caller,
         mut filter: StoreFilter,
-    ) -> Result<Page<Store>, LifecycleError> {
+    ) -> Result<Arc<Page<Store>>, LifecycleError> {
         if caller.role != crate::domain::Role::Admin {
             filter.owner = Some(caller.id.clone());
         }
-        Ok(self.db.list_stores(&filter).await?)
+        let now = std::time::Instant::now();
+        // Read before the database is: a change during the read retires what it read.
+        let changes = self.events.change_count();
+        let cacheable = self.events.hears_other_replicas();
+        if cacheable && let Some(page) = self.lists.get(&filter, changes, now) {
+            return Ok(page);
+        }
+        let page = Arc::new(self.db.list_stores(&filter).await?);
+        if cacheable {
+            self.lists.put(&filter, changes, Arc::clone(&page), now);
+        }
+        Ok(page)
     }
 
     /// Adds to `known` the e-mail addresses of the users among `ids` it lacks, for an admin's
@@ -238,9 +262,28 @@ impl StoreService {
             .into_iter()
             .filter(|id| !known.contains_key(id))
             .collect();
+        {
+            let emails = self.emails.lock().unwrap_or_else(|e| e.into_inner());
+            missing.retain(|id| match emails.get(id) {
+                Some(email) => {
+                    known.insert(id.clone(), email.clone());
+                    false
+                }
+                None => true,
+            });
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
         missing.sort();
         missing.dedup();
-        known.extend(self.db.user_emails(&missing).await?);
+        let found = self.db.user_emails(&missing).await?;
+        let mut emails = self.emails.lock().unwrap_or_else(|e| e.into_inner());
+        if emails.len() + found.len() > EMAILS_KEPT {
+            emails.clear();
+        }
+        emails.extend(found.iter().map(|(id, email)| (id.clone(), email.clone())));
+        known.extend(found);
         Ok(())
     }
 

@@ -289,7 +289,11 @@ async fn a_hostile_plugin_that_passes_its_samples_cannot_touch_the_cluster_throu
         .find(|e| e["action"] == "store.render_failed")
         .cloned()
         .unwrap_or_default();
-    assert_eq!(in_history["action"], "store.render_failed", "{}", history.body);
+    assert_eq!(
+        in_history["action"], "store.render_failed",
+        "{}",
+        history.body
+    );
     assert!(
         in_history["details"].get("detail").is_none(),
         "the owner does not read helm's output in the store's history: {in_history}"
