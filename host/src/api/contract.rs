@@ -50,30 +50,36 @@ impl Modify for PathParameters {
     }
 }
 
-/// `(schema, property)` of the request bodies that name an engine version.
-const VERSION_PROPERTIES: &[(&str, &str)] = &[
-    ("RollbackBody", "version"),
-    ("StartRolloutBody", "version"),
-    ("UpgradeBody", "version"),
+/// Where the request bodies name versions and stores, as JSON Pointers into the document, with
+/// the form handlers hold them to.
+const BODY_FORMS: &[(&str, &str)] = &[
+    (
+        "/components/schemas/RollbackBody/properties/version",
+        SEMVER,
+    ),
+    (
+        "/components/schemas/StartRolloutBody/properties/version",
+        SEMVER,
+    ),
+    ("/components/schemas/UpgradeBody/properties/version", SEMVER),
+    (
+        "/components/schemas/RolloutSettings/properties/fromVersions/items",
+        SEMVER,
+    ),
+    (
+        "/components/schemas/RolloutSettings/properties/storeIds/items",
+        STORE_ID,
+    ),
 ];
 
-/// States the form of the request bodies' version properties.
-pub(super) struct BodyVersions;
-
-impl Modify for BodyVersions {
-    fn modify(&self, openapi: &mut OpenApi) {
-        let Some(components) = openapi.components.as_mut() else {
-            return;
-        };
-        for (schema, property) in VERSION_PROPERTIES {
-            let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(*schema) else {
-                continue;
-            };
-            if let Some(RefOr::T(Schema::Object(version))) = body.properties.get_mut(*property) {
-                version.pattern = Some(SEMVER.to_owned());
-            }
+/// States the forms of [`BODY_FORMS`] in `document` (the generated document as JSON).
+pub(super) fn with_body_forms(mut document: Value) -> Value {
+    for (pointer, pattern) in BODY_FORMS {
+        if let Some(Value::Object(schema)) = document.pointer_mut(pointer) {
+            schema.insert("pattern".into(), json!(pattern));
         }
     }
+    document
 }
 
 /// The schema of path parameter `name` of `path`, if the table knows it.

@@ -9,7 +9,7 @@ use super::{
     audit, auth, engines, events, health, plugins, rollouts, store_operations, stores, users,
 };
 
-use super::contract::{BodyVersions, PathParameters};
+use super::contract::PathParameters;
 pub(super) use super::error::{ErrorBody, ErrorEnvelope};
 
 /// Responses every operation can give, added to each so the document matches what the server
@@ -107,7 +107,7 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "storeplane API", description = "Provision isolated e-commerce stores on Kubernetes."),
-    modifiers(&BearerAuth, &CommonResponses, &PathParameters, &BodyVersions),
+    modifiers(&BearerAuth, &CommonResponses, &PathParameters),
     paths(
         auth::register, auth::login, auth::me, events::ticket,
         stores::create, stores::list, stores::get, stores::delete, stores::retry, stores::logs,
@@ -128,7 +128,11 @@ pub struct ApiDoc;
 /// The generated document as JSON, made once.
 fn generated() -> &'static serde_json::Value {
     static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-    DOCUMENT.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).unwrap_or_default())
+    DOCUMENT.get_or_init(|| {
+        super::contract::with_body_forms(
+            serde_json::to_value(ApiDoc::openapi()).unwrap_or_default(),
+        )
+    })
 }
 
 /// `GET /openapi.json`: the generated document, with the create-store body of the engines

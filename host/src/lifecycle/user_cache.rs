@@ -51,8 +51,8 @@ impl UserCache {
         }
     }
 
-    /// The cached user `id` (without its password hash), if it was read less than [`TIME_TO_LIVE`] ago and the cache is
-    /// trusted.
+    /// The cached user `id` (without its password hash), if it was read less than 30 s
+    /// (`TIME_TO_LIVE`) ago and the cache is trusted.
     pub fn get(&self, id: &UserId, now: Instant) -> Option<User> {
         if !self.trusted.load(Ordering::Acquire) {
             return None;

@@ -88,6 +88,12 @@ backend_test!(
             "version",
         );
         assert!(version["schema"]["pattern"].is_string(), "{version}");
+        let settings = &doc["components"]["schemas"]["RolloutSettings"]["properties"];
+        assert_eq!(settings["storeIds"]["items"]["pattern"], "^[0-9a-f]{12}$");
+        assert_eq!(
+            settings["fromVersions"]["items"]["pattern"],
+            doc["components"]["schemas"]["RollbackBody"]["properties"]["version"]["pattern"]
+        );
 
         // A version this host never loaded is not found, not a bad request.
         let unknown = app
