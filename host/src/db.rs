@@ -47,6 +47,9 @@ impl From<sqlx::migrate::MigrateError> for DbError {
 pub enum Changed {
     Store(StoreId),
     User(UserId),
+    /// The feed's connection was lost and made again: changes committed meanwhile were not
+    /// announced (whoever keeps copies must drop them).
+    Missed,
 }
 
 /// Changes as they are committed; see [`Db::change_feed`].
@@ -100,8 +103,9 @@ pub trait Db: JobQueue + RolloutStore + Send + Sync + std::fmt::Debug {
     /// The stores and users as any connection (any replica) commits a change to them, for
     /// event streams to hear of other replicas' work at once and for cached users to be
     /// dropped (PostgreSQL: `LISTEN` on channels triggers notify). `None` where one process is
-    /// the only writer (SQLite). The stream ends when the pool closes; an error means its
-    /// connection was lost, and changes committed until it is re-made are missed.
+    /// the only writer (SQLite). The stream ends when the pool closes. A lost connection is
+    /// made again at once and reported as [`Changed::Missed`]; an error means it could not be
+    /// made again yet (changes are missed until it is).
     async fn change_feed(&self) -> Result<Option<ChangeFeed>>;
     /// Activates or deactivates a user, recording `audit` in the same transaction; `None` if
     /// there is no such user. A user who already is in that state is returned unchanged, and

@@ -34,12 +34,16 @@ pub(crate) fn start() -> Result<ExitCode, String> {
         ])
         .args(["--bin", "storeplane", "--bin", "fake-kube"])
         .env("PATH", &path))?;
+    // Where cargo put the binaries (CARGO_TARGET_DIR, if the user set one).
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
     let dir = root.join("target/demo");
     std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let kubeconfig = dir.join("kubeconfig");
     let _ = std::fs::remove_file(&kubeconfig);
     let _cluster = Running(
-        Command::new(root.join("target/debug/fake-kube"))
+        Command::new(target.join("debug/fake-kube"))
             .args(["--listen", "127.0.0.1:0", "--ready-after-ms", "2000"])
             .arg("--kubeconfig-out")
             .arg(&kubeconfig)
@@ -62,7 +66,7 @@ pub(crate) fn start() -> Result<ExitCode, String> {
         dir.display()
     );
     let mut server = Running(
-        Command::new(root.join("target/debug/storeplane"))
+        Command::new(target.join("debug/storeplane"))
             .arg("serve")
             .env("PATH", &path)
             .env("KUBECONFIG", &kubeconfig)

@@ -312,9 +312,12 @@ impl Db for PgDb {
         listener
             .listen_all([STORE_CHANGES_CHANNEL, USER_CHANGES_CHANNEL])
             .await?;
+        // `try_recv`, not `recv`: `recv` re-makes a lost connection silently, and the
+        // notifications committed meanwhile would be missed without anyone knowing.
         let feed = futures::stream::unfold(listener, |mut listener| async move {
-            match listener.recv().await {
-                Ok(note) => {
+            match listener.try_recv().await {
+                Ok(None) => Some((Ok(Changed::Missed), listener)),
+                Ok(Some(note)) => {
                     let payload = note.payload();
                     let change = if note.channel() == USER_CHANGES_CHANNEL {
                         Ok(Changed::User(UserId(payload.to_owned())))

@@ -87,6 +87,13 @@ impl StoreEvents {
                     match change {
                         Changed::Store(store) => self.publish(&store),
                         Changed::User(user) => users.forget(&user),
+                        Changed::Missed => {
+                            // Listening again already: what was cached before is retired.
+                            tracing::warn!("change feed reconnected; cached reads dropped");
+                            self.changes.fetch_add(1, Ordering::AcqRel);
+                            users.changes_missed();
+                            users.changes_heard();
+                        }
                     }
                 }
                 Err(err) => {

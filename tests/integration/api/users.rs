@@ -169,3 +169,59 @@ backend_test!(
         );
     }
 );
+
+/// A change committed while the change feed's connection is down is never announced: the feed
+/// reports the gap, and the cached users are dropped, so the change still takes effect at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_changed_while_the_change_feed_was_down_is_not_served_from_the_cache() {
+    let app = TestApp::spawn(storeplane_tests::app::Backend::Postgres).await;
+    let admin = app.user("boss").await;
+    let erin = app.user("erin").await;
+    let me = app.get("/api/v1/auth/me", Some(&erin.token)).await;
+    assert_eq!(me.status, StatusCode::OK, "erin is cached now: {}", me.body);
+    // Another writer deactivates erin and, in the same transaction, cuts the server's
+    // listening connection: the notification goes out on commit, to nobody.
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&app.database.url)
+        .await
+        .expect("connect");
+    let mut tx = sqlx::Connection::begin(&mut conn).await.expect("begin");
+    sqlx::query("UPDATE users SET active = false WHERE id = $1")
+        .bind(&erin.id)
+        .execute(&mut *tx)
+        .await
+        .expect("deactivate");
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%') AS cut",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("cut the listener");
+    assert!(cut >= 1, "the server listens for changes");
+    tx.commit().await.expect("commit");
+    let since = tokio::time::Instant::now();
+    loop {
+        let me = app.get("/api/v1/auth/me", Some(&erin.token)).await;
+        if me.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(5),
+            "a deactivated user was still served 5 s after a missed notification"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The feed listens again: a later change is heard as before.
+    let on = app
+        .post(
+            &format!("/api/v1/admin/users/{}/activate", erin.id),
+            Some(&admin.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&erin.token)).await.status,
+        StatusCode::OK
+    );
+}
