@@ -48,7 +48,7 @@ mod user_cache;
 mod users;
 
 pub use accounts::Accounts;
-pub use audit_log::{AuditLog, AuditQuery};
+pub use audit_log::AuditLog;
 pub use changes::{ChangedObject, ObjectChanges, ObjectRef, ValueChange};
 pub use events::{StoreChanged, StoreEvents};
 pub use job::{JobContext, StepError};

@@ -38,6 +38,7 @@ pub const SEPARATED: &[(&str, &str)] = &[
 pub const API_FROM_DB: &[&str] = &[
     "AuditContext",
     "AuditEvent",
+    "AuditFilter",
     "CreateUserError",
     "DbError",
     "MemberState",

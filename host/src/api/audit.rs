@@ -9,11 +9,10 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::extract::{AppJson, AuthUser, RequestContext};
 use super::openapi::ErrorEnvelope;
-use super::query::{AppQuery, page};
+use super::query::{AppQuery, page, user_id_param};
 use super::state::AppState;
-use crate::db::AuditEvent;
+use crate::db::{AuditEvent, AuditFilter};
 use crate::domain::{StoreId, UserId};
-use crate::lifecycle::AuditQuery as Query;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -80,18 +79,14 @@ pub(super) async fn list(
         .audit
         .list(
             &user.caller(),
-            Query {
+            AuditFilter {
                 store_id,
                 action: query.event_type,
-                actor: match query.actor_id.as_deref() {
-                    Some(id) => Some(
-                        UserId::parse(id)
-                            .ok_or_else(|| ApiError::validation("actorId is not a user id"))?,
-                    ),
-                    None => None,
-                },
+                actor: user_id_param("actorId", query.actor_id.as_deref())?,
                 limit,
                 offset,
+                // Set by the audit log from the caller.
+                visible_to: None,
             },
         )
         .await?;

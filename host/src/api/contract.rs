@@ -29,14 +29,7 @@ pub(super) struct PathParameters;
 impl Modify for PathParameters {
     fn modify(&self, openapi: &mut OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.put,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in super::openapi::operations_mut(item) {
                 for parameter in operation.parameters.iter_mut().flatten() {
                     if parameter.parameter_in != ParameterIn::Path {
                         continue;

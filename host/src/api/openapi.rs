@@ -33,14 +33,7 @@ impl Modify for CommonResponses {
                 .build()
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.put,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations_mut(item) {
                 let mut add = |code: &str, description: &str| {
                     operation
                         .responses
@@ -84,6 +77,21 @@ impl Modify for CommonResponses {
             }
         }
     }
+}
+
+/// The operations of one path, to change each.
+pub(super) fn operations_mut(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.put,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 struct BearerAuth;

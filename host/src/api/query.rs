@@ -21,6 +21,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
     }
 }
 
+/// The user id in query parameter `name`, if given; 400 when it is not one.
+pub(super) fn user_id_param(
+    name: &str,
+    value: Option<&str>,
+) -> Result<Option<crate::domain::UserId>, ApiError> {
+    value
+        .map(|id| {
+            crate::domain::UserId::parse(id)
+                .ok_or_else(|| ApiError::validation(format!("{name} is not a user id")))
+        })
+        .transpose()
+}
+
 /// The largest `offset` of any list (the OpenAPI document states it): deeper pages are
 /// narrowed with filters instead, since the database still walks every skipped row.
 pub(super) const MAX_OFFSET: u32 = 100_000;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::extract::{AppJson, AuthUser, RequestContext};
 use super::openapi::ErrorEnvelope;
-use super::query::{AppQuery, page};
+use super::query::{AppQuery, page, user_id_param};
 use super::state::AppState;
 use super::views::StoreView;
 use crate::db::{AuditEvent, StoreFilter};
@@ -193,13 +193,7 @@ pub(super) async fn list(
     AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<AppJson<StoreListResponse>, ApiError> {
     let (limit, offset) = page(query.limit, query.offset, 50, 100)?;
-    let owner = match query.owner_id.as_deref() {
-        Some(id) => Some(
-            crate::domain::UserId::parse(id)
-                .ok_or_else(|| ApiError::validation("ownerId is not a user id"))?,
-        ),
-        None => None,
-    };
+    let owner = user_id_param("ownerId", query.owner_id.as_deref())?;
     if let Some(engine) = query.engine.as_deref()
         && !crate::plugins::validate::is_dns_label(engine)
     {

@@ -4,24 +4,12 @@
 use std::sync::Arc;
 
 use crate::db::{AuditEvent, AuditFilter, Db, DbError, Page, Store};
-use crate::domain::{Role, StoreId, UserId};
+use crate::domain::Role;
 use crate::tenancy::Caller;
 
 /// A key of an event's details that only administrators see: what helm said about a failed
 /// render (`store.render_failed`), which can hold the operator's overlay values.
 const ADMIN_ONLY_DETAIL: &str = "detail";
-
-/// Which events, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    pub store_id: Option<StoreId>,
-    /// An action, e.g. `store.create`.
-    pub action: Option<String>,
-    /// Only events this user caused.
-    pub actor: Option<UserId>,
-    pub limit: u32,
-    pub offset: u32,
-}
 
 /// The audit log as each caller may read it.
 #[derive(Debug, Clone)]
@@ -34,21 +22,14 @@ impl AuditLog {
         Self { db }
     }
 
-    /// One page of the events `caller` may read that match `query`.
+    /// One page of the events that match `filter` among those `caller` may read (its
+    /// `visible_to` is set from the caller).
     pub async fn list(
         &self,
         caller: &Caller,
-        query: AuditQuery,
+        mut filter: AuditFilter,
     ) -> Result<Page<AuditEvent>, DbError> {
-        let admin = caller.role == Role::Admin;
-        let filter = AuditFilter {
-            visible_to: (!admin).then(|| caller.id.clone()),
-            store_id: query.store_id,
-            action: query.action,
-            actor: query.actor,
-            limit: query.limit,
-            offset: query.offset,
-        };
+        filter.visible_to = (caller.role != Role::Admin).then(|| caller.id.clone());
         let found = self.db.list_audit(&filter).await?;
         Ok(shown_to(caller, found))
     }
