@@ -18,6 +18,7 @@ mod plugins;
 mod query;
 mod request_id;
 mod rollouts;
+mod routes;
 mod state;
 mod store_operations;
 mod stores;
@@ -31,7 +32,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -39,7 +40,6 @@ use tower_http::trace::TraceLayer;
 
 pub use axum::Router;
 pub use error::ApiError;
-pub use openapi::ApiDoc;
 pub use state::{AppState, AppStateInner, Limiters};
 
 /// Largest JSON body.
@@ -47,56 +47,20 @@ const MAX_JSON_BYTES: usize = 1 << 20;
 
 /// The application router (without the connect-info wrapper).
 pub fn router(state: AppState, cors_origins: &[String]) -> Router {
-    let api = Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/ticket", post(events::ticket))
-        .route("/stores", post(stores::create).get(stores::list))
-        .route("/stores/{id}", get(stores::get).delete(stores::delete))
-        .route("/stores/{id}/retry", post(stores::retry))
-        .route("/stores/{id}/upgrade", post(store_operations::upgrade))
+    let (api, document) = utoipa_axum::router::OpenApiRouter::with_openapi(
+        <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+    )
+    .merge(routes::operations(state.max_plugin_bytes))
+    .split_for_parts();
+    let document = std::sync::Arc::new(openapi::finish(document));
+    let api = api
         .route(
-            "/stores/{id}/upgrade/preview",
-            post(store_operations::preview),
+            "/api/v1/openapi.json",
+            get(move |State(state): State<AppState>| async move {
+                openapi::serve_document(document.clone(), &state)
+            }),
         )
-        .route("/stores/{id}/suspend", post(store_operations::suspend))
-        .route("/stores/{id}/pin", post(store_operations::pin))
-        .route("/stores/{id}/resume", post(store_operations::resume))
-        .route("/stores/{id}/logs", get(stores::logs))
-        .route("/stores/{id}/credentials", get(stores::credentials))
-        .route("/stores/{id}/events", get(events::store_events))
-        .route("/stores/events", get(events::all_events))
-        .route("/audit", get(audit::list))
-        .route("/audit/logs", get(audit::list_logs))
-        .route("/engines", get(engines::list))
-        .route(
-            "/admin/plugins",
-            get(plugins::list)
-                .post(plugins::upload)
-                .layer(DefaultBodyLimit::max(state.max_plugin_bytes)),
-        )
-        .route(
-            "/admin/plugins/{engine}/{version}/activate",
-            post(plugins::activate),
-        )
-        .route("/admin/plugins/{engine}/rollback", post(plugins::rollback))
-        .route("/admin/plugins/{engine}/disable", post(plugins::disable))
-        .route("/admin/plugins/{engine}/enable", post(plugins::enable))
-        .route("/admin/rollouts", get(rollouts::list).post(rollouts::start))
-        .route("/admin/rollouts/{id}", get(rollouts::get))
-        .route("/admin/rollouts/{id}/events", get(rollouts::events))
-        .route("/admin/rollouts/{id}/{action}", post(rollouts::steer))
-        .route("/admin/users", get(users::list))
-        .route("/admin/users/{id}/deactivate", post(users::deactivate))
-        .route("/admin/users/{id}/activate", post(users::activate))
-        .route("/health", get(health::health))
-        .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
-        .route("/metrics", get(health::metrics))
-        .route("/metrics/json", get(health::metrics_json))
-        .route("/openapi.json", get(openapi::document))
-        .route("/docs", get(openapi::docs_page));
+        .route("/api/v1/docs", get(openapi::docs_page));
 
     let cors = if cors_origins.is_empty() {
         CorsLayer::new()
@@ -122,7 +86,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
     Router::new()
         .route("/", get(dashboard::index))
         .route("/assets/{*path}", get(dashboard::asset))
-        .nest("/api/v1", api)
+        .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

@@ -408,7 +408,8 @@ pub struct ServerConfig {
     )]
     pub environment: Environment,
 
-    /// The seed's spelling of the environment; `production` here also means production.
+    /// `NODE_ENV`, as the Node.js control plane storeplane replaces read it, so its operators'
+    /// settings keep working: `production` here also means production.
     #[arg(long, env = "NODE_ENV", hide = true)]
     pub node_env: Option<String>,
 

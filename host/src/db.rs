@@ -1,5 +1,6 @@
 //! Persistence: the [`Db`] trait with one method per use case, and its PostgreSQL and SQLite
-//! implementations (plain SQL per dialect, separate migration histories under `migrations/`).
+//! implementations: SQL both dialects accept written once (`shared.rs`, `rollouts.rs`), the
+//! real differences per dialect, separate migration histories under `migrations/`.
 //!
 //! Invariants live in the database where it can hold them: unique e-mails and usernames, one
 //! live store name per owner (partial unique index), one open job per store, the bootstrap
@@ -12,6 +13,8 @@ mod postgres;
 mod postgres_jobs;
 mod rollouts;
 mod rows;
+mod shared;
+mod shared_jobs;
 mod sqlite;
 mod sqlite_jobs;
 mod types;

@@ -81,7 +81,7 @@ async fn postgres(statements: &[String]) {
     use sqlx::Connection as _;
     let mut connection = sqlx::PgConnection::connect(&storeplane_tests::app::postgres_admin_url())
         .await
-        .expect("PostgreSQL on 127.0.0.1:5432");
+        .expect("the tests' PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432)");
     for statement in statements {
         sqlx::raw_sql(statement)
             .execute(&mut connection)
@@ -176,10 +176,14 @@ async fn the_medusa_server_migrates_runs_the_setup_and_its_admin_logs_in_over_pl
     ])
     .await;
     let _drop = DropDatabase(database.clone());
-    env.insert(
-        "DATABASE_URL".into(),
-        format!("postgres://{user}:{password}@127.0.0.1:5432/{database}?sslmode=disable"),
-    );
+    // The server the tests use (a private one under `cargo xtask test`, on its own port).
+    let mut store_url = url::Url::parse(&storeplane_tests::app::postgres_admin_url())
+        .expect("TEST_DATABASE_URL");
+    store_url.set_username(&user).expect("user");
+    store_url.set_password(Some(&password)).expect("password");
+    store_url.set_path(&database);
+    store_url.set_query(Some("sslmode=disable"));
+    env.insert("DATABASE_URL".into(), store_url.to_string());
     let home = tempfile::tempdir().expect("home");
     env.insert("HOME".into(), home.path().display().to_string());
     env.insert("MEDUSA_DISABLE_TELEMETRY".into(), "true".into());

@@ -33,6 +33,30 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// Makes `statement` (with `id` bound to `$1`) as another writer would and, in the same
+    /// transaction, cuts every server's connection listening for changes (PostgreSQL only):
+    /// the change's notification goes out on commit, to nobody.
+    pub async fn change_unheard(&self, statement: &str, id: &str) {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+            .await
+            .expect("connect");
+        let mut tx = sqlx::Connection::begin(&mut conn).await.expect("begin");
+        sqlx::query(statement)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .expect("the change");
+        let cut: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%') AS cut",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .expect("cut the listener");
+        assert!(cut >= 1, "a server listens for changes");
+        tx.commit().await.expect("commit");
+    }
+
     /// A new, empty database on `backend`.
     pub async fn create(backend: Backend) -> Self {
         match backend {

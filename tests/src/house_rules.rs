@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 /// `(what is named, the modules that may name it)`.
 pub const RULES: &[(&str, &[&str])] = &[
     ("axum::", &["api"]),
+    ("utoipa_axum::", &["api"]),
     ("sqlx::", &["db"]),
     ("wasmtime::", &["plugins"]),
     ("wasmtime_wasi::", &["plugins"]),

@@ -36,9 +36,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// The workspace root (this crate's parent directory).
+/// The workspace root (this crate's parent directory), from the `CARGO_MANIFEST_DIR` that
+/// `cargo run` sets when it starts the program, not the one baked in when it was compiled:
+/// two checkouts sharing a target directory share this binary too (cargo finds it fresh for
+/// both), and each must work on its own files.
 pub(crate) fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
         .parent()
         .map(PathBuf::from)
         .unwrap_or_default()

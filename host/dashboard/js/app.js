@@ -1,8 +1,9 @@
-// The dashboard's entry: session, navigation bar and hash routes. Each view renders into
+// The dashboard's entry: navigation bar and hash routes (the session is `session.js`). Each view renders into
 // <main> and may return a cleanup function (closing its event streams) run on navigation.
 
 import * as api from './api.js';
-import { h, replace, flash, clearFlash } from './dom.js';
+import { h, replace, clearFlash } from './dom.js';
+import { currentUser, loadMe, logout } from './session.js';
 import { loginView, registerView } from './auth.js';
 import { storesView } from './stores.js';
 import { createView } from './create.js';
@@ -13,52 +14,10 @@ import { rolloutsView, rolloutView } from './rollouts.js';
 
 const app = document.getElementById('app');
 const nav = document.getElementById('nav');
-let me = null;
 let cleanup = null;
-let expiry = null;
-
-export function currentUser() {
-  return me;
-}
-
-/** Ends the session and shows the login page with `message`. */
-export function logout(message) {
-  api.setToken(null);
-  me = null;
-  clearTimeout(expiry);
-  location.hash = '#/login';
-  if (message) flash('info', message);
-}
-
-api.whenUnauthorized(() => logout('Your session has expired. Please log in again.'));
-
-/** Starts a session with `token` (after login or registration). */
-export async function startSession(token) {
-  api.setToken(token);
-  await loadMe();
-  location.hash = '#/stores';
-}
-
-async function loadMe() {
-  if (!api.token()) {
-    me = null;
-    return;
-  }
-  const seconds = api.tokenSecondsLeft();
-  if (seconds <= 0) {
-    logout('Your session has expired. Please log in again.');
-    return;
-  }
-  clearTimeout(expiry);
-  expiry = setTimeout(() => logout('Your session has expired. Please log in again.'), seconds * 1000);
-  try {
-    me = (await api.get('/auth/me')).user;
-  } catch {
-    me = null;
-  }
-}
 
 function renderNav() {
+  const me = currentUser();
   if (!me) {
     replace(nav, h('a', { href: '#/login' }, 'Log in'), h('a', { href: '#/register' }, 'Register'));
     return;
@@ -92,8 +51,9 @@ async function route() {
   if (cleanup) cleanup();
   cleanup = null;
   const hash = location.hash || '#/';
-  if (api.token() && !me) await loadMe();
+  if (api.token() && !currentUser()) await loadMe();
   renderNav();
+  const me = currentUser();
   for (const [pattern, view, needsLogin] of routes) {
     const match = hash.match(pattern);
     if (!match) continue;

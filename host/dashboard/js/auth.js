@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { h, replace, alert, field, waitTime } from './dom.js';
-import { startSession } from './app.js';
+import { startSession } from './session.js';
 
 function explain(error) {
   if (error.status === 429 || error.code === 'AUTH_BUSY') {

@@ -5,7 +5,7 @@
 
 import * as api from './api.js';
 import { h, replace, badge, when, duration, alert, flash } from './dom.js';
-import { currentUser } from './app.js';
+import { currentUser } from './session.js';
 import { operationsPanel } from './operations.js';
 
 const STEPS = [

@@ -4,7 +4,7 @@
 
 import * as api from './api.js';
 import { h, replace, when, alert } from './dom.js';
-import { currentUser } from './app.js';
+import { currentUser } from './session.js';
 import { adminOnly } from './admin.js';
 
 const PAGE = 500;

@@ -25,6 +25,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("js/dom.js", JS, include_str!("../../dashboard/js/dom.js")),
     ("js/auth.js", JS, include_str!("../../dashboard/js/auth.js")),
     (
+        "js/session.js",
+        JS,
+        include_str!("../../dashboard/js/session.js"),
+    ),
+    (
         "js/stores.js",
         JS,
         include_str!("../../dashboard/js/stores.js"),
@@ -100,21 +105,50 @@ pub(super) async fn asset(Path(path): Path<String>) -> Result<Response, ApiError
 mod tests {
     use super::*;
 
+    /// The served names of the modules `body` imports.
+    fn imports_of(body: &str) -> Vec<String> {
+        body.lines()
+            .filter(|l| l.starts_with("import "))
+            .filter_map(|line| line.split('\'').nth(1))
+            .map(|module| format!("js/{}", module.trim_start_matches("./")))
+            .collect()
+    }
+
+    fn module(name: &str) -> &'static str {
+        ASSETS
+            .iter()
+            .find(|(served, _, _)| *served == name)
+            .map(|(_, _, body)| *body)
+            .unwrap_or_else(|| panic!("{name} is imported but not served"))
+    }
+
     #[test]
     fn every_module_the_dashboard_imports_is_served() {
-        let served: Vec<&str> = ASSETS.iter().map(|(name, _, _)| *name).collect();
         for (_, _, body) in ASSETS.iter().filter(|(name, _, _)| name.ends_with(".js")) {
-            for line in body.lines().filter(|l| l.starts_with("import ")) {
-                let Some(module) = line.split('\'').nth(1) else {
-                    continue;
-                };
-                let name = format!("js/{}", module.trim_start_matches("./"));
-                assert!(
-                    served.contains(&name.as_str()),
-                    "{name} is imported but not served"
-                );
+            for name in imports_of(body) {
+                module(&name);
             }
         }
         assert!(INDEX.contains("/assets/js/app.js") && INDEX.contains("/assets/app.css"));
+    }
+
+    /// A cycle makes a module run before those it imports are initialised (and the entry
+    /// module's state is then shared by accident): views take the session from `session.js`,
+    /// never from `app.js`.
+    #[test]
+    fn the_dashboard_modules_import_one_another_without_a_cycle() {
+        fn visit(name: &str, path: &mut Vec<String>) {
+            if let Some(start) = path.iter().position(|seen| seen == name) {
+                panic!("import cycle: {} -> {name}", path[start..].join(" -> "));
+            }
+            path.push(name.to_owned());
+            for next in imports_of(module(name)) {
+                visit(&next, path);
+            }
+            path.pop();
+        }
+        for (name, _, _) in ASSETS.iter().filter(|(name, _, _)| name.ends_with(".js")) {
+            visit(name, &mut Vec::new());
+        }
     }
 }

@@ -205,7 +205,8 @@ impl Watch {
             let reread_every = self.reread_every();
             tokio::select! {
                 change = self.changes.recv() => match change {
-                    Ok(StoreChanged(id)) => {
+                    Ok(StoreChanged::Unknown) => self.reread().await,
+                    Ok(StoreChanged::One(id)) => {
                         if self.only.as_ref().is_some_and(|only| *only != id) {
                             continue;
                         }

@@ -198,7 +198,13 @@ async fn refresh(state: &AppState) {
         state.metrics.plugin_calls.get_or_create(&labels).set(n);
         if !matches!(
             outcome,
-            "ok" | "plan_error" | "invalid_output" | "invalid_input" | "registry" | "not_found"
+            "ok"
+                | "plan_error"
+                | "invalid_output"
+                | "invalid_input"
+                | "conflict"
+                | "not_found"
+                | "task_failed"
         ) {
             state.metrics.plugin_traps.get_or_create(&labels).set(n);
         }

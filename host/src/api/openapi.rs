@@ -1,13 +1,11 @@
-//! The OpenAPI document, generated from the handlers' annotations, and a docs page.
+//! The OpenAPI document, generated from the handlers' annotations as the router collects
+//! them, and a docs page.
 
 use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::extract::AppJson;
-use super::{
-    audit, auth, engines, events, health, plugins, rollouts, store_operations, stores, users,
-};
 
 use super::contract::PathParameters;
 pub(super) use super::error::{ErrorBody, ErrorEnvelope};
@@ -112,44 +110,33 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The document's frame: title, security scheme and shared schemas. The operations come from
+/// the router (`routes.rs`), where each is listed once.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "storeplane API", description = "Provision isolated e-commerce stores on Kubernetes."),
-    modifiers(&BearerAuth, &CommonResponses, &PathParameters),
-    paths(
-        auth::register, auth::login, auth::me, events::ticket,
-        stores::create, stores::list, stores::get, stores::delete, stores::retry, stores::logs,
-        stores::credentials, store_operations::preview, store_operations::upgrade,
-        store_operations::suspend, store_operations::resume, store_operations::pin,
-        events::store_events, events::all_events,
-        audit::list, audit::list_logs,
-        engines::list,
-        plugins::list, plugins::upload, plugins::activate, plugins::rollback, plugins::disable, plugins::enable,
-        rollouts::start, rollouts::list, rollouts::get, rollouts::steer, rollouts::events,
-        users::list, users::deactivate, users::activate,
-        health::health, health::live, health::ready, health::metrics, health::metrics_json,
-    ),
     components(schemas(ErrorEnvelope, ErrorBody))
 )]
-pub struct ApiDoc;
+pub(super) struct ApiDoc;
 
-/// The generated document as JSON, made once.
-fn generated() -> &'static serde_json::Value {
-    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        super::contract::with_body_forms(
-            serde_json::to_value(ApiDoc::openapi()).unwrap_or_default(),
-        )
-    })
+/// The document as served, from what the router collected: the responses every operation can
+/// give, the forms of path parameters and body fields, the bearer scheme.
+pub(super) fn finish(mut document: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let modifiers: [&dyn Modify; 3] = [&BearerAuth, &CommonResponses, &PathParameters];
+    for modifier in modifiers {
+        modifier.modify(&mut document);
+    }
+    super::contract::with_body_forms(serde_json::to_value(document).unwrap_or_default())
 }
 
-/// `GET /openapi.json`: the generated document, with the create-store body of the engines
-/// active now.
-pub(super) async fn document(
-    axum::extract::State(state): axum::extract::State<super::AppState>,
+/// `GET /openapi.json`: `document` (made by [`finish`] when the router was built), with the
+/// create-store body of the engines active now.
+pub(super) fn serve_document(
+    document: std::sync::Arc<serde_json::Value>,
+    state: &super::AppState,
 ) -> AppJson<serde_json::Value> {
     AppJson(super::contract::with_active_engines(
-        generated().clone(),
+        (*document).clone(),
         &state.registry,
     ))
 }

@@ -70,8 +70,10 @@ impl From<PluginAdminError> for ApiError {
                     | PluginError::IncompatibleVersion { .. }
                     | PluginError::Link { .. } => (StatusCode::BAD_REQUEST, "INVALID_PLUGIN"),
                     PluginError::NotFound(_) => (StatusCode::NOT_FOUND, "PLUGIN_NOT_FOUND"),
-                    PluginError::Registry(_) => (StatusCode::CONFLICT, "PLUGIN_CONFLICT"),
-                    PluginError::Io { .. } => return ApiError::internal(&err),
+                    PluginError::Conflict(_) => (StatusCode::CONFLICT, "PLUGIN_CONFLICT"),
+                    PluginError::Io { .. } | PluginError::TaskFailed(_) => {
+                        return ApiError::internal(&err);
+                    }
                     _ => (StatusCode::UNPROCESSABLE_ENTITY, "PLUGIN_VALIDATION_FAILED"),
                 };
                 let problems = match &err {

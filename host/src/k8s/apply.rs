@@ -218,10 +218,7 @@ impl Cluster {
             })
         })
         .await
-        .map_err(|err| match err {
-            KubeError::Rejected(m) => KubeError::Rejected(format!("deleting {kind}/{name}: {m}")),
-            other => other,
-        })
+        .map_err(|err| err.doing(format_args!("deleting {kind}/{name}")))
     }
 
     /// Asks for a larger volume for claim `name` (volume expansion; the API server refuses it
@@ -246,12 +243,7 @@ impl Cluster {
             })
         })
         .await
-        .map_err(|err| match err {
-            KubeError::Rejected(m) => {
-                KubeError::Rejected(format!("expanding claim {name} to {size}: {m}"))
-            }
-            other => other,
-        })
+        .map_err(|err| err.doing(format_args!("expanding claim {name} to {size}")))
     }
 
     /// One apply; `Ok(Some(message))` when it changed an immutable field.
@@ -280,10 +272,7 @@ impl Cluster {
             })
         })
         .await
-        .map_err(|err| match err {
-            KubeError::Rejected(m) => KubeError::Rejected(format!("applying {kind}/{name}: {m}")),
-            other => other,
-        })
+        .map_err(|err| err.doing(format_args!("applying {kind}/{name}")))
     }
 
     /// Deletes `name` and waits until it is gone (an orphaning delete finishes once the

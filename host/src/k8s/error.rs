@@ -15,6 +15,10 @@ pub enum KubeError {
     /// The cluster refused the request for good (4xx other than the above).
     #[error("{0}")]
     Rejected(String),
+    /// RBAC refused the request: this client's role does not allow it. Permanent, unless a
+    /// role binding made moments ago has not reached every API server yet.
+    #[error("{0}")]
+    Forbidden(String),
     /// The object does not exist.
     #[error("not found: {0}")]
     NotFound(String),
@@ -25,18 +29,27 @@ impl KubeError {
         matches!(self, Self::Transient(_))
     }
 
-    /// Whether RBAC refused the request (not admission: quota and Pod Security refusals are
-    /// 403s too, without RBAC's "User … cannot …").
+    /// Whether RBAC refused the request.
     pub fn is_rbac_denial(&self) -> bool {
-        matches!(self, Self::Rejected(message) if is_rbac_denial(message))
+        matches!(self, Self::Forbidden(_))
+    }
+
+    /// The same failure, its message prefixed with what was being done.
+    pub fn doing(self, what: impl std::fmt::Display) -> Self {
+        match self {
+            Self::Rejected(m) => Self::Rejected(format!("{what}: {m}")),
+            Self::Forbidden(m) => Self::Forbidden(format!("{what}: {m}")),
+            other => other,
+        }
     }
 }
 
-/// Whether `message` (a refused request, as this module renders it) is RBAC's 403.
-pub fn is_rbac_denial(message: &str) -> bool {
-    message.contains("(403 ")
-        && message.contains("is forbidden: User ")
-        && message.contains(" cannot ")
+/// Whether a 403's `message` is RBAC's. Kubernetes answers RBAC, quota and Pod Security
+/// refusals alike (403, reason `Forbidden`); only RBAC's message names the user and what it
+/// cannot do (`<resource> "<name>" is forbidden: User "<user>" cannot <verb> resource …`,
+/// k8s.io/apiserver `endpoints/handlers/responsewriters/errors.go`).
+fn is_rbac_message(message: &str) -> bool {
+    message.contains("is forbidden: User ") && message.contains(" cannot ")
 }
 
 impl From<kube::Error> for KubeError {
@@ -46,6 +59,7 @@ impl From<kube::Error> for KubeError {
                 let message = format!("{} ({} {})", status.message, status.code, status.reason);
                 match status.code {
                     404 => Self::NotFound(message),
+                    403 if is_rbac_message(&status.message) => Self::Forbidden(message),
                     // Quota admission cannot count the request until the quota controller
                     // has caught up (a new or changed quota): heals by itself.
                     403 if status.message.contains("status unknown for quota") => {
@@ -148,12 +162,31 @@ mod tests {
 
     #[test]
     fn only_rbacs_refusals_are_rbac_denials() {
-        let rbac = KubeError::Rejected("secrets \"s\" is forbidden: User \"u\" cannot get resource \"secrets\" in API group \"\" in the namespace \"n\" (403 Forbidden)".into());
-        assert!(rbac.is_rbac_denial());
-        let quota = KubeError::Rejected("pods \"p\" is forbidden: exceeded quota: store-quota, requested: limits.cpu=1, used: limits.cpu=4, limited: limits.cpu=4 (403 Forbidden)".into());
-        assert!(!quota.is_rbac_denial());
-        let psa = KubeError::Rejected("pods \"p\" is forbidden: violates PodSecurity \"restricted:latest\": runAsNonRoot != true (403 Forbidden)".into());
-        assert!(!psa.is_rbac_denial());
-        assert!(!KubeError::Transient("User x cannot (403 ".into()).is_rbac_denial());
+        // The API server's wording (apiserver endpoints/handlers/responsewriters/errors.go,
+        // plugin/resourcequota, pod-security-admission).
+        let rbac = api_error(
+            403,
+            "Forbidden",
+            "secrets \"s\" is forbidden: User \"u\" cannot get resource \"secrets\" in API group \"\" in the namespace \"n\"",
+        );
+        assert!(rbac.is_rbac_denial(), "{rbac:?}");
+        assert!(
+            rbac.clone().doing("reading secret s").is_rbac_denial(),
+            "context keeps the kind"
+        );
+        let quota = api_error(
+            403,
+            "Forbidden",
+            "pods \"p\" is forbidden: exceeded quota: store-quota, requested: limits.cpu=1, used: limits.cpu=4, limited: limits.cpu=4",
+        );
+        assert!(!quota.is_rbac_denial(), "{quota:?}");
+        let psa = api_error(
+            403,
+            "Forbidden",
+            "pods \"p\" is forbidden: violates PodSecurity \"restricted:latest\": runAsNonRoot != true",
+        );
+        assert!(!psa.is_rbac_denial(), "{psa:?}");
+        let not_found = api_error(404, "NotFound", "User x cannot find it");
+        assert!(!not_found.is_rbac_denial());
     }
 }

@@ -16,9 +16,15 @@ use super::user_cache::UserCache;
 use crate::db::{ChangeFeed, Changed};
 use crate::domain::StoreId;
 
-/// Which store changed.
+/// What changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreChanged(pub StoreId);
+pub enum StoreChanged {
+    /// This store.
+    One(StoreId),
+    /// Any store may have: the database's change feed lost its connection, and changes
+    /// committed meanwhile were not announced. Listeners look at everything again.
+    Unknown,
+}
 
 /// The hub: cheap to clone, publishing never blocks (slow listeners miss events and re-read).
 #[derive(Debug, Clone)]
@@ -58,7 +64,13 @@ impl StoreEvents {
         // before the operation that made the change answers.
         self.changes.fetch_add(1, Ordering::AcqRel);
         // No listener is fine.
-        let _ = self.sender.send(StoreChanged(store.clone()));
+        let _ = self.sender.send(StoreChanged::One(store.clone()));
+    }
+
+    /// Announces that changes were missed (listeners re-read everything).
+    fn publish_unknown(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        let _ = self.sender.send(StoreChanged::Unknown);
     }
 
     /// Changes from now on.
@@ -82,15 +94,19 @@ impl StoreEvents {
             match change {
                 Ok(change) => {
                     if !self.following.swap(true, Ordering::Relaxed) {
+                        // Heard again after an interruption: what changed meanwhile is unknown.
+                        self.publish_unknown();
                         users.changes_heard();
                     }
                     match change {
                         Changed::Store(store) => self.publish(&store),
                         Changed::User(user) => users.forget(&user),
                         Changed::Missed => {
-                            // Listening again already: what was cached before is retired.
+                            // Listening again already: what was cached before is retired,
+                            // and streams look at every store again now, not at their next
+                            // periodic re-read.
                             tracing::warn!("change feed reconnected; cached reads dropped");
-                            self.changes.fetch_add(1, Ordering::AcqRel);
+                            self.publish_unknown();
                             users.changes_missed();
                             users.changes_heard();
                         }

@@ -18,6 +18,10 @@ pub enum StepError {
     /// Will not heal by retrying: the store fails with this reason.
     #[error("{0}")]
     Permanent(String),
+    /// RBAC refused a cluster call: permanent, unless the store role was bound moments ago
+    /// (`Run::settled` tells which); treated as [`Permanent`](Self::Permanent) otherwise.
+    #[error("{0}")]
+    Forbidden(String),
     /// The circuit breaker is open: wait this long, without counting an attempt.
     #[error("cluster circuit breaker open")]
     Delayed(Duration),
@@ -39,6 +43,7 @@ impl From<crate::k8s::KubeError> for StepError {
     fn from(err: crate::k8s::KubeError) -> Self {
         match err {
             crate::k8s::KubeError::Transient(m) => Self::Transient(m),
+            crate::k8s::KubeError::Forbidden(m) => Self::Forbidden(m),
             other => Self::Permanent(other.to_string()),
         }
     }

@@ -82,20 +82,20 @@ pub(super) struct Run {
 }
 
 impl Run {
-    /// `result`, with an RBAC refusal soon after the store role was bound turned transient:
-    /// the binding has not reached every API server yet.
+    /// `result`, with an RBAC refusal soon after the store role was bound turned transient
+    /// (the binding has not reached every API server yet), and permanent otherwise.
     pub(super) fn settled<T>(&self, result: Result<T, StepError>) -> Result<T, StepError> {
         match result {
-            Err(StepError::Permanent(message))
-                if crate::k8s::error::is_rbac_denial(&message)
-                    && self
-                        .bound_at
-                        .is_some_and(|at| at.elapsed() < BINDING_SETTLE) =>
+            Err(StepError::Forbidden(message))
+                if self
+                    .bound_at
+                    .is_some_and(|at| at.elapsed() < BINDING_SETTLE) =>
             {
                 Err(StepError::Transient(format!(
                     "the store role binding is not in effect everywhere yet: {message}"
                 )))
             }
+            Err(StepError::Forbidden(message)) => Err(StepError::Permanent(message)),
             other => other,
         }
     }
@@ -189,7 +189,9 @@ impl Pipeline {
     /// refusal, shows the cluster is there; a transient failure counts towards opening it.
     pub(super) fn record_cluster_outcome(&self, outcome: &Result<(), StepError>) {
         match outcome {
-            Ok(()) | Err(StepError::Permanent(_)) => self.breaker.record_success(),
+            Ok(()) | Err(StepError::Permanent(_) | StepError::Forbidden(_)) => {
+                self.breaker.record_success();
+            }
             Err(StepError::Transient(_)) => self.breaker.record_failure(Instant::now()),
             Err(_) => self.breaker.record_neutral(),
         }

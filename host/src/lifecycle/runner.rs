@@ -215,14 +215,20 @@ impl JobRunner {
                 tracing::warn!(error = %reason, retry_in_ms = wait.as_millis(), "transient failure; will retry");
                 ("retry", Some(requeue(wait, Some(reason), true, None)))
             }
-            Err(StepError::Permanent(reason)) if kind == JobKind::Delete => {
+            Err(StepError::Permanent(reason) | StepError::Forbidden(reason))
+                if kind == JobKind::Delete =>
+            {
                 // A store being deleted never fails: it keeps trying, so it is never left
                 // behind nor falsely marked deleted.
                 let wait = self.retry_delay(ctx.job.attempt);
                 tracing::error!(error = %reason, retry_in_ms = wait.as_millis(), "deletion failed; will retry");
                 ("retry", Some(requeue(wait, Some(reason), true, None)))
             }
-            Err(StepError::Transient(reason) | StepError::Permanent(reason)) => {
+            Err(
+                StepError::Transient(reason)
+                | StepError::Permanent(reason)
+                | StepError::Forbidden(reason),
+            ) => {
                 let reason = if kind != JobKind::Upgrade && self.past_deadline(ctx) {
                     format!("gave up at the {} deadline: {reason}", kind.noun())
                 } else {

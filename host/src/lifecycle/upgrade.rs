@@ -169,7 +169,11 @@ impl Pipeline {
         let record = ProvisionRecord::from_value(&store.progress);
         match self.plan_upgrade(store, &record, plugin, options).await {
             Ok(planned) => Ok(planned.preview),
-            Err(StepError::Permanent(reason) | StepError::Transient(reason)) => Err(reason),
+            Err(
+                StepError::Permanent(reason)
+                | StepError::Transient(reason)
+                | StepError::Forbidden(reason),
+            ) => Err(reason),
             Err(other) => Err(other.to_string()),
         }
     }
@@ -200,7 +204,7 @@ impl Pipeline {
                 .upgrade_forward(ctx, &store, &mut record, &mut run)
                 .await
             {
-                Err(StepError::Permanent(reason)) => {
+                Err(StepError::Permanent(reason) | StepError::Forbidden(reason)) => {
                     // The step that failed is the first one not recorded as done.
                     let at = record
                         .upgrade

@@ -72,9 +72,13 @@ pub enum PluginError {
     /// No such engine, or no such version of it, on this host.
     #[error("{0}")]
     NotFound(String),
-    /// Registry bookkeeping: version conflicts, nothing to roll back to, a failed task.
+    /// The registry's state forbids it: the version is registered with other contents, or
+    /// there is nothing to roll back to.
     #[error("{0}")]
-    Registry(String),
+    Conflict(String),
+    /// The blocking task running plugin work panicked or was cancelled (a host fault).
+    #[error("plugin task failed: {0}")]
+    TaskFailed(#[source] tokio::task::JoinError),
     /// Reading a plugin file or the cache directory failed.
     #[error("plugin I/O error on {path}: {source}")]
     Io {
@@ -96,7 +100,8 @@ impl PluginError {
             Self::Plan(_) => "plan_error",
             Self::Validation { .. } => "validation_failed",
             Self::NotFound(_) => "not_found",
-            Self::Registry(_) => "registry",
+            Self::Conflict(_) => "conflict",
+            Self::TaskFailed(_) => "task_failed",
             Self::Io { .. } => "io",
         }
     }

@@ -277,7 +277,7 @@ impl Registry {
             if existing.digest == version.digest {
                 return Ok(Arc::clone(existing));
             }
-            return Err(PluginError::Registry(format!(
+            return Err(PluginError::Conflict(format!(
                 "{} is already registered with different contents (digest {}); bump the plugin version",
                 existing.label(),
                 existing.digest.short()
@@ -325,7 +325,7 @@ impl Registry {
         let current = slot.active.as_ref().map(|a| a.info.version.clone());
         let previous = loop {
             let Some(previous) = slot.history.pop() else {
-                return Err(PluginError::Registry(format!(
+                return Err(PluginError::Conflict(format!(
                     "{engine} has no earlier version to roll back to"
                 )));
             };
@@ -479,5 +479,5 @@ fn unknown_engine(engine: &str) -> PluginError {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .unwrap_or_else(|err| Err(PluginError::Registry(format!("plugin task failed: {err}"))))
+        .unwrap_or_else(|err| Err(PluginError::TaskFailed(err)))
 }

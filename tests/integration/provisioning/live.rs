@@ -373,3 +373,40 @@ async fn a_user_deactivated_on_one_replica_is_refused_by_every_replica_at_once()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_feed_missed_reaches_the_event_stream_at_once() {
+    let rig = Rig::new(Backend::Postgres, Settings::default()).await;
+    let host = rig.host().await;
+    let _admin = host.user("admin").await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "unheard", "woocommerce").await;
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+    let stream = host
+        .client
+        .get(format!("{}/api/v1/stores/{id}/events", host.base))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .expect("events");
+    // Another writer fails the store, and the server's feed never hears of it.
+    rig.database
+        .change_unheard(
+            "UPDATE stores SET status = 'failed', failure_reason = 'changed behind the feed', \
+             version = version + 1, updated_at = now() WHERE id = $1",
+            &id,
+        )
+        .await;
+    // Streams that follow the feed re-read by themselves only every 10 s; a reported gap
+    // makes them look at once.
+    let events = tokio::time::timeout(
+        Duration::from_secs(5),
+        read_events(stream, |s| s["status"] == "failed"),
+    )
+    .await
+    .expect("the change arrived well before the stream's periodic re-read");
+    assert_eq!(
+        events.last().map(|e| e["failureReason"].clone()),
+        Some(json!("changed behind the feed"))
+    );
+}
