@@ -26,6 +26,7 @@
 // An item nobody outside its module can reach says so (`pub(crate)`), so `pub` means API.
 #![warn(unreachable_pub)]
 
+pub mod allocator;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -306,6 +306,8 @@ async fn jwt_secret(server: &ServerConfig, db: &Arc<dyn Db>) -> anyhow::Result<S
 /// Serves until SIGTERM/SIGINT, hot-loading PLUGIN_DIR meanwhile, then closes the pool.
 pub async fn run(config: Config, server: ServerConfig) -> anyhow::Result<()> {
     let app = build(&config, &server).await?;
+    // Start-up's plugin work is done: what it freed goes back (see `allocator`).
+    crate::allocator::release_freed();
     let addr = std::net::SocketAddr::new(server.host, server.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

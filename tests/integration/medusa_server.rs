@@ -177,8 +177,8 @@ async fn the_medusa_server_migrates_runs_the_setup_and_its_admin_logs_in_over_pl
     .await;
     let _drop = DropDatabase(database.clone());
     // The server the tests use (a private one under `cargo xtask test`, on its own port).
-    let mut store_url = url::Url::parse(&storeplane_tests::app::postgres_admin_url())
-        .expect("TEST_DATABASE_URL");
+    let mut store_url =
+        url::Url::parse(&storeplane_tests::app::postgres_admin_url()).expect("TEST_DATABASE_URL");
     store_url.set_username(&user).expect("user");
     store_url.set_password(Some(&password)).expect("password");
     store_url.set_path(&database);

@@ -7,8 +7,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use super::error::ErrorEnvelope;
 use super::extract::{AppJson, AuthUser, RequestContext};
-use super::openapi::ErrorEnvelope;
 use super::query::{AppQuery, page, user_id_param};
 use super::state::AppState;
 use crate::db::{AuditEvent, AuditFilter};

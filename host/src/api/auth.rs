@@ -56,9 +56,9 @@ fn issue(state: &AppState, user: &crate::db::User) -> Result<String, ApiError> {
 
 /// Registers a user; the first user ever becomes admin.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
-    responses((status = 201, body = AuthResponse), (status = 400, body = super::openapi::ErrorEnvelope),
-              (status = 409, body = super::openapi::ErrorEnvelope), (status = 429, body = super::openapi::ErrorEnvelope),
-              (status = 503, body = super::openapi::ErrorEnvelope)))]
+    responses((status = 201, body = AuthResponse), (status = 400, body = super::error::ErrorEnvelope),
+              (status = 409, body = super::error::ErrorEnvelope), (status = 429, body = super::error::ErrorEnvelope),
+              (status = 503, body = super::error::ErrorEnvelope)))]
 pub(super) async fn register(
     State(state): State<AppState>,
     ctx: RequestContext,
@@ -121,8 +121,8 @@ pub(super) async fn register(
 
 /// Logs in with e-mail and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = AuthResponse), (status = 401, body = super::openapi::ErrorEnvelope),
-              (status = 429, body = super::openapi::ErrorEnvelope), (status = 503, body = super::openapi::ErrorEnvelope)))]
+    responses((status = 200, body = AuthResponse), (status = 401, body = super::error::ErrorEnvelope),
+              (status = 429, body = super::error::ErrorEnvelope), (status = 503, body = super::error::ErrorEnvelope)))]
 pub(super) async fn login(
     State(state): State<AppState>,
     ctx: RequestContext,
@@ -212,7 +212,7 @@ fn login_refused(refusal: LoginRefusal) -> ApiError {
 
 /// The authenticated user.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = MeResponse), (status = 401, body = super::openapi::ErrorEnvelope)))]
+    responses((status = 200, body = MeResponse), (status = 401, body = super::error::ErrorEnvelope)))]
 pub(super) async fn me(user: AuthUser, ctx: RequestContext) -> AppJson<MeResponse> {
     AppJson(MeResponse {
         request_id: ctx.request_id,

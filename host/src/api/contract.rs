@@ -29,7 +29,7 @@ pub(super) struct PathParameters;
 impl Modify for PathParameters {
     fn modify(&self, openapi: &mut OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            for operation in super::openapi::operations_mut(item) {
+            for operation in operations_mut(item) {
                 for parameter in operation.parameters.iter_mut().flatten() {
                     if parameter.parameter_in != ParameterIn::Path {
                         continue;
@@ -154,4 +154,19 @@ pub(super) fn with_active_engines(mut document: Value, registry: &Registry) -> V
         };
     }
     document
+}
+
+/// The operations of one path, to change each.
+pub(super) fn operations_mut(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.put,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }

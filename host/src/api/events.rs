@@ -18,8 +18,8 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::error::ApiError;
+use super::error::ErrorEnvelope;
 use super::extract::{AppJson, AuthUser, RequestContext, StreamUser};
-use super::openapi::ErrorEnvelope;
 use super::state::AppState;
 use super::views::StoreView;
 use crate::db::{Store, StoreFilter};

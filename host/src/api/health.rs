@@ -133,7 +133,7 @@ pub(super) async fn live() -> StatusCode {
 /// Readiness: the database answers and an engine is active (the API can do its work). The
 /// cluster is not part of it: while the cluster is down the API still serves, and jobs wait.
 #[utoipa::path(get, path = "/api/v1/health/ready", tag = "operations",
-    responses((status = 200, description = "ready"), (status = 503, body = super::openapi::ErrorEnvelope)))]
+    responses((status = 200, description = "ready"), (status = 503, body = super::error::ErrorEnvelope)))]
 pub(super) async fn ready(
     State(state): State<AppState>,
 ) -> Result<StatusCode, super::error::ApiError> {
@@ -198,8 +198,7 @@ async fn refresh(state: &AppState) {
         state.metrics.plugin_calls.get_or_create(&labels).set(n);
         if !matches!(
             outcome,
-            "ok"
-                | "plan_error"
+            "ok" | "plan_error"
                 | "invalid_output"
                 | "invalid_input"
                 | "conflict"

@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::extract::AppJson;
 
-use super::contract::PathParameters;
-pub(super) use super::error::{ErrorBody, ErrorEnvelope};
+use super::contract::{PathParameters, operations_mut};
+use super::error::{ErrorBody, ErrorEnvelope};
 
 /// Responses every operation can give, added to each so the document matches what the server
 /// does: any request can be rate limited (429), time out (408) or hit an internal error (500);
@@ -77,21 +77,6 @@ impl Modify for CommonResponses {
     }
 }
 
-/// The operations of one path, to change each.
-pub(super) fn operations_mut(
-    item: &mut utoipa::openapi::PathItem,
-) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
-    [
-        &mut item.get,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.put,
-        &mut item.patch,
-    ]
-    .into_iter()
-    .flatten()
-}
-
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -114,7 +99,10 @@ impl Modify for BearerAuth {
 /// the router (`routes.rs`), where each is listed once.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "storeplane API", description = "Provision isolated e-commerce stores on Kubernetes."),
+    info(
+        title = "storeplane API",
+        description = "Provision isolated e-commerce stores on Kubernetes."
+    ),
     components(schemas(ErrorEnvelope, ErrorBody))
 )]
 pub(super) struct ApiDoc;

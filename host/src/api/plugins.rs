@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use super::error::ErrorEnvelope;
 use super::extract::{AdminUser, AppJson, RequestContext};
-use super::openapi::ErrorEnvelope;
 use super::state::AppState;
 use crate::lifecycle::PluginAdminError;
 use crate::plugins::registry::EngineListing;

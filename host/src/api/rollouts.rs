@@ -14,8 +14,8 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use super::error::ErrorEnvelope;
 use super::extract::{AppJson, AuthUser, RequestContext, StreamUser};
-use super::openapi::ErrorEnvelope;
 use super::query::{AppQuery, page};
 use super::state::AppState;
 use crate::db::{MemberState, Rollout, RolloutMember, RolloutState};

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use super::error::ErrorEnvelope;
 use super::extract::{AppJson, AuthUser, RequestContext};
-use super::openapi::ErrorEnvelope;
 use super::state::AppState;
 use super::stores::{StoreResponse, accepted};
 use crate::lifecycle::{UpgradePreview, UpgradeRequest};

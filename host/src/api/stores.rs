@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use super::error::ErrorEnvelope;
 use super::extract::{AppJson, AuthUser, RequestContext};
-use super::openapi::ErrorEnvelope;
 use super::query::{AppQuery, page, user_id_param};
 use super::state::AppState;
 use super::views::StoreView;

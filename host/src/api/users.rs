@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use super::error::ErrorEnvelope;
 use super::extract::{AdminUser, AppJson, RequestContext};
-use super::openapi::ErrorEnvelope;
 use super::query::{AppQuery, page};
 use super::state::AppState;
 use crate::db::{User, UserSummary};

@@ -46,6 +46,8 @@ impl PluginAdmin {
             .registry
             .add(wasm, Origin::Upload(admin.0.clone()))
             .await;
+        // Compiling, planning the samples and rendering the chart freed megabytes.
+        crate::allocator::release_freed();
         let version = match result {
             Ok(version) => version,
             Err(err) => {

@@ -501,17 +501,10 @@ impl StoreService {
 
 /// Problems of `options` against `schema` (JSON Pointer path + message each).
 pub fn validate_options(schema: &serde_json::Value, options: &serde_json::Value) -> Vec<String> {
-    match jsonschema::options().build(schema) {
+    match crate::plugins::validate::options_validator(schema) {
         Ok(validator) => validator
             .iter_errors(options)
-            .map(|err| {
-                let path = err.instance_path.to_string();
-                if path.is_empty() {
-                    err.to_string()
-                } else {
-                    format!("{path}: {err}")
-                }
-            })
+            .map(|err| crate::plugins::validate::located(&err))
             .collect(),
         Err(err) => vec![format!("the engine's options schema is invalid: {err}")],
     }

@@ -84,7 +84,7 @@ pub fn check_info(info: &EngineInfo) -> Vec<String> {
     if info.description.len() > 2000 {
         problems.push("description must be at most 2000 characters".into());
     }
-    match jsonschema::options().build(&info.options_schema) {
+    match options_validator(&info.options_schema) {
         Err(err) => problems.push(format!("options-schema is not a valid JSON Schema: {err}")),
         Ok(validator) => {
             if info.options_schema.get("type").and_then(|t| t.as_str()) != Some("object") {
@@ -243,6 +243,23 @@ pub fn check_plan(info: &EngineInfo, spec: &StoreSpec, plan: &DeploymentPlan) ->
         ));
     }
     problems
+}
+
+/// A validator of options against `schema` (checked against its meta-schema first).
+pub fn options_validator(
+    schema: &serde_json::Value,
+) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+    jsonschema::options().build(schema)
+}
+
+/// A validation error with the JSON Pointer of the value it is about, when not the root.
+pub fn located(err: &jsonschema::ValidationError<'_>) -> String {
+    let path = err.instance_path().to_string();
+    if path.is_empty() {
+        err.to_string()
+    } else {
+        format!("{path}: {err}")
+    }
 }
 
 #[cfg(test)]
