@@ -49,6 +49,16 @@ async fn read_events(response: reqwest::Response, done: impl Fn(&Value) -> bool)
     events
 }
 
+/// Opens the event stream at `path` with `token` as the bearer.
+async fn open_stream(api: &Api, path: &str, token: &str) -> reqwest::Response {
+    api.client
+        .get(format!("{}{path}", api.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("events")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_streams_its_progress_until_ready() {
     let rig = Rig::new(
@@ -73,13 +83,7 @@ async fn a_store_streams_its_progress_until_ready() {
         .await;
     assert_eq!(forbidden.status.as_u16(), 403, "{}", forbidden.body);
 
-    let response = host
-        .client
-        .get(format!("{}/api/v1/stores/{id}/events", host.base))
-        .bearer_auth(&owner.token)
-        .send()
-        .await
-        .expect("events");
+    let response = open_stream(&host, &format!("/api/v1/stores/{id}/events"), &owner.token).await;
     let events = read_events(response, |s| s["status"] == "ready").await;
     let steps: Vec<&str> = events
         .iter()
@@ -147,13 +151,7 @@ async fn a_ticket_opens_the_all_stores_stream_and_nothing_else() {
     );
 
     // The admin's stream carries every store, each with its owner's e-mail address.
-    let stream = host
-        .client
-        .get(format!("{}/api/v1/stores/events", host.base))
-        .bearer_auth(&admin.token)
-        .send()
-        .await
-        .expect("events");
+    let stream = open_stream(&host, "/api/v1/stores/events", &admin.token).await;
     let seen = std::cell::RefCell::new(std::collections::HashSet::new());
     let events = read_events(stream, |s| {
         seen.borrow_mut()
@@ -244,13 +242,7 @@ async fn deactivating_a_user_ends_their_event_stream() {
     let host = rig.host().await;
     let admin = host.user("admin").await;
     let owner = host.user("owner").await;
-    let mut stream = host
-        .client
-        .get(format!("{}/api/v1/stores/events", host.base))
-        .bearer_auth(&owner.token)
-        .send()
-        .await
-        .expect("events");
+    let mut stream = open_stream(&host, "/api/v1/stores/events", &owner.token).await;
     assert_eq!(stream.status().as_u16(), 200);
     let off = host
         .post(
@@ -291,13 +283,12 @@ async fn a_replica_streams_the_progress_another_replica_makes() {
     })
     .await;
     let viewer = rig.host().await;
-    let stream = viewer
-        .client
-        .get(format!("{}/api/v1/stores/{id}/events", viewer.base))
-        .bearer_auth(&owner.token)
-        .send()
-        .await
-        .expect("events");
+    let stream = open_stream(
+        &viewer,
+        &format!("/api/v1/stores/{id}/events"),
+        &owner.token,
+    )
+    .await;
     let events = read_events(stream, |s| s["status"] == "ready").await;
     assert!(
         worker.logs().iter().any(|l| l.contains("job claimed"))
@@ -382,13 +373,7 @@ async fn a_change_the_feed_missed_reaches_the_event_stream_at_once() {
     let owner = host.user("owner").await;
     let (id, _) = create_store(&host, &owner, "unheard", "woocommerce").await;
     wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
-    let stream = host
-        .client
-        .get(format!("{}/api/v1/stores/{id}/events", host.base))
-        .bearer_auth(&owner.token)
-        .send()
-        .await
-        .expect("events");
+    let stream = open_stream(&host, &format!("/api/v1/stores/{id}/events"), &owner.token).await;
     // Another writer fails the store, and the server's feed never hears of it.
     rig.database
         .change_unheard(
