@@ -45,8 +45,9 @@ pub use state::{AppState, AppStateInner, Limiters};
 /// Largest JSON body.
 const MAX_JSON_BYTES: usize = 1 << 20;
 
-/// The application router (without the connect-info wrapper).
-pub fn router(state: AppState, cors_origins: &[String]) -> Router {
+/// The application router (without the connect-info wrapper). `dashboard_notice` is shown
+/// above every dashboard page.
+pub fn router(state: AppState, cors_origins: &[String], dashboard_notice: Option<&str>) -> Router {
     let (api, document) = utoipa_axum::router::OpenApiRouter::with_openapi(
         <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
     )
@@ -83,8 +84,12 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
             ])
     };
     let timeout = state.request_timeout;
+    let shell = dashboard::shell(dashboard_notice);
     Router::new()
-        .route("/", get(dashboard::index))
+        .route(
+            "/",
+            get(move || async move { dashboard::index(shell.clone()) }),
+        )
         .route("/assets/{*path}", get(dashboard::asset))
         .merge(api)
         .fallback(not_found)

@@ -257,6 +257,21 @@ mod tests {
     }
 
     #[test]
+    fn a_dashboard_notice_is_trimmed_and_bounded() {
+        assert_eq!(
+            parse_notice("  Maintenance at 22:00 UTC \n").unwrap(),
+            "Maintenance at 22:00 UTC"
+        );
+        assert!(parse_notice("   ").unwrap_err().contains("empty"));
+        assert!(parse_notice(&"é".repeat(NOTICE_MAX_CHARS)).is_ok());
+        let err = parse_notice(&"é".repeat(NOTICE_MAX_CHARS + 1)).unwrap_err();
+        assert!(
+            err.contains("501 characters") && err.contains("at most 500"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn out_of_range_limits_are_refused_at_parse_time() {
         assert!(Cli::try_parse_from(["x", "--plugin-timeout-ms", "5"]).is_err());
         assert!(Cli::try_parse_from(["x", "--plugin-memory-mb", "1"]).is_err());
@@ -491,8 +506,27 @@ pub struct ServerConfig {
     #[arg(long, env = "MAX_PLUGIN_UPLOAD_MB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub max_plugin_upload_mb: u64,
 
+    /// A notice shown above every page of the dashboard (plain text, at most 500 characters):
+    /// that the cluster is a simulation, planned maintenance, where to ask for help.
+    #[arg(long, env = "DASHBOARD_NOTICE", value_parser = parse_notice)]
+    pub dashboard_notice: Option<String>,
+
     #[command(flatten)]
     pub provisioning: ProvisioningConfig,
+}
+
+/// Longest `DASHBOARD_NOTICE`: a line or two on the page, not a document.
+const NOTICE_MAX_CHARS: usize = 500;
+
+fn parse_notice(value: &str) -> Result<String, String> {
+    let notice = value.trim();
+    match notice.chars().count() {
+        0 => Err("is empty (unset it to show no notice)".into()),
+        n if n > NOTICE_MAX_CHARS => Err(format!(
+            "is {n} characters long; a notice has at most {NOTICE_MAX_CHARS}"
+        )),
+        _ => Ok(notice.to_owned()),
+    }
 }
 
 /// Settings of the provisioning pipeline and its job runner.

@@ -203,7 +203,11 @@ pub async fn build(config: &Config, server: &ServerConfig) -> anyhow::Result<App
         max_plugin_bytes: usize::try_from(server.max_plugin_upload_mb << 20).unwrap_or(usize::MAX),
         request_timeout: ms(server.request_timeout_ms),
     });
-    let router = api::router(state.clone(), &server.cors_origin);
+    let router = api::router(
+        state.clone(),
+        &server.cors_origin,
+        server.dashboard_notice.as_deref(),
+    );
     Ok(App {
         state,
         db,

@@ -8,6 +8,7 @@
 //   FAKE_URL         the fake cluster, whose /_fake/settings makes pods fail
 //   GUARDED_URL      a second server with guardrails on: one store per user, a 10-minute
 //                    creation cooldown, two login attempts per 15 minutes
+//   NOTICE           the first server's DASHBOARD_NOTICE (the second has none)
 // The tests run in order and share the server: the first registered user is the admin.
 // Every page fails its test on a console error or an uncaught exception.
 
@@ -70,6 +71,8 @@ test('the first user registers and is the admin; a bad login is explained', asyn
   const { context, page, errors } = await open();
   await page.goto(`${base}/`);
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  // The operator's notice is on the login page already, as text (the markup in it is not).
+  assert.equal(await page.getByRole('note').innerText(), process.env.NOTICE);
   await page.getByLabel('E-mail').fill('nobody@example.com');
   await page.getByLabel('Password').fill('wrong-password');
   await page.getByRole('button', { name: 'Log in' }).click();
@@ -273,6 +276,7 @@ test('guardrails are explained: login rate limit, store limit and creation coold
   const { page, errors } = await open(PHONE);
   await page.goto(`${guarded}/`);
   await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  assert.equal(await page.getByRole('note').count(), 0, 'a server without DASHBOARD_NOTICE shows none');
   await page.getByLabel('E-mail').fill('mallory@example.com');
   await page.getByLabel('Password').fill('guessing-wrong');
   const attempt = async () => {

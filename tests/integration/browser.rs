@@ -37,7 +37,9 @@ async fn dashboard_in_chromium() {
         },
     )
     .await;
-    let host = rig.host().await;
+    // Markup in the notice must show as text.
+    let notice = "Simulated cluster <b>demo</b>: nothing is deployed & no shop really runs.";
+    let host = HostProcess::start(&rig.options().with("DASHBOARD_NOTICE", notice)).await;
     let plugin = rig.data.path().join("woocommerce-0.2.0.wasm");
     std::fs::write(&plugin, guests::WOO_NEXT).expect("write the plugin upload");
     // A second server with its own database and cluster, its guardrails on and tight.
@@ -75,6 +77,7 @@ async fn dashboard_in_chromium() {
             .env("PLUGIN_WASM", &plugin)
             .env("FAKE_URL", fake)
             .env("GUARDED_URL", guarded_base)
+            .env("NOTICE", notice)
             .output()
     })
     .await

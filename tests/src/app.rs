@@ -183,6 +183,7 @@ pub fn test_server_config(database_url: String) -> ServerConfig {
         trusted_proxies: String::new(),
         request_timeout_ms: 30_000,
         max_plugin_upload_mb: 16,
+        dashboard_notice: None,
         provisioning: ProvisioningConfig {
             store_domain_suffix: ".localhost".into(),
             store_tls: false,

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use crate::{root, run};
 
+/// Shown above every dashboard page of the demo.
+const SIMULATION_NOTICE: &str = "Simulated cluster: stores are provisioned against fake-kube, \
+    a Kubernetes API simulation. Nothing is deployed and no shop really runs.";
+
 /// Stops the child when dropped (also when the task fails half-way).
 struct Running(Child);
 
@@ -77,6 +81,8 @@ pub(crate) fn start() -> Result<ExitCode, String> {
             )
             .env("DATA_DIR", dir.join("data"))
             .env("PORT", "3001")
+            // The dashboard says it too, on every page: a `ready` store here is not a shop.
+            .env("DASHBOARD_NOTICE", SIMULATION_NOTICE)
             .spawn()
             .map_err(|err| format!("starting storeplane: {err}"))?,
     );

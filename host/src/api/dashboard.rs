@@ -2,6 +2,7 @@
 //! in the binary (no Node toolchain to build or run it) and served at `/` and `/assets/…`.
 //! It talks to the same public REST API as every other client.
 
+use axum::body::{Body, Bytes};
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -69,21 +70,57 @@ const ASSETS: &[(&str, &str, &str)] = &[
 const JS: &str = "text/javascript; charset=utf-8";
 const INDEX: &str = include_str!("../../dashboard/index.html");
 
-fn page(content_type: &'static str, body: &'static str) -> Response {
+fn page(content_type: &'static str, body: impl Into<Body>) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             // Small files, embedded per build: revalidate rather than serve stale code.
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }
 
-/// `GET /`: the dashboard shell.
-pub(super) async fn index() -> Response {
-    page("text/html; charset=utf-8", INDEX)
+/// Where the operator's notice goes in the shell: after the top bar, before the page.
+const NOTICE_SLOT: &str = "<!-- notice -->";
+
+/// The dashboard shell, with the operator's notice (`DASHBOARD_NOTICE`) in it when there is
+/// one. Rendered once per router: in the HTML itself, the notice shows before any script runs
+/// and on the login page too.
+pub(super) fn shell(notice: Option<&str>) -> Bytes {
+    match notice {
+        None => Bytes::from_static(INDEX.as_bytes()),
+        Some(text) => Bytes::from(INDEX.replacen(
+            NOTICE_SLOT,
+            &format!(
+                r#"<p id="notice" class="notice" role="note">{}</p>"#,
+                escape_html(text)
+            ),
+            1,
+        )),
+    }
+}
+
+/// Text as HTML character data and attribute-safe: the notice is the operator's plain text.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `GET /`: the dashboard shell (`shell` is cheap to clone: a shared buffer).
+pub(super) fn index(shell: Bytes) -> Response {
+    page("text/html; charset=utf-8", shell)
 }
 
 /// `GET /assets/{*path}`.
@@ -91,7 +128,7 @@ pub(super) async fn asset(Path(path): Path<String>) -> Result<Response, ApiError
     ASSETS
         .iter()
         .find(|(name, _, _)| *name == path)
-        .map(|(_, content_type, body)| page(content_type, body))
+        .map(|(_, content_type, body)| page(content_type, *body))
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -130,6 +167,24 @@ mod tests {
             }
         }
         assert!(INDEX.contains("/assets/js/app.js") && INDEX.contains("/assets/app.css"));
+    }
+
+    #[test]
+    fn the_notice_is_shown_as_text_never_as_markup() {
+        assert_eq!(shell(None), INDEX.as_bytes());
+        let page = shell(Some(
+            r#"Maintenance <b>tonight</b> & "Fri's" <script>x()</script>"#,
+        ));
+        let page = std::str::from_utf8(&page).unwrap();
+        assert!(page.contains(
+            r#"<p id="notice" class="notice" role="note">Maintenance &lt;b&gt;tonight&lt;/b&gt; &amp; &quot;Fri&#39;s&quot; &lt;script&gt;x()&lt;/script&gt;</p>"#
+        ));
+        assert!(!page.contains("<script>x()"));
+        // It sits between the top bar and the page.
+        let notice = page.find(r#"id="notice""#).unwrap();
+        assert!(
+            page.find("</header>").unwrap() < notice && notice < page.find(r#"id="app""#).unwrap()
+        );
     }
 
     /// A cycle makes a module run before those it imports are initialised (and the entry
