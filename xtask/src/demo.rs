@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::{root, run};
 
-/// Shown above every dashboard page of the demo.
+/// Printed at start and shown above every dashboard page of the demo.
 const SIMULATION_NOTICE: &str = "Simulated cluster: stores are provisioned against fake-kube, \
     a Kubernetes API simulation. Nothing is deployed and no shop really runs.";
 
@@ -63,8 +63,7 @@ pub(crate) fn start() -> Result<ExitCode, String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     eprintln!(
-        "\n  SIMULATED CLUSTER: stores are provisioned against fake-kube, the test suite's\n  \
-         Kubernetes API simulation. Nothing is deployed and no shop really runs.\n\n  \
+        "\n  {SIMULATION_NOTICE}\n\n  \
          Dashboard: http://localhost:3001/ (the first account registered is the admin)\n  \
          Data: {} (delete it to start over)\n",
         dir.display()
