@@ -2,7 +2,7 @@
 """Try an engine plugin end to end without a cluster: provision one store with it against the
 fake Kubernetes API server and print every setup step's command, output and result.
 
-    scripts/plugin-try.py my_engine.wasm [--options '{"size": "medium"}']
+    scripts/plugin-try.py my_engine_engine.wasm [--options '{"size": "large"}']
                           [--exec-script 'PATTERN=EXIT[:STDERR]' ...]
 
 Starts `fake-kube` (workloads ready after 200 ms) and `storeplane serve` on a private SQLite
