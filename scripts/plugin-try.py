@@ -16,13 +16,15 @@ a real container might fail: every command containing PATTERN exits with EXIT (a
 STDERR), e.g. `--exec-script 'wp core install=1:Error: database connection failed'` to see
 how the store reports a failing step. Exits 0 when the store became ready.
 
-Needs the debug builds of `storeplane` and `fake-kube` (built when missing) and helm
-(`.ci/install-helm`).
+Needs `storeplane` and `fake-kube`: beside this script in a release archive, else a
+checkout's debug builds (built when missing), else on the PATH (STOREPLANE_BIN and FAKE_KUBE_BIN
+override); and helm (HELM_BIN, the checkout's `.tools/bin/helm`, or the PATH).
 """
 
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -69,11 +71,38 @@ def wait_for(what, check, seconds=60):
 
 
 def exec_script(text):
-    pattern, _, result = text.rpartition("=")
-    code, _, stderr = result.partition(":")
-    if not pattern or not code.strip().lstrip("-").isdigit():
+    # The first `=EXIT` followed by `:` or the end: STDERR may hold `=` of its own.
+    found = re.search(r"=(-?\d+)(?=:|$)", text, re.S)
+    if not found or found.start() == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not PATTERN=EXIT[:STDERR]")
-    return {"pattern": pattern, "exit_code": int(code), "stderr": stderr}
+    stderr = text[found.end() + 1:]
+    return {"pattern": text[:found.start()], "exit_code": int(found.group(1)), "stderr": stderr}
+
+
+def binaries():
+    """`storeplane` and `fake-kube`: from STOREPLANE_BIN and FAKE_KUBE_BIN; else beside this
+    script (the release archive's layout); else the checkout's debug builds (built when
+    missing); else on the PATH."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = [os.environ.get(var) for var in ("STOREPLANE_BIN", "FAKE_KUBE_BIN")]
+    if all(found):
+        return found
+    beside = [os.path.join(here, name) for name in ("storeplane", "fake-kube")]
+    if all(os.access(path, os.X_OK) for path in beside):
+        return beside
+    if os.path.exists(os.path.join(ROOT, "Cargo.toml")):
+        debug = [os.path.join(ROOT, "target/debug", name) for name in ("storeplane", "fake-kube")]
+        if not all(os.path.exists(path) for path in debug):
+            print("building storeplane and fake-kube (debug; minutes the first time)...",
+                  file=sys.stderr)
+            subprocess.run(["cargo", "build", "--quiet", "-p", "storeplane", "--bin", "storeplane",
+                            "-p", "storeplane-tests", "--bin", "fake-kube"], cwd=ROOT, check=True)
+        return debug
+    on_path = [shutil.which(name) for name in ("storeplane", "fake-kube")]
+    if all(on_path):
+        return on_path
+    sys.exit("storeplane and fake-kube not found: set STOREPLANE_BIN and FAKE_KUBE_BIN, or run "
+             "this script from a release archive or a storeplane checkout")
 
 
 def main():
@@ -87,14 +116,11 @@ def main():
         wasm = f.read()
     options = json.loads(args.options)
 
-    storeplane = os.environ.get("STOREPLANE_BIN", os.path.join(ROOT, "target/debug/storeplane"))
-    fake_kube = os.environ.get("FAKE_KUBE_BIN", os.path.join(ROOT, "target/debug/fake-kube"))
-    if not (os.path.exists(storeplane) and os.path.exists(fake_kube)):
-        subprocess.run(["cargo", "build", "--quiet", "-p", "storeplane", "--bin", "storeplane",
-                        "-p", "storeplane-tests", "--bin", "fake-kube"], cwd=ROOT, check=True)
+    storeplane, fake_kube = binaries()
     helm = os.environ.get("HELM_BIN") or os.path.join(ROOT, ".tools/bin/helm")
     if not os.path.exists(helm):
-        helm = shutil.which("helm") or sys.exit("helm not found: run .ci/install-helm")
+        helm = shutil.which("helm") or sys.exit(
+            "helm not found: install helm 4 (a checkout's .ci/install-helm does) or set HELM_BIN")
 
     work = tempfile.mkdtemp(prefix="storeplane-try-")
     kubeconfig = os.path.join(work, "kubeconfig")

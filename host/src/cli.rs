@@ -100,7 +100,8 @@ enum PluginCommand {
         /// Where to write it (default: ./NAME).
         #[arg(long)]
         path: Option<PathBuf>,
-        /// A checkout of storeplane to take the SDK from (default: the GitHub repository).
+        /// A checkout of storeplane to take the SDK from (default: the GitHub repository at the
+        /// tag of this binary's version).
         #[arg(long)]
         storeplane: Option<PathBuf>,
     },

@@ -26,7 +26,8 @@ const FILES: &[(&str, &str)] = &[
 pub enum SdkSource {
     /// A checkout of storeplane (its `plugins/sdk` and `plugins/build`).
     Checkout(PathBuf),
-    /// The storeplane repository on GitHub.
+    /// The storeplane repository on GitHub, at the release tag of this binary's version, so
+    /// the SDK a crate builds with is the one the binary checks it against.
     Git,
 }
 
@@ -67,10 +68,13 @@ pub fn new_plugin(name: &str, dir: &Path, sdk: &SdkSource) -> Result<Vec<PathBuf
                 root.join("plugins/build").display().to_string()
             ),
         ),
-        SdkSource::Git => (
-            "{ git = \"https://github.com/storeplane/storeplane\" }".to_owned(),
-            "{ git = \"https://github.com/storeplane/storeplane\" }".to_owned(),
-        ),
+        SdkSource::Git => {
+            let release = format!(
+                "{{ git = \"https://github.com/storeplane/storeplane\", tag = \"v{}\" }}",
+                env!("CARGO_PKG_VERSION")
+            );
+            (release.clone(), release)
+        }
     };
     let crate_name = format!("{name}-engine");
     let mut written = Vec::new();
@@ -113,6 +117,11 @@ mod tests {
         assert_eq!(written.len(), FILES.len());
         let cargo = std::fs::read_to_string(dir.path().join("Cargo.toml")).unwrap_or_default();
         assert!(cargo.contains("name = \"demo-engine\"") && cargo.contains("version = \"0.1.0\""));
+        let pinned = format!(
+            "storeplane-sdk = {{ git = \"https://github.com/storeplane/storeplane\", tag = \"v{}\" }}",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(cargo.contains(&pinned), "{cargo}");
         let chart = std::fs::read_to_string(dir.path().join("chart/templates/app.yaml"))
             .unwrap_or_default();
         assert!(

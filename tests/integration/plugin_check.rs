@@ -3,6 +3,8 @@
 //! are) and an option without a default; a problem several samples share is one line naming
 //! them, in the report and in the upload's refusal.
 
+use std::path::Path;
+
 use reqwest::StatusCode;
 use storeplane::conformance::check_plugin;
 use storeplane_tests::app::{Api, Backend, TestApp};
@@ -74,20 +76,42 @@ async fn an_upload_is_refused_with_each_problem_once() {
     );
 }
 
+/// `plugin-try.py` as a release archive lays it out (the script beside `storeplane` and
+/// `fake-kube`, no checkout around it), with a scripted failure whose message holds a `=`.
 #[test]
 fn plugin_try_shows_each_command_and_the_failing_step_with_its_output() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let archive = dir
+        .path()
+        .join("storeplane-v0.1.0-x86_64-unknown-linux-gnu");
+    std::fs::create_dir(&archive).expect("archive dir");
+    for (name, target) in [
+        (
+            "storeplane",
+            Path::new(env!("CARGO_BIN_EXE_storeplane-host")).to_owned(),
+        ),
+        (
+            "fake-kube",
+            Path::new(env!("CARGO_BIN_EXE_fake-kube")).to_owned(),
+        ),
+        (
+            "plugin-try.py",
+            storeplane_tests::workspace_root().join("scripts/plugin-try.py"),
+        ),
+    ] {
+        std::os::unix::fs::symlink(target, archive.join(name)).expect("symlink");
+    }
     let wasm = dir.path().join("woocommerce-0.2.0.wasm");
     std::fs::write(&wasm, guests::WOO_NEXT).expect("write the plugin");
     let output = std::process::Command::new("python3")
-        .arg(storeplane_tests::workspace_root().join("scripts/plugin-try.py"))
+        .arg(archive.join("plugin-try.py"))
         .arg(&wasm)
         .args([
             "--exec-script",
-            "wp plugin install woocommerce=1:Error: could not download WooCommerce",
+            "wp plugin install woocommerce=1:Error: could not download WooCommerce (status=503)",
         ])
-        .env("STOREPLANE_BIN", env!("CARGO_BIN_EXE_storeplane-host"))
-        .env("FAKE_KUBE_BIN", env!("CARGO_BIN_EXE_fake-kube"))
+        .env_remove("STOREPLANE_BIN")
+        .env_remove("FAKE_KUBE_BIN")
         .env("HELM_BIN", storeplane_tests::helm_bin())
         .output()
         .expect("python3 runs");
@@ -112,7 +136,7 @@ fn plugin_try_shows_each_command_and_the_failing_step_with_its_output() {
         "{text}"
     );
     assert!(
-        text.contains("result: the store is failed: setup step install-woocommerce failed with exit code 1 after 3 attempt(s): Error: could not download WooCommerce"),
+        text.contains("result: the store is failed: setup step install-woocommerce failed with exit code 1 after 3 attempt(s): Error: could not download WooCommerce (status=503)"),
         "{text}"
     );
 }
