@@ -76,6 +76,56 @@ async fn an_upload_is_refused_with_each_problem_once() {
     );
 }
 
+/// An author's `println!` debugging: `plugin check` shows what the plugin printed on stdout and
+/// stderr under the sample that printed it, escaping control characters and bounding a flood
+/// (the guest's capture keeps 16 KiB; the report shows 20 lines of it).
+#[tokio::test]
+async fn plugin_check_shows_what_the_plugin_printed_escaped_and_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = check_plugin(
+        runtime(),
+        &conformance(dir.path()),
+        guests::MISBEHAVE.to_vec(),
+        vec![
+            storeplane_tests::spec("a1b2c3d4e5f6", serde_json::json!({"behaviour": "printing"})),
+            storeplane_tests::spec("0f0e0d0c0b0a", serde_json::json!({"behaviour": "chatty"})),
+        ],
+    )
+    .await;
+    let [.., printing, chatty] = report.specs.as_slice() else {
+        panic!("{report}");
+    };
+    assert!(
+        report.specs[..report.specs.len() - 2]
+            .iter()
+            .all(|s| s.output.is_empty()),
+        "the samples print nothing: {report}"
+    );
+    assert_eq!(
+        printing.output,
+        "planning store a1b2c3d4e5f6\n\u{1b}[31mred on the author's terminal\u{1b}[0m\n"
+    );
+    assert!(
+        chatty.output.starts_with("diagnostic line 0: noise")
+            && chatty.output.ends_with("[stderr truncated]"),
+        "{}",
+        chatty.output
+    );
+    let text = report.to_string();
+    assert!(
+        text.contains("       printed: planning store a1b2c3d4e5f6\n")
+            && text.contains("       printed: \\u{1b}[31mred on the author's terminal\\u{1b}[0m\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "no escape reaches the terminal: {text}"
+    );
+    let shown = text.matches("printed: diagnostic line").count();
+    assert_eq!(shown, 20, "{text}");
+    assert!(text.contains("printed: … "), "{text}");
+}
+
 /// `plugin-try.py` as a release archive lays it out (the script beside `storeplane` and
 /// `fake-kube`, no checkout around it), with a scripted failure whose message holds a `=`.
 #[test]

@@ -21,6 +21,8 @@ pub struct SpecReport {
     pub upgrade_steps: Vec<String>,
     pub manifests: Vec<Manifest>,
     pub problems: Vec<String>,
+    /// What the plugin printed while planning this spec (stdout and stderr).
+    pub output: String,
 }
 
 /// The whole report.
@@ -29,6 +31,8 @@ pub struct CheckReport {
     pub digest: Option<String>,
     pub wit_version: Option<String>,
     pub info: Option<EngineInfo>,
+    /// What the plugin printed in `describe` (stdout and stderr).
+    pub describe_output: String,
     /// Problems before any plan could run (loading, describe).
     pub problems: Vec<String>,
     pub specs: Vec<SpecReport>,
@@ -72,12 +76,12 @@ pub async fn check_plugin(
         let runtime = Arc::clone(&runtime);
         tokio::task::spawn_blocking(move || {
             let component = runtime.load(&wasm)?;
-            let info = component.describe(&runtime)?;
-            Ok::<_, crate::plugins::PluginError>((component, info))
+            let (info, output) = component.describe_with_output(&runtime)?;
+            Ok::<_, crate::plugins::PluginError>((component, info, output))
         })
         .await
     };
-    let (component, info) = match loaded {
+    let (component, info, describe_output) = match loaded {
         Ok(Ok(loaded)) => loaded,
         Ok(Err(err)) => {
             report.problems.push(err.to_string());
@@ -88,6 +92,7 @@ pub async fn check_plugin(
             return report;
         }
     };
+    report.describe_output = describe_output;
     report.digest = Some(component.digest().to_string());
     report.wit_version = Some(component.wit_version().to_string());
     report.problems.extend(validate::check_info(&info));
@@ -116,9 +121,9 @@ pub async fn check_plugin(
                 info.version.clone(),
             );
             tokio::task::spawn_blocking(move || {
-                let plan = component.plan(&runtime, &spec)?;
+                let (plan, output) = component.plan_with_output(&runtime, &spec)?;
                 let upgrade = component.upgrade_steps(&runtime, &version, &spec);
-                Ok::<_, crate::plugins::PluginError>((plan, upgrade))
+                Ok::<_, crate::plugins::PluginError>((plan, output, upgrade))
             })
             .await
         };
@@ -129,9 +134,11 @@ pub async fn check_plugin(
             upgrade_steps: Vec::new(),
             manifests: Vec::new(),
             problems: Vec::new(),
+            output: String::new(),
         };
         match planned {
-            Ok(Ok((plan, upgrade))) => {
+            Ok(Ok((plan, output, upgrade))) => {
+                entry.output = output;
                 entry.setup_steps = plan.setup.iter().map(|s| s.name.clone()).collect();
                 match upgrade {
                     Ok(steps) => {
@@ -214,6 +221,7 @@ impl fmt::Display for CheckReport {
         for problem in &self.problems {
             writeln!(f, "       - {problem}")?;
         }
+        write_output(f, &self.describe_output)?;
         // A problem several samples share is listed once, after them, naming them.
         let shared: Vec<(&String, Vec<&str>)> = {
             let mut by_problem: Vec<(&String, Vec<&str>)> = Vec::new();
@@ -248,6 +256,7 @@ impl fmt::Display for CheckReport {
             if !spec.upgrade_steps.is_empty() {
                 writeln!(f, "       upgrade: {}", spec.upgrade_steps.join(" -> "))?;
             }
+            write_output(f, &spec.output)?;
             for problem in &spec.problems {
                 if !shared.iter().any(|(p, _)| *p == problem) {
                     writeln!(f, "       - {problem}")?;
@@ -280,4 +289,41 @@ impl fmt::Display for CheckReport {
             }
         )
     }
+}
+
+/// Lines of a call's output shown in the report; the rest are counted.
+const OUTPUT_LINES: usize = 20;
+/// Characters of one output line shown.
+const OUTPUT_LINE_CHARS: usize = 200;
+
+/// What the plugin printed in one call, as `printed:` lines: at most [`OUTPUT_LINES`] lines of
+/// at most [`OUTPUT_LINE_CHARS`] characters, control characters escaped (a plugin under check
+/// may be someone else's, and must not drive the terminal).
+fn write_output(f: &mut fmt::Formatter<'_>, output: &str) -> fmt::Result {
+    let lines: Vec<&str> = output.lines().collect();
+    for line in lines.iter().take(OUTPUT_LINES) {
+        let mut shown: String = line
+            .chars()
+            .take(OUTPUT_LINE_CHARS)
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        if line.chars().count() > OUTPUT_LINE_CHARS {
+            shown.push_str(" …");
+        }
+        writeln!(f, "       printed: {shown}")?;
+    }
+    if lines.len() > OUTPUT_LINES {
+        writeln!(
+            f,
+            "       printed: … {} more lines",
+            lines.len() - OUTPUT_LINES
+        )?;
+    }
+    Ok(())
 }

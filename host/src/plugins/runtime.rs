@@ -5,7 +5,9 @@
 //! poisons later calls, and limits apply per call: memory (growth past the limit traps with a
 //! clear reason), fuel, a wall-clock deadline via epoch interruption, input and output size
 //! caps. The guest gets WASI with nothing in it (no files, env, args or network) and a bounded
-//! stderr that is attached to errors, which is how panic messages reach operators.
+//! stderr that is attached to errors, which is how panic messages reach operators; for
+//! `plugin check`, stdout and stderr are also returned from calls that succeed, so an author
+//! sees their debug output.
 //!
 //! Calls are synchronous and CPU-bound; async callers go through `spawn_blocking` (see
 //! [`super::registry`]), never run them on a reactor thread.
@@ -262,14 +264,16 @@ impl PluginRuntime {
         })
     }
 
-    /// Runs `f` on a fresh instance of `pre` under this runtime's limits.
+    /// Runs `f` on a fresh instance of `pre` under this runtime's limits; returns what the
+    /// guest printed when `output` keeps it.
     fn with_instance<R>(
         &self,
         pre: &v1::PluginPre<CallState>,
         call: &'static str,
+        output: GuestOutput,
         f: impl FnOnce(&mut Store<CallState>, &v1::EnginePlugin) -> wasmtime::Result<R>,
-    ) -> Result<R> {
-        self.in_store(call, |store| {
+    ) -> Result<(R, String)> {
+        self.in_store_printing(call, output, |store| {
             pre.instantiate(&mut *store)
                 .and_then(|instance| f(store, &instance))
         })
@@ -281,10 +285,27 @@ impl PluginRuntime {
         call: &'static str,
         f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R> {
+        self.in_store_printing(call, GuestOutput::ForErrors, f)
+            .map(|(value, _)| value)
+    }
+
+    /// [`Self::in_store`], also returning what the guest printed when `output` keeps it.
+    fn in_store_printing<R>(
+        &self,
+        call: &'static str,
+        output: GuestOutput,
+        f: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<(R, String)> {
         // Held until the store (declared after it) is dropped: its instance's slot is free.
         let _slot = self.slots.acquire();
         let stderr = CapturedStderr::new(self.limits.max_stderr_bytes);
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let mut wasi = WasiCtx::builder();
+        wasi.stderr(stderr.clone());
+        if output == GuestOutput::Kept {
+            // In call order with stderr, as a terminal would show them.
+            wasi.stdout(stderr.clone());
+        }
+        let wasi = wasi.build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
@@ -311,8 +332,25 @@ impl PluginRuntime {
                 reason: chain(&err),
             })?;
 
-        f(&mut store).map_err(|err| classify_trap(call, &err, &stderr))
+        let value = f(&mut store).map_err(|err| classify_trap(call, &err, &stderr))?;
+        let printed = match output {
+            GuestOutput::Kept => stderr.contents(),
+            GuestOutput::ForErrors => String::new(),
+        };
+        Ok((value, printed))
     }
+}
+
+/// What becomes of a guest's output on a call that succeeds. On failure its stderr is always
+/// part of the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GuestOutput {
+    /// Stdout is discarded and stderr only kept for an error: a server has no reader for a
+    /// plugin's debug output.
+    ForErrors,
+    /// Stdout and stderr are kept and returned: `plugin check` shows an author what their
+    /// plugin printed (`println!` debugging).
+    Kept,
 }
 
 /// A compiled, type-checked plugin component, ready to instantiate per call.
@@ -354,9 +392,24 @@ impl LoadedComponent {
 
     /// Calls `describe` in a fresh instance.
     pub fn describe(&self, runtime: &PluginRuntime) -> Result<EngineInfo> {
-        let info = runtime.with_instance(&self.pre, "describe", |store, plugin| {
-            plugin.storeplane_engine_engine().call_describe(store)
-        })?;
+        self.describe_printing(runtime, GuestOutput::ForErrors)
+            .map(|(info, _)| info)
+    }
+
+    /// [`Self::describe`], with what the plugin printed (stdout and stderr, bounded).
+    pub fn describe_with_output(&self, runtime: &PluginRuntime) -> Result<(EngineInfo, String)> {
+        self.describe_printing(runtime, GuestOutput::Kept)
+    }
+
+    fn describe_printing(
+        &self,
+        runtime: &PluginRuntime,
+        output: GuestOutput,
+    ) -> Result<(EngineInfo, String)> {
+        let (info, printed) =
+            runtime.with_instance(&self.pre, "describe", output, |store, plugin| {
+                plugin.storeplane_engine_engine().call_describe(store)
+            })?;
         let size = v1::info_size(&info);
         if size > runtime.limits.max_output_bytes {
             return Err(PluginError::InvalidOutput {
@@ -367,7 +420,7 @@ impl LoadedComponent {
                 ),
             });
         }
-        v1::info_from_wit(info)
+        Ok((v1::info_from_wit(info)?, printed))
     }
 
     /// Whether the component exports the `lifecycle` interface (data migrations on upgrade).
@@ -414,10 +467,30 @@ impl LoadedComponent {
 
     /// Calls `plan` in a fresh instance.
     pub fn plan(&self, runtime: &PluginRuntime, spec: &StoreSpec) -> Result<DeploymentPlan> {
+        self.plan_printing(runtime, spec, GuestOutput::ForErrors)
+            .map(|(plan, _)| plan)
+    }
+
+    /// [`Self::plan`], with what the plugin printed (stdout and stderr, bounded).
+    pub fn plan_with_output(
+        &self,
+        runtime: &PluginRuntime,
+        spec: &StoreSpec,
+    ) -> Result<(DeploymentPlan, String)> {
+        self.plan_printing(runtime, spec, GuestOutput::Kept)
+    }
+
+    fn plan_printing(
+        &self,
+        runtime: &PluginRuntime,
+        spec: &StoreSpec,
+        output: GuestOutput,
+    ) -> Result<(DeploymentPlan, String)> {
         let input = checked_input(runtime, spec)?;
-        let result = runtime.with_instance(&self.pre, "plan", |store, plugin| {
-            plugin.storeplane_engine_engine().call_plan(store, &input)
-        })?;
+        let (result, printed) =
+            runtime.with_instance(&self.pre, "plan", output, |store, plugin| {
+                plugin.storeplane_engine_engine().call_plan(store, &input)
+            })?;
         let size = v1::plan_size(&result);
         if size > runtime.limits.max_output_bytes {
             return Err(PluginError::InvalidOutput {
@@ -428,7 +501,7 @@ impl LoadedComponent {
                 ),
             });
         }
-        v1::plan_from_wit(result)
+        Ok((v1::plan_from_wit(result)?, printed))
     }
 }
 

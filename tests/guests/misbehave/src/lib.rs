@@ -1,5 +1,5 @@
 //! A guest that misbehaves on request: `options.behaviour` (loop, memory, panic, oversized,
-//! chatty, refuse) selects what `plan` does, so one
+//! chatty, printing, refuse) selects what `plan` does, so one
 //! component exercises every sandbox limit. With `{}` it plans normally (so it can load and pass
 //! validation like any engine).
 #![allow(unsafe_code)] // export! emits the ABI glue
@@ -55,6 +55,12 @@ impl Engine for Misbehave {
                 for line in 0..2000 {
                     eprintln!("diagnostic line {line}: {}", "noise ".repeat(10));
                 }
+                json!({ "storeId": spec.store_id }).to_string()
+            }
+            "printing" => {
+                // What an author debugging a plan writes, and a terminal escape sequence.
+                println!("planning store {}", spec.store_id);
+                eprintln!("\u{1b}[31mred on the author's terminal\u{1b}[0m");
                 json!({ "storeId": spec.store_id }).to_string()
             }
             "refuse" => return Err(PlanError::InvalidOptions("behaviour=refuse".into())),
