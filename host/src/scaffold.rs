@@ -2,7 +2,8 @@
 //! check` untouched — `Cargo.toml` with a version and a release profile, a `build.rs` that
 //! packages `chart/` into the component at build time, the engine (`src/lib.rs`), its options
 //! type from which their JSON Schema is derived (`src/options.rs`), unit tests on the SDK's
-//! store fixture, and a starter chart within every rule the host applies.
+//! store fixture, a starter chart within every rule the host applies, and a README with the
+//! crate's own commands.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,7 @@ const FILES: &[(&str, &str)] = &[
         "chart/templates/app.yaml",
         include_str!("scaffold/app.yaml.tmpl"),
     ),
+    ("README.md", include_str!("scaffold/README.md.tmpl")),
     (".gitignore", "/target\n"),
 ];
 
@@ -122,6 +124,12 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         assert!(cargo.contains(&pinned), "{cargo}");
+        let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap_or_default();
+        assert!(
+            readme.contains("plugin check target/wasm32-wasip2/release/demo_engine.wasm")
+                && readme.contains("/api/v1/admin/plugins/demo/0.1.0/activate"),
+            "{readme}"
+        );
         let chart = std::fs::read_to_string(dir.path().join("chart/templates/app.yaml"))
             .unwrap_or_default();
         assert!(
