@@ -59,7 +59,10 @@ impl Engine for Misbehave {
             }
             "printing" => {
                 // What an author debugging a plan writes, and a terminal escape sequence.
-                println!("planning store {}", spec.store_id);
+                #[expect(clippy::print_stdout, reason = "printing is what this behaviour tests")]
+                {
+                    println!("planning store {}", spec.store_id);
+                }
                 eprintln!("\u{1b}[31mred on the author's terminal\u{1b}[0m");
                 json!({ "storeId": spec.store_id }).to_string()
             }
