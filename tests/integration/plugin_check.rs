@@ -6,20 +6,13 @@
 use std::path::Path;
 
 use reqwest::StatusCode;
-use storeplane::conformance::check_plugin;
 use storeplane_tests::app::{Api, Backend, TestApp};
-use storeplane_tests::{conformance, guests, runtime};
+use storeplane_tests::{conformance, guests, plugin_check};
 
 #[tokio::test]
 async fn plugin_check_reports_a_grant_for_a_missing_container_and_an_option_without_a_default() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = check_plugin(
-        runtime(),
-        &conformance(dir.path()),
-        guests::SLOPPY.to_vec(),
-        vec![],
-    )
-    .await;
+    let report = plugin_check(dir.path(), guests::SLOPPY, vec![]).await;
     assert!(!report.passed(), "{report}");
     assert_eq!(report.grants.len(), 1, "{report}");
     assert!(
@@ -82,10 +75,9 @@ async fn an_upload_is_refused_with_each_problem_once() {
 #[tokio::test]
 async fn plugin_check_shows_what_the_plugin_printed_escaped_and_bounded() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = check_plugin(
-        runtime(),
-        &conformance(dir.path()),
-        guests::MISBEHAVE.to_vec(),
+    let report = plugin_check(
+        dir.path(),
+        guests::MISBEHAVE,
         vec![
             storeplane_tests::spec("a1b2c3d4e5f6", serde_json::json!({"behaviour": "printing"})),
             storeplane_tests::spec("0f0e0d0c0b0a", serde_json::json!({"behaviour": "chatty"})),

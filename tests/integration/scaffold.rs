@@ -11,7 +11,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use storeplane_tests::app::{Api, Backend, TestUser};
 use storeplane_tests::fake_kube::Settings;
-use storeplane_tests::{conformance, runtime, workspace_root};
+use storeplane_tests::workspace_root;
 
 use crate::provisioning::{Rig, ready_store_with, upload_and_activate};
 
@@ -76,13 +76,7 @@ async fn build(crate_dir: &Path, test: bool) -> Vec<u8> {
 
 /// `plugin check`, as the guide runs it; it must pass.
 async fn plugin_check(scratch: &Path, wasm: &[u8]) {
-    let report = storeplane::conformance::check_plugin(
-        runtime(),
-        &conformance(scratch),
-        wasm.to_vec(),
-        vec![],
-    )
-    .await;
+    let report = storeplane_tests::plugin_check(scratch, wasm, vec![]).await;
     assert!(report.passed(), "plugin check passes:\n{report}");
 }
 

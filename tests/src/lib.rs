@@ -131,6 +131,16 @@ pub fn conformance(dir: &Path) -> Conformance {
     Conformance::new(helm, BundledCharts::new(dir.join("charts")))
 }
 
+/// `storeplane plugin check` on `wasm` as the CLI runs it (the shared runtime, the real helm),
+/// charts written under `dir`; `extra` specs run after the samples.
+pub async fn plugin_check(
+    dir: &Path,
+    wasm: &[u8],
+    extra: Vec<storeplane::plugins::StoreSpec>,
+) -> storeplane::conformance::CheckReport {
+    storeplane::conformance::check_plugin(runtime(), &conformance(dir), wasm.to_vec(), extra).await
+}
+
 /// A registry without chart checks, for tests of the sandbox and of registry mechanics with
 /// engines that have no real chart.
 pub fn sandbox_registry() -> Arc<Registry> {

@@ -128,10 +128,9 @@ fn real_spec() -> StoreSpec {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_check_passes_the_samples_and_reports_every_escape_of_a_real_store_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = storeplane::conformance::check_plugin(
-        storeplane_tests::runtime(),
-        &storeplane_tests::conformance(dir.path()),
-        storeplane_tests::guests::HOSTILE.to_vec(),
+    let report = storeplane_tests::plugin_check(
+        dir.path(),
+        storeplane_tests::guests::HOSTILE,
         vec![real_spec()],
     )
     .await;
