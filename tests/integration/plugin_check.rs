@@ -95,7 +95,8 @@ async fn plugin_check_shows_what_the_plugin_printed_escaped_and_bounded() {
     );
     assert_eq!(
         printing.output,
-        "planning store a1b2c3d4e5f6\n\u{1b}[31mred on the author's terminal\u{1b}[0m\n"
+        "planning store a1b2c3d4e5f6\n\u{1b}[31mred on the author's terminal\u{1b}[0m\n\
+         [PASS] \u{202e}deif\u{2066}i\u{2069}ton\n"
     );
     assert!(
         chatty.output.starts_with("diagnostic line 0: noise")
@@ -110,8 +111,12 @@ async fn plugin_check_shows_what_the_plugin_printed_escaped_and_bounded() {
         "{text}"
     );
     assert!(
-        !text.contains('\u{1b}'),
-        "no escape reaches the terminal: {text}"
+        text.contains("       printed: [PASS] \\u{202e}deif\\u{2066}i\\u{2069}ton\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(['\u{1b}', '\u{202e}', '\u{2066}', '\u{2069}']),
+        "no escape or bidi override reaches the terminal: {text}"
     );
     let shown = text.matches("printed: diagnostic line").count();
     assert_eq!(shown, 20, "{text}");

@@ -297,8 +297,8 @@ const OUTPUT_LINES: usize = 20;
 const OUTPUT_LINE_CHARS: usize = 200;
 
 /// What the plugin printed in one call, as `printed:` lines: at most [`OUTPUT_LINES`] lines of
-/// at most [`OUTPUT_LINE_CHARS`] characters, control characters escaped (a plugin under check
-/// may be someone else's, and must not drive the terminal).
+/// at most [`OUTPUT_LINE_CHARS`] characters, with every character that could drive the
+/// terminal or disguise the report escaped (a plugin under check may be someone else's).
 fn write_output(f: &mut fmt::Formatter<'_>, output: &str) -> fmt::Result {
     let lines: Vec<&str> = output.lines().collect();
     for line in lines.iter().take(OUTPUT_LINES) {
@@ -306,7 +306,7 @@ fn write_output(f: &mut fmt::Formatter<'_>, output: &str) -> fmt::Result {
             .chars()
             .take(OUTPUT_LINE_CHARS)
             .map(|c| {
-                if c.is_control() && c != '\t' {
+                if disguises_text(c) {
                     c.escape_unicode().to_string()
                 } else {
                     c.to_string()
@@ -326,4 +326,20 @@ fn write_output(f: &mut fmt::Formatter<'_>, output: &str) -> fmt::Result {
         )?;
     }
     Ok(())
+}
+
+/// Characters shown escaped in a plugin's output: control characters but tab (terminal escape
+/// sequences, carriage returns that overwrite a line), and the invisible and bidirectional
+/// formatting characters that make text read other than it is ("Trojan Source",
+/// CVE-2021-42574), and the Unicode line and paragraph separators.
+fn disguises_text(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+        )
 }

@@ -58,12 +58,14 @@ impl Engine for Misbehave {
                 json!({ "storeId": spec.store_id }).to_string()
             }
             "printing" => {
-                // What an author debugging a plan writes, and a terminal escape sequence.
+                // What an author debugging a plan writes, a terminal escape sequence, and text
+                // reversed by bidirectional overrides.
                 #[expect(clippy::print_stdout, reason = "printing is what this behaviour tests")]
                 {
                     println!("planning store {}", spec.store_id);
                 }
                 eprintln!("\u{1b}[31mred on the author's terminal\u{1b}[0m");
+                eprintln!("[PASS] \u{202e}deif\u{2066}i\u{2069}ton");
                 json!({ "storeId": spec.store_id }).to_string()
             }
             "refuse" => return Err(PlanError::InvalidOptions("behaviour=refuse".into())),
