@@ -80,29 +80,32 @@ def exec_script(text):
 
 
 def binaries():
-    """`storeplane` and `fake-kube`: from STOREPLANE_BIN and FAKE_KUBE_BIN; else beside this
-    script (the release archive's layout); else the checkout's debug builds (built when
-    missing); else on the PATH."""
+    """`storeplane` and `fake-kube`: each from STOREPLANE_BIN or FAKE_KUBE_BIN when set; else
+    beside this script (the release archive's layout); else the checkout's debug builds (built
+    when missing); else on the PATH."""
+    names = ("storeplane", "fake-kube")
+    chosen = [os.environ.get(var) for var in ("STOREPLANE_BIN", "FAKE_KUBE_BIN")]
+    if all(chosen):
+        return chosen
     here = os.path.dirname(os.path.abspath(__file__))
-    found = [os.environ.get(var) for var in ("STOREPLANE_BIN", "FAKE_KUBE_BIN")]
-    if all(found):
-        return found
-    beside = [os.path.join(here, name) for name in ("storeplane", "fake-kube")]
+    beside = [os.path.join(here, name) for name in names]
+    debug = [os.path.join(ROOT, "target/debug", name) for name in names]
     if all(os.access(path, os.X_OK) for path in beside):
-        return beside
-    if os.path.exists(os.path.join(ROOT, "Cargo.toml")):
-        debug = [os.path.join(ROOT, "target/debug", name) for name in ("storeplane", "fake-kube")]
+        found = beside
+    elif os.path.exists(os.path.join(ROOT, "Cargo.toml")):
         if not all(os.path.exists(path) for path in debug):
             print("building storeplane and fake-kube (debug; minutes the first time)...",
                   file=sys.stderr)
             subprocess.run(["cargo", "build", "--quiet", "-p", "storeplane", "--bin", "storeplane",
                             "-p", "storeplane-tests", "--bin", "fake-kube"], cwd=ROOT, check=True)
-        return debug
-    on_path = [shutil.which(name) for name in ("storeplane", "fake-kube")]
-    if all(on_path):
-        return on_path
-    sys.exit("storeplane and fake-kube not found: set STOREPLANE_BIN and FAKE_KUBE_BIN, or run "
-             "this script from a release archive or a storeplane checkout")
+        found = debug
+    else:
+        found = [shutil.which(name) for name in names]
+    result = [c or f for c, f in zip(chosen, found)]
+    if not all(result):
+        sys.exit("storeplane and fake-kube not found: set STOREPLANE_BIN and FAKE_KUBE_BIN, or "
+                 "run this script from a release archive or a storeplane checkout")
+    return result
 
 
 def main():
