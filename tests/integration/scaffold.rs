@@ -210,9 +210,9 @@ async fn the_guides_quick_start_scaffolds_builds_checks_and_provisions_a_store()
     );
     edit(
         &file("src/lib.rs"),
-        r#"<h1>%s</h1>\\n' \"$STORE_TITLE\""#,
-        r#"<h1>%s</h1><p>%s</p>\\n' \"$STORE_TITLE\" \"$STORE_GREETING\""#,
-        r#"`"$STORE_GREETING"` after `"$STORE_TITLE"`"#,
+        r#"<h1>%s</h1>\\n' \"$(html \"$STORE_TITLE\")\""#,
+        r#"<h1>%s</h1><p>%s</p>\\n' \"$(html \"$STORE_TITLE\")\" \"$(html \"$STORE_GREETING\")\""#,
+        "`\"$(html \"$STORE_GREETING\")\"` after\n   `\"$(html \"$STORE_TITLE\")\"`",
         &guide,
     );
     add(

@@ -21,6 +21,7 @@ mod kubelet;
 mod namespace_controllers;
 mod objects;
 mod pod_security;
+mod probes;
 mod resources;
 mod reviews;
 mod routes;

@@ -3,7 +3,7 @@
 //! cannot start for good (an image that does not exist, a wrong pod spec, a container that
 //! keeps crashing after 5 restarts), and after a grace period when it waits for a node (a
 //! cluster autoscaler adding one) or an image pull that may heal (a registry's 429), with the
-//! reason.
+//! reason; a time-out names the last failing probe of a pod that is not ready.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -39,6 +39,9 @@ const PERMANENT_PULL_ERRORS: &[&str] = &[
 /// Restarts after which a crash-looping container is given up on (the kubelet's back-off
 /// has then reached minutes: 10 s, 20 s, 40 s, 80 s, 160 s).
 const CRASH_RESTARTS: i32 = 5;
+
+/// How much of a probe's event message a time-out repeats.
+const PROBE_MESSAGE_CHARS: usize = 300;
 
 /// A workload to wait for: `Deployment` or `StatefulSet`, and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +209,88 @@ impl Seen {
         })
     }
 
+    /// The `matchLabels` of a workload's pod selector.
+    fn selector(&self, workload: &Workload) -> Option<&BTreeMap<String, String>> {
+        match workload.kind.as_str() {
+            "Deployment" => self
+                .deployments
+                .get(&workload.name)?
+                .spec
+                .as_ref()?
+                .selector
+                .match_labels
+                .as_ref(),
+            "StatefulSet" => self
+                .statefulsets
+                .get(&workload.name)?
+                .spec
+                .as_ref()?
+                .selector
+                .match_labels
+                .as_ref(),
+            _ => None,
+        }
+    }
+
+    /// What the kubelet said last about a pod of one of `workloads` that is not ready: a
+    /// failing startup, readiness or liveness probe's `Unhealthy` event ("pod web-1, container
+    /// web: Readiness probe failed: HTTP probe failed with statuscode: 403"). Events of pods
+    /// gone are history.
+    fn unhealthy(&self, workloads: &[Workload]) -> Option<String> {
+        let selectors: Vec<&BTreeMap<String, String>> = workloads
+            .iter()
+            .filter(|w| !self.is_ready(w))
+            .filter_map(|w| self.selector(w))
+            .collect();
+        // A pod of one of those workloads: its labels hold one's whole selector.
+        let theirs = |pod: &Pod| {
+            let labels = pod.metadata.labels.as_ref();
+            selectors.iter().any(|selector| {
+                selector
+                    .iter()
+                    .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+            })
+        };
+        self.events
+            .values()
+            .filter(|e| {
+                e.reason.as_deref() == Some("Unhealthy")
+                    && e.involved_object.kind.as_deref() == Some("Pod")
+            })
+            .filter(|e| {
+                let pod = e.involved_object.name.as_deref().unwrap_or_default();
+                self.pods
+                    .get(pod)
+                    .is_some_and(|p| !pod_ready(p) && theirs(p))
+            })
+            .max_by_key(|e| {
+                e.last_timestamp
+                    .as_ref()
+                    .map(|t| t.0)
+                    .or_else(|| e.event_time.as_ref().map(|t| t.0))
+            })
+            .map(|e| {
+                let container = e
+                    .involved_object
+                    .field_path
+                    .as_deref()
+                    .and_then(|p| p.strip_prefix("spec.containers{"))
+                    .and_then(|p| p.strip_suffix('}'))
+                    .map(|c| format!(", container {c}"))
+                    .unwrap_or_default();
+                // An `exec` probe's message holds what its command printed (up to 10 KiB).
+                let message = e.message.as_deref().unwrap_or_default();
+                let message = match message.char_indices().nth(PROBE_MESSAGE_CHARS) {
+                    Some((cut, _)) => format!("{}…", &message[..cut]),
+                    None => message.to_owned(),
+                };
+                format!(
+                    "pod {}{container}: {message}",
+                    e.involved_object.name.as_deref().unwrap_or_default(),
+                )
+            })
+    }
+
     /// The first pod that has been waiting for a node or an image longer than `grace`, with
     /// why; remembers since when each troubled pod has been waiting.
     fn stuck(&mut self, now: Instant, grace: Duration) -> Option<String> {
@@ -226,6 +311,14 @@ impl Seen {
         self.trouble_since = troubled;
         stuck
     }
+}
+
+/// Whether `pod`'s `Ready` condition is `True`.
+fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten())
+        .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 /// Why `pod` has not started, if it has not: waiting for a node or an image pull that may
@@ -419,8 +512,12 @@ impl Cluster {
                     if tokio::time::Instant::now() < deadline {
                         continue;
                     }
+                    let why = seen
+                        .unhealthy(workloads)
+                        .map(|reason| format!(" ({reason})"))
+                        .unwrap_or_default();
                     return Ok(Readiness::TimedOut(format!(
-                        "not ready: {}",
+                        "not ready: {}{why}",
                         missing.join(", ")
                     )));
                 };

@@ -731,11 +731,27 @@ impl Pipeline {
         };
         match waited {
             Readiness::Ready => Ok(()),
-            Readiness::Failed(reason) => Err(permanent(reason)),
+            Readiness::Failed(reason) => {
+                Err(permanent(self.without_secrets(&namespace, &reason).await?))
+            }
             Readiness::TimedOut(what) => Err(permanent(format!(
-                "workloads did not become ready in time: {what}"
+                "workloads did not become ready in time: {}",
+                self.without_secrets(&namespace, &what).await?
             ))),
         }
+    }
+
+    /// `text` with the store's secret values redacted: a failing `exec` probe's event carries
+    /// what the chart's command printed, and the reason goes to the owner and the audit log.
+    async fn without_secrets(&self, namespace: &str, text: &str) -> Result<String, StepError> {
+        let secrets: Vec<String> = self
+            .cluster
+            .read_secret(namespace, CREDENTIALS_SECRET)
+            .await?
+            .map(|values| values.into_values().collect())
+            .unwrap_or_default();
+        let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        Ok(redact(text, &secret_refs))
     }
 
     /// Step 8: runs each setup step not yet done, by exec, honouring exit codes, attempts and

@@ -3,7 +3,8 @@
 //! throttles pulls (429) and a node that has to be added first delay a store instead of
 //! failing it; a pod that stays unschedulable fails the store after the grace period, naming
 //! the scheduler's reason; Medusa's setup runs in a sidecar with memory of its own, so it never
-//! gets the server killed.
+//! gets the server killed; a web server's probes get what it would answer, and a time-out says
+//! which probe failed and how.
 
 use std::time::Duration;
 
@@ -183,4 +184,167 @@ async fn a_pod_that_pod_security_refuses_fails_the_store_at_once_naming_the_rule
             && reason.contains("runAsNonRoot != true (pod or container \"wordpress\""),
         "{reason}"
     );
+}
+
+/// One nginx Deployment (`nginxinc/nginx-unprivileged`: port 8080, pages in
+/// `/usr/share/nginx/html`), with `volume` over the document root when given.
+fn nginx(namespace: &str, name: &str, volume: Option<Value>, probe: Value) -> Value {
+    let mut pod = serde_json::json!({
+        "containers": [{"name": "web", "image": "nginxinc/nginx-unprivileged:1.27-alpine",
+                        "ports": [{"name": "http", "containerPort": 8080}],
+                        "readinessProbe": probe,
+                        "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]});
+    if let Some(volume) = volume {
+        pod["volumes"] = serde_json::json!([{"name": "pages"}]);
+        for (key, value) in volume.as_object().expect("a volume source") {
+            pod["volumes"][0][key] = value.clone();
+        }
+        pod["containers"][0]["volumeMounts"] =
+            serde_json::json!([{"name": "pages", "mountPath": "/usr/share/nginx/html"}]);
+    }
+    serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": pod}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_gets_what_the_web_server_would_answer_and_a_time_out_names_it() {
+    use serde_json::json;
+    use storeplane::k8s::{Readiness, Workload};
+
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let namespace = "store-probes";
+    let cluster = rig.cluster_with_namespace(namespace).await;
+    let page = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "page", "namespace": namespace},
+                      "data": {"index.html": "<h1>Hello</h1>"}});
+    cluster.apply(namespace, &page).await.expect("config map");
+    let http = |path: &str, port: Value| json!({"httpGet": {"path": path, "port": port}});
+    let cases = [
+        // The scaffold's first chart: the page comes from a setup step, which runs only once
+        // the pod is ready; until then nginx answers / with 403.
+        (
+            "empty-root",
+            Some(json!({"emptyDir": {}})),
+            http("/", json!(8080)),
+            Some("Readiness probe failed: HTTP probe failed with statuscode: 403"),
+        ),
+        (
+            "wrong-port",
+            None,
+            json!({"tcpSocket": {"port": 80}}),
+            Some(":80: connect: connection refused"),
+        ),
+        (
+            "no-such-page",
+            None,
+            http("/healthz", json!("http")),
+            Some("HTTP probe failed with statuscode: 404"),
+        ),
+        (
+            "port-only",
+            Some(json!({"emptyDir": {}})),
+            json!({"tcpSocket": {"port": "http"}}),
+            None,
+        ),
+        (
+            "config-page",
+            Some(json!({"configMap": {"name": "page"}})),
+            http("/", json!("http")),
+            None,
+        ),
+        ("image-page", None, http("/index.html", json!(8080)), None),
+    ];
+    for (name, volume, probe, _) in &cases {
+        let deployment = nginx(namespace, name, volume.clone(), probe.clone());
+        cluster.apply(namespace, &deployment).await.expect("apply");
+    }
+    for (name, _, _, failure) in cases {
+        let workload = [Workload {
+            kind: "Deployment".into(),
+            name: name.into(),
+        }];
+        let waited = cluster
+            .wait_ready(
+                namespace,
+                &workload,
+                Duration::from_millis(1_500),
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("wait");
+        match (failure, waited) {
+            (None, Readiness::Ready) => {}
+            (Some(expected), Readiness::TimedOut(why)) => assert!(
+                why.contains(&format!("Deployment/{name}"))
+                    && why.contains(", container web: ")
+                    && why.contains(expected),
+                "{name}: {why}"
+            ),
+            (expected, waited) => panic!("{name}: expected {expected:?}, got {waited:?}"),
+        }
+    }
+    let events: Vec<Value> = rig
+        .fake
+        .objects(namespace)
+        .into_iter()
+        .filter(|o| o["kind"] == "Event" && o["reason"] == "Unhealthy")
+        .collect();
+    let empty_root = events
+        .iter()
+        .find(|e| {
+            e["involvedObject"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("empty-root-"))
+        })
+        .expect("the kubelet's event for the empty document root");
+    assert_eq!(empty_root["type"], "Warning");
+    assert_eq!(
+        empty_root["involvedObject"]["fieldPath"],
+        "spec.containers{web}"
+    );
+    assert_eq!(empty_root["source"]["component"], "kubelet");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_exec_probe_fails_the_store_in_time_naming_its_output_without_secrets() {
+    // MariaDB's health check cannot log in, and says so with the password it tried (a
+    // chart's probe command may print anything its container can read).
+    let rig = Rig::new(
+        Backend::Sqlite,
+        Settings {
+            exec_scripts: vec![storeplane_tests::fake_kube::ExecScript {
+                pattern: "healthcheck.sh --connect --innodb_initialized".into(),
+                namespaces: Vec::new(),
+                exit_code: 1,
+                stdout: String::new(),
+                stderr: "healthcheck connect failed: Access denied for user 'prestashop' (password ${MARIADB_PASSWORD})\n".into(),
+                delay_ms: 0,
+            }],
+            ..Settings::default()
+        },
+    )
+    .await;
+    let host = HostProcess::start(&rig.options().with("PROVISIONING_TIMEOUT_MS", "5000")).await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "locked-out", "prestashop").await;
+    let failed = wait_status(&host, &owner, &id, "failed", Duration::from_secs(60)).await;
+    let reason = failed["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("workloads did not become ready in time")
+            && reason.contains("StatefulSet/mariadb")
+            && reason.contains("(pod mariadb-0, container mariadb: Startup probe failed: healthcheck connect failed: Access denied")
+            && reason.contains("(password [REDACTED])"),
+        "{reason}"
+    );
+    let audit = host
+        .get(
+            &format!("/api/v1/audit?storeId={id}&limit=100"),
+            Some(&owner.token),
+        )
+        .await;
+    let secrets = rig.secret_values(&id);
+    assert_no_secret(&secrets, &failed.to_string(), "the store's failure reason");
+    assert_no_secret(&secrets, &audit.body.to_string(), "the store's audit log");
 }

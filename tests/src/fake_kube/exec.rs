@@ -14,7 +14,7 @@ use axum::http::Uri;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::objects::ApiError;
+use super::objects::{ApiError, Objects};
 use super::resources::of_kind;
 use super::routes::{json_response, query_pairs};
 use super::state::{ExecRecord, ExecScript, FakeState, lock, now_ms};
@@ -150,8 +150,11 @@ pub async fn exec(
     // A scripted program that prints its environment (`${NAME}`) sees the container's: a
     // literal `value`, or a key of a Secret it references, as the kubelet resolves them.
     let mut script = script;
-    for text in [&mut script.stdout, &mut script.stderr] {
-        *text = expand_environment(&state, &namespace, &object, &container, text);
+    {
+        let objects = lock(&state.objects);
+        for text in [&mut script.stdout, &mut script.stderr] {
+            *text = expand_environment(&objects, &namespace, &object, &container, text);
+        }
     }
     // The program runs its scripted time, or until `timeout` stops it (exit 124, as
     // coreutils' and busybox's `timeout` report it), or until the container runs out of
@@ -326,8 +329,8 @@ async fn run(state: Arc<FakeState>, index: usize, script: ExecScript, mut socket
 
 /// `text` with each `${NAME}` replaced by the value of the container's environment variable
 /// `NAME` (left as it is when the container has none).
-fn expand_environment(
-    state: &FakeState,
+pub(super) fn expand_environment(
+    objects: &Objects,
     namespace: &str,
     pod: &Value,
     container: &str,
@@ -348,9 +351,7 @@ fn expand_environment(
         .unwrap_or_default();
     let secret_value = |name: &str, key: &str| -> Option<String> {
         let secrets = of_kind("v1", "Secret")?;
-        let secret = lock(&state.objects)
-            .get(secrets, namespace, name)
-            .cloned()?;
+        let secret = objects.get(secrets, namespace, name).cloned()?;
         let encoded = secret
             .pointer(&format!("/data/{key}"))?
             .as_str()?

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::objects::{Objects, Selector};
+use super::probes::{self, ProbeFailure, StaticSite};
 use super::resources::of_kind;
 use super::state::{FakeState, Settings, lock, now_ms};
 
@@ -37,6 +38,8 @@ enum Program {
 struct Image {
     runs_as_root: bool,
     program: Program,
+    /// The static pages it serves, when its probes' answers can be known.
+    site: Option<StaticSite>,
 }
 
 /// The images the store charts use, by repository name.
@@ -69,9 +72,15 @@ fn catalog(image: &str) -> Option<Image> {
         "nginx-unprivileged" => (false, Program::Other),
         _ => return None,
     };
+    let site = match name {
+        "nginx" => Some(probes::NGINX),
+        "nginx-unprivileged" => Some(probes::NGINX_UNPRIVILEGED),
+        _ => None,
+    };
     Some(Image {
         runs_as_root,
         program,
+        site,
     })
 }
 
@@ -132,6 +141,8 @@ struct Memo {
     restarts: BTreeMap<String, (u32, u64)>,
     /// When each container started running.
     started: BTreeMap<String, u64>,
+    /// Probe failures already reported as `Unhealthy` events, per container.
+    reported: BTreeMap<String, ProbeFailure>,
 }
 
 /// One pod's status, worked out by the kubelet.
@@ -140,6 +151,8 @@ struct Outcome {
     ready: bool,
     /// Nothing will change by waiting (a scripted permanent failure).
     settled: bool,
+    /// Containers whose startup or readiness probe fails, and how.
+    probe_failures: Vec<(String, ProbeFailure)>,
 }
 
 fn container_names(pod: &Value, list: &str) -> Vec<Value> {
@@ -260,6 +273,7 @@ fn evaluate(
             ),
             ready: false,
             settled: false,
+            probe_failures: Vec::new(),
         };
     }
     let scheduled = json!({"type": "PodScheduled", "status": "True"});
@@ -269,6 +283,7 @@ fn evaluate(
     let mut initialized = true;
     let mut all_ready = true;
     let mut settled = false;
+    let mut probe_failures = Vec::new();
     for (list, is_init) in [("initContainers", true), ("containers", false)] {
         for container in container_names(pod, list) {
             let name = container["name"].as_str().unwrap_or_default().to_owned();
@@ -412,6 +427,23 @@ fn evaluate(
                 }
                 Program::Other => statuses.push(running(&name, &image_ref, true, restarts)),
             }
+            // A running container is ready only once its startup and readiness probes pass.
+            let target = probes::Target {
+                namespace,
+                pod,
+                container: &container,
+                // An overridden command does not run the image's web server.
+                site: image.site.filter(|_| container.get("command").is_none()),
+            };
+            if let Some(status) = statuses.last_mut().filter(|s| s["ready"] == true)
+                && let Some(failure) = probes::failing(objects, settings, &target)
+            {
+                status["ready"] = false.into();
+                // Until its startup probe passes a container counts as not started.
+                status["started"] = (failure.probe != "Startup").into();
+                probe_failures.push((name.clone(), failure));
+                all_ready = false;
+            }
         }
     }
     let ready_condition = if all_ready {
@@ -445,6 +477,7 @@ fn evaluate(
         status,
         ready: all_ready,
         settled,
+        probe_failures,
     }
 }
 
@@ -471,6 +504,33 @@ fn host_option(container: &Value) -> String {
         .unwrap_or_default()
         .trim_matches(['"', '\''])
         .to_owned()
+}
+
+/// The kubelet's Warning `Unhealthy` event on the pod, naming the container's field path.
+/// (The kubelet repeats it every probe period with a growing count; the fake writes it once per
+/// distinct failure.)
+fn record_unhealthy(
+    objects: &mut Objects,
+    namespace: &str,
+    pod: &Value,
+    container: &str,
+    failure: &ProbeFailure,
+) {
+    let Some(events) = of_kind("v1", "Event") else {
+        return;
+    };
+    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let event = json!({
+        "metadata": {"name": format!("{pod_name}.{:x}", objects.resource_version() + 1)},
+        "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": namespace,
+                           "uid": pod["metadata"]["uid"], "apiVersion": "v1",
+                           "fieldPath": format!("spec.containers{{{container}}}")},
+        "reason": "Unhealthy", "message": failure.message(), "type": "Warning", "count": 1,
+        "firstTimestamp": now, "lastTimestamp": now,
+        "source": {"component": "kubelet", "host": "node-1"},
+    });
+    let _ = objects.create(events, namespace, event);
 }
 
 /// The status a new pod starts with (the kubelet's first look), and whether it needs more.
@@ -509,6 +569,12 @@ pub fn follow(
                 return; // deleted
             };
             let outcome = evaluate(&objects, &settings, &namespace, &pod, &mut memo, now_ms());
+            for (container, failure) in &outcome.probe_failures {
+                if memo.reported.get(container) != Some(failure) {
+                    memo.reported.insert(container.clone(), failure.clone());
+                    record_unhealthy(&mut objects, &namespace, &pod, container, failure);
+                }
+            }
             let changed = pod.get("status") != Some(&outcome.status);
             if changed {
                 let mut updated = pod;
