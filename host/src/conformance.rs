@@ -9,9 +9,10 @@
 //! (`exposure`: ClusterIP Services, Ingresses for the store's host only), names and metadata
 //! (`names`: DNS names, nothing the host owns, no finalizers or owner references), what pods
 //! may ask of the node (`pod_fields`: allow-listed fields, volumes and capabilities), every
-//! count, size and duration within the operator's bounds (`bounds`),
-//! ready-when workloads and setup-step targets that exist. It sits above `plugins` and `k8s`
-//! (like `lifecycle`) because it needs both.
+//! count, size and duration within the operator's bounds (`bounds`), ready-when workloads and
+//! setup-step targets that exist, and what pods refer to by name rendered (`references`:
+//! ServiceAccounts, claims, ConfigMaps and their keys, volume mounts). It sits above `plugins`
+//! and `k8s` (like `lifecycle`) because it needs both.
 
 mod bounds;
 mod check;
@@ -20,6 +21,7 @@ mod grants;
 mod manifests;
 mod names;
 mod pod_fields;
+mod references;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -155,6 +157,7 @@ impl Conformance {
             Ok(manifests) => {
                 let mut problems = check_manifests(info, spec, plan, &manifests);
                 problems.extend(names::check_names(&manifests));
+                problems.extend(references::check_references(&manifests));
                 let objects: Vec<_> = manifests.iter().map(|m| m.object.clone()).collect();
                 problems.extend(crate::k8s::pod_security_baseline::violations(&objects));
                 problems.extend(bounds::check_bounds(&manifests, plan, &self.bounds));

@@ -20,6 +20,7 @@ mod immutable;
 mod kubelet;
 mod namespace_controllers;
 mod objects;
+mod pod_references;
 mod pod_security;
 mod probes;
 mod resources;

@@ -3,7 +3,8 @@
 //! cannot start for good (an image that does not exist, a wrong pod spec, a container that
 //! keeps crashing after 5 restarts), and after a grace period when it waits for a node (a
 //! cluster autoscaler adding one) or an image pull that may heal (a registry's 429), with the
-//! reason; a time-out names the last failing probe of a pod that is not ready.
+//! reason; a time-out names the last warning (a failing probe, a volume that cannot be
+//! mounted) about a pod that is not ready.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -40,7 +41,7 @@ const PERMANENT_PULL_ERRORS: &[&str] = &[
 /// has then reached minutes: 10 s, 20 s, 40 s, 80 s, 160 s).
 const CRASH_RESTARTS: i32 = 5;
 
-/// How much of a probe's event message a time-out repeats.
+/// How much of a warning event's message a time-out repeats.
 const PROBE_MESSAGE_CHARS: usize = 300;
 
 /// A workload to wait for: `Deployment` or `StatefulSet`, and its name.
@@ -232,11 +233,11 @@ impl Seen {
         }
     }
 
-    /// What the kubelet said last about a pod of one of `workloads` that is not ready: a
-    /// failing startup, readiness or liveness probe's `Unhealthy` event ("pod web-1, container
-    /// web: Readiness probe failed: HTTP probe failed with statuscode: 403"). Events of pods
-    /// gone are history.
-    fn unhealthy(&self, workloads: &[Workload]) -> Option<String> {
+    /// The last Warning event about a pod of one of `workloads` that is not ready: a failing
+    /// probe ("pod web-1, container web: Readiness probe failed: HTTP probe failed with
+    /// statuscode: 403"), a volume the kubelet cannot mount (`FailedMount`), ... Events of
+    /// pods gone are history.
+    fn last_warning(&self, workloads: &[Workload]) -> Option<String> {
         let selectors: Vec<&BTreeMap<String, String>> = workloads
             .iter()
             .filter(|w| !self.is_ready(w))
@@ -254,7 +255,7 @@ impl Seen {
         self.events
             .values()
             .filter(|e| {
-                e.reason.as_deref() == Some("Unhealthy")
+                e.type_.as_deref() == Some("Warning")
                     && e.involved_object.kind.as_deref() == Some("Pod")
             })
             .filter(|e| {
@@ -513,7 +514,7 @@ impl Cluster {
                         continue;
                     }
                     let why = seen
-                        .unhealthy(workloads)
+                        .last_warning(workloads)
                         .map(|reason| format!(" ({reason})"))
                         .unwrap_or_default();
                     return Ok(Readiness::TimedOut(format!(

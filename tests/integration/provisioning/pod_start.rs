@@ -348,3 +348,99 @@ async fn a_failing_exec_probe_fails_the_store_in_time_naming_its_output_without_
     assert_no_secret(&secrets, &failed.to_string(), "the store's failure reason");
     assert_no_secret(&secrets, &audit.body.to_string(), "the store's audit log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_pod_names_must_exist_as_admission_the_scheduler_and_the_kubelet_require() {
+    use serde_json::json;
+    use storeplane::k8s::{Readiness, Workload};
+
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    // A failing workload fails the wait for every workload of its namespace (a store's):
+    // each case has a namespace of its own.
+    let namespace_of = |name: &str| format!("store-references-{name}");
+    let cases = [
+        (
+            "no-account",
+            json!({"serviceAccountName": "builder", "containers": [{}]}),
+            "Deployment no-account cannot create its pods (FailedCreate): pods \"no-account-",
+            "is forbidden: error looking up service account store-references-no-account/builder: serviceaccount \"builder\" not found",
+        ),
+        (
+            "no-claim",
+            json!({"volumes": [{"name": "pages", "persistentVolumeClaim": {"claimName": "page"}}],
+                   "containers": [{"volumeMounts": [{"name": "pages", "mountPath": "/p"}]}]}),
+            "cannot be scheduled: 0/3 nodes are available: persistentvolumeclaim \"page\" not found. preemption:",
+            "",
+        ),
+        (
+            "no-map",
+            json!({"volumes": [{"name": "conf", "configMap": {"name": "setting"}}],
+                   "containers": [{"volumeMounts": [{"name": "conf", "mountPath": "/c"}]}]}),
+            "not ready: Deployment/no-map (pod no-map-",
+            ": MountVolume.SetUp failed for volume \"conf\" : configmap \"setting\" not found)",
+        ),
+        (
+            "no-key",
+            json!({"containers": [{"env": [{"name": "PORT", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "port"}}}]}]}),
+            "container web is in CreateContainerConfigError (couldn't find key port in ConfigMap store-references-no-key/settings)",
+            "",
+        ),
+    ];
+    let mut clusters = Vec::new();
+    for (name, pod, _, _) in &cases {
+        let namespace = namespace_of(name);
+        let cluster = rig.cluster_with_namespace(&namespace).await;
+        let settings = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "settings", "namespace": namespace},
+                              "data": {"site.conf": "x"}});
+        cluster
+            .apply(&namespace, &settings)
+            .await
+            .expect("config map");
+        let mut pod = pod.clone();
+        pod["containers"][0]["name"] = json!("web");
+        pod["containers"][0]["image"] = json!("busybox:1.37");
+        pod["containers"][0]["resources"] = json!({"limits": {"cpu": "100m", "memory": "64Mi"}});
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": pod}}});
+        cluster.apply(&namespace, &deployment).await.expect("apply");
+        clusters.push(cluster);
+    }
+    let wait = |cluster: &storeplane::k8s::Cluster, name: &'static str, limit: Duration| {
+        let namespace = namespace_of(name);
+        let cluster = cluster.clone();
+        async move {
+            let workload = [Workload {
+                kind: "Deployment".into(),
+                name: name.into(),
+            }];
+            cluster
+                .wait_ready(&namespace, &workload, limit, Duration::from_millis(300))
+                .await
+                .expect("wait")
+        }
+    };
+    for ((name, _, first, second), cluster) in cases.into_iter().zip(&clusters) {
+        let waited = wait(cluster, name, Duration::from_millis(1_500)).await;
+        let text = match &waited {
+            Readiness::Failed(why) | Readiness::TimedOut(why) => why.clone(),
+            Readiness::Ready => panic!("{name} became ready"),
+        };
+        assert!(
+            text.contains(first) && text.contains(second),
+            "{name}: {waited:?}"
+        );
+    }
+    // The missing ConfigMap appears: the kubelet mounts it and the pod starts.
+    let namespace = namespace_of("no-map");
+    let setting = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": "setting", "namespace": namespace}, "data": {}});
+    clusters[2]
+        .apply(&namespace, &setting)
+        .await
+        .expect("config map");
+    let healed = wait(&clusters[2], "no-map", Duration::from_secs(10)).await;
+    assert_eq!(healed, Readiness::Ready);
+}

@@ -77,6 +77,11 @@ pub fn admit_create(
     namespace_lifecycle(objects, resource, namespace, &name)?;
     if resource.kind == "Pod" {
         limit_ranger(objects, resource, namespace, &name, object)?;
+        if let Some(refusal) =
+            super::pod_references::service_account_refusal(objects, namespace, object)
+        {
+            return Err(forbidden(resource, &name, &refusal));
+        }
         let labels = of_kind("v1", "Namespace")
             .and_then(|r| objects.get(r, "", namespace))
             .and_then(|ns| ns.pointer("/metadata/labels"))

@@ -16,7 +16,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::objects::{Objects, Selector};
-use super::probes::{self, ProbeFailure, StaticSite};
+use super::pod_references;
+use super::probes::{self, StaticSite};
 use super::resources::of_kind;
 use super::state::{FakeState, Settings, lock, now_ms};
 
@@ -141,8 +142,8 @@ struct Memo {
     restarts: BTreeMap<String, (u32, u64)>,
     /// When each container started running.
     started: BTreeMap<String, u64>,
-    /// Probe failures already reported as `Unhealthy` events, per container.
-    reported: BTreeMap<String, ProbeFailure>,
+    /// Warning events already written, so each distinct one is written once.
+    reported: std::collections::BTreeSet<Warning>,
 }
 
 /// One pod's status, worked out by the kubelet.
@@ -151,8 +152,17 @@ struct Outcome {
     ready: bool,
     /// Nothing will change by waiting (a scripted permanent failure).
     settled: bool,
-    /// Containers whose startup or readiness probe fails, and how.
-    probe_failures: Vec<(String, ProbeFailure)>,
+    /// What the kubelet reports as Warning events (failing probes, volumes it cannot mount).
+    warnings: Vec<Warning>,
+}
+
+/// A Warning event the kubelet writes on a pod.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Warning {
+    reason: &'static str,
+    /// The container it is about (`involvedObject.fieldPath` `spec.containers{name}`).
+    container: Option<String>,
+    message: String,
 }
 
 fn container_names(pod: &Value, list: &str) -> Vec<Value> {
@@ -273,17 +283,66 @@ fn evaluate(
             ),
             ready: false,
             settled: false,
-            probe_failures: Vec::new(),
+            warnings: Vec::new(),
+        };
+    }
+    // The scheduler's volume binding: a claim the pod names must exist (it may yet appear).
+    if let Some(why) = pod_references::unschedulable_claim(objects, namespace, pod) {
+        return Outcome {
+            status: pending(
+                json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                        "message": format!("0/3 nodes are available: {why}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")}]),
+                json!({}),
+            ),
+            ready: false,
+            settled: false,
+            warnings: Vec::new(),
         };
     }
     let scheduled = json!({"type": "PodScheduled", "status": "True"});
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    // The kubelet sets up every volume before it starts any container.
+    if let Some(message) = pod_references::mount_failure(objects, namespace, pod) {
+        let creating = |list: &str| -> Vec<Value> {
+            container_names(pod, list)
+                .iter()
+                .map(|c| {
+                    let image = c["image"].as_str().unwrap_or_default();
+                    waiting(
+                        c["name"].as_str().unwrap_or_default(),
+                        image,
+                        "ContainerCreating",
+                        "",
+                        0,
+                    )
+                })
+                .collect()
+        };
+        let mut status = pending(
+            json!([scheduled, {"type": "Initialized", "status": "False"},
+                   {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]),
+            json!({"containerStatuses": creating("containers")}),
+        );
+        if pod.pointer("/spec/initContainers").is_some() {
+            status["initContainerStatuses"] = json!(creating("initContainers"));
+        }
+        return Outcome {
+            status,
+            ready: false,
+            settled: false,
+            warnings: vec![Warning {
+                reason: "FailedMount",
+                container: None,
+                message,
+            }],
+        };
+    }
     let mut init_statuses = Vec::new();
     let mut statuses = Vec::new();
     let mut initialized = true;
     let mut all_ready = true;
     let mut settled = false;
-    let mut probe_failures = Vec::new();
+    let mut warnings = Vec::new();
     for (list, is_init) in [("initContainers", true), ("containers", false)] {
         for container in container_names(pod, list) {
             let name = container["name"].as_str().unwrap_or_default().to_owned();
@@ -359,6 +418,20 @@ fn evaluate(
                 all_ready = false;
                 initialized &= !is_init;
                 settled = true;
+                continue;
+            }
+            // The environment is made before the container is created (it may heal: the
+            // kubelet tries again).
+            if let Some(message) = pod_references::env_failure(objects, namespace, &container) {
+                out.push(waiting(
+                    &name,
+                    &image_ref,
+                    "CreateContainerConfigError",
+                    &message,
+                    0,
+                ));
+                all_ready = false;
+                initialized &= !is_init;
                 continue;
             }
             let command = container
@@ -441,7 +514,11 @@ fn evaluate(
                 status["ready"] = false.into();
                 // Until its startup probe passes a container counts as not started.
                 status["started"] = (failure.probe != "Startup").into();
-                probe_failures.push((name.clone(), failure));
+                warnings.push(Warning {
+                    reason: "Unhealthy",
+                    container: Some(name.clone()),
+                    message: failure.message(),
+                });
                 all_ready = false;
             }
         }
@@ -477,7 +554,7 @@ fn evaluate(
         status,
         ready: all_ready,
         settled,
-        probe_failures,
+        warnings,
     }
 }
 
@@ -506,27 +583,24 @@ fn host_option(container: &Value) -> String {
         .to_owned()
 }
 
-/// The kubelet's Warning `Unhealthy` event on the pod, naming the container's field path.
-/// (The kubelet repeats it every probe period with a growing count; the fake writes it once per
-/// distinct failure.)
-fn record_unhealthy(
-    objects: &mut Objects,
-    namespace: &str,
-    pod: &Value,
-    container: &str,
-    failure: &ProbeFailure,
-) {
+/// A Warning event of the kubelet on the pod (`involvedObject.fieldPath` names the container,
+/// when it is about one). The kubelet repeats such an event with a growing count; the fake
+/// writes each distinct one once.
+fn record_warning(objects: &mut Objects, namespace: &str, pod: &Value, warning: &Warning) {
     let Some(events) = of_kind("v1", "Event") else {
         return;
     };
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let mut involved = json!({"kind": "Pod", "name": pod_name, "namespace": namespace,
+                              "uid": pod["metadata"]["uid"], "apiVersion": "v1"});
+    if let Some(container) = &warning.container {
+        involved["fieldPath"] = json!(format!("spec.containers{{{container}}}"));
+    }
     let event = json!({
         "metadata": {"name": format!("{pod_name}.{:x}", objects.resource_version() + 1)},
-        "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": namespace,
-                           "uid": pod["metadata"]["uid"], "apiVersion": "v1",
-                           "fieldPath": format!("spec.containers{{{container}}}")},
-        "reason": "Unhealthy", "message": failure.message(), "type": "Warning", "count": 1,
+        "involvedObject": involved,
+        "reason": warning.reason, "message": warning.message, "type": "Warning", "count": 1,
         "firstTimestamp": now, "lastTimestamp": now,
         "source": {"component": "kubelet", "host": "node-1"},
     });
@@ -569,10 +643,9 @@ pub fn follow(
                 return; // deleted
             };
             let outcome = evaluate(&objects, &settings, &namespace, &pod, &mut memo, now_ms());
-            for (container, failure) in &outcome.probe_failures {
-                if memo.reported.get(container) != Some(failure) {
-                    memo.reported.insert(container.clone(), failure.clone());
-                    record_unhealthy(&mut objects, &namespace, &pod, container, failure);
+            for warning in &outcome.warnings {
+                if memo.reported.insert(warning.clone()) {
+                    record_warning(&mut objects, &namespace, &pod, warning);
                 }
             }
             let changed = pod.get("status") != Some(&outcome.status);
