@@ -10,9 +10,10 @@
 //! (`names`: DNS names, nothing the host owns, no finalizers or owner references), what pods
 //! may ask of the node (`pod_fields`: allow-listed fields, volumes and capabilities), every
 //! count, size and duration within the operator's bounds (`bounds`), ready-when workloads and
-//! setup-step targets that exist, and what pods refer to by name rendered (`references`:
-//! ServiceAccounts, claims, ConfigMaps and their keys, volume mounts). It sits above `plugins`
-//! and `k8s` (like `lifecycle`) because it needs both.
+//! setup-step targets that exist, what pods refer to by name rendered (`references`:
+//! ServiceAccounts, claims, ConfigMaps and their keys, volume mounts), and named ports that
+//! lead somewhere (`ports`: Ingress backends, Service target ports, probes). It sits above
+//! `plugins` and `k8s` (like `lifecycle`) because it needs both.
 
 mod bounds;
 mod check;
@@ -21,6 +22,7 @@ mod grants;
 mod manifests;
 mod names;
 mod pod_fields;
+mod ports;
 mod references;
 
 use std::future::Future;
@@ -158,6 +160,7 @@ impl Conformance {
                 let mut problems = check_manifests(info, spec, plan, &manifests);
                 problems.extend(names::check_names(&manifests));
                 problems.extend(references::check_references(&manifests));
+                problems.extend(ports::check_ports(&manifests));
                 let objects: Vec<_> = manifests.iter().map(|m| m.object.clone()).collect();
                 problems.extend(crate::k8s::pod_security_baseline::violations(&objects));
                 problems.extend(bounds::check_bounds(&manifests, plan, &self.bounds));
