@@ -12,8 +12,9 @@
 //! count, size and duration within the operator's bounds (`bounds`), ready-when workloads and
 //! setup-step targets that exist, what pods refer to by name rendered (`references`:
 //! ServiceAccounts, claims, ConfigMaps and their keys, volume mounts), and named ports that
-//! lead somewhere (`ports`: Ingress backends, Service target ports, probes). It sits above
-//! `plugins` and `k8s` (like `lifecycle`) because it needs both.
+//! lead somewhere (`ports`: Ingress backends, Service target ports, probes), and one pod at a
+//! time on a claim one node attaches (`volume_access`). It sits above `plugins` and `k8s`
+//! (like `lifecycle`) because it needs both.
 
 mod bounds;
 mod check;
@@ -24,6 +25,7 @@ mod names;
 mod pod_fields;
 mod ports;
 mod references;
+mod volume_access;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -161,6 +163,7 @@ impl Conformance {
                 problems.extend(names::check_names(&manifests));
                 problems.extend(references::check_references(&manifests));
                 problems.extend(ports::check_ports(&manifests));
+                problems.extend(volume_access::check_volume_access(&manifests));
                 let objects: Vec<_> = manifests.iter().map(|m| m.object.clone()).collect();
                 problems.extend(crate::k8s::pod_security_baseline::violations(&objects));
                 problems.extend(bounds::check_bounds(&manifests, plan, &self.bounds));

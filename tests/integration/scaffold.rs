@@ -2,18 +2,19 @@
 //! `docs/plugin-authoring.md`: the scaffolded crate's own unit tests pass, it builds for
 //! wasm32-wasip2 (its chart packaged at build time) into the file the guide names, passes
 //! `plugin check` untouched, uploads, activates and provisions a store to `ready` against the
-//! fake cluster with the guide's options; then the guide's "change an option" recipe, applied
-//! as written, gives a new version whose option reaches the store's pod.
+//! fake cluster with the guide's options, and resizes; then the guide's "change an option"
+//! recipe, applied as written, gives a new version whose option reaches the store's pod.
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use storeplane_tests::app::{Api, Backend, TestUser};
 use storeplane_tests::fake_kube::Settings;
 use storeplane_tests::workspace_root;
 
-use crate::provisioning::{Rig, ready_store_with, upload_and_activate};
+use crate::provisioning::{Rig, ready_store_with, upload_and_activate, wait_until};
 
 /// The guide's engine name, and the component its commands name.
 const ENGINE: &str = "my-engine";
@@ -178,6 +179,34 @@ async fn the_guides_quick_start_scaffolds_builds_checks_and_provisions_a_store()
         command.contains("STORE_TITLE") && !command.contains("Corner"),
         "{command}"
     );
+    // A resize (the changeable option) replaces the pod; the pages stay on the store's claim.
+    let resized = host
+        .post(
+            &format!("/api/v1/stores/{id}/upgrade"),
+            Some(&admin.token),
+            json!({"options": {"size": "large"}}),
+        )
+        .await;
+    assert_eq!(resized.status.as_u16(), 202, "{}", resized.body);
+    let store = wait_until(&host, &admin, &id, Duration::from_secs(60), |s| {
+        s["status"] == "ready" || s["status"] == "failed"
+    })
+    .await;
+    assert!(
+        store["status"] == "ready" && store["failureReason"].is_null(),
+        "{store}"
+    );
+    let deployment = rig
+        .fake
+        .object("apps/v1", "Deployment", &format!("store-{id}"), ENGINE)
+        .expect("the store's Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["containers"][0]["resources"]["limits"]["cpu"], "500m");
+    assert_eq!(
+        pod["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "my-engine-pages"
+    );
+    assert_eq!(rig.completed_execs(&id).len(), 1, "setup ran once");
     for (n, options) in untouched.into_iter().enumerate() {
         ready_store(&host, &admin, &format!("guide-{n}"), options).await;
     }
