@@ -7,7 +7,8 @@
 //! `couldn't find key k in ConfigMap …`), a volume mount naming no volume (the API server
 //! refuses the object). References marked `optional: true` may dangle, as Kubernetes allows.
 //! What the namespace holds without the chart counts: the `default` ServiceAccount and the
-//! `kube-root-ca.crt` ConfigMap (key `ca.crt`) every namespace gets.
+//! `kube-root-ca.crt` ConfigMap (key `ca.crt`) every namespace gets, and the claims a
+//! StatefulSet makes from its templates (`<template>-<statefulset>-<ordinal>`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,9 +53,28 @@ impl Namespace {
                 .collect();
             config_maps.insert(m.name.clone(), keys);
         }
+        // A StatefulSet's claims, `<template>-<statefulset>-<ordinal>`, exist once it runs.
+        let mut claims = names("PersistentVolumeClaim");
+        for set in manifests.iter().filter(|m| m.kind == "StatefulSet") {
+            let replicas = set
+                .object
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let templates = set
+                .object
+                .pointer("/spec/volumeClaimTemplates")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.pointer("/metadata/name").and_then(Value::as_str));
+            for template in templates {
+                claims.extend((0..replicas).map(|i| format!("{template}-{}-{i}", set.name)));
+            }
+        }
         Self {
             service_accounts,
-            claims: names("PersistentVolumeClaim"),
+            claims,
             config_maps,
         }
     }
@@ -302,8 +322,23 @@ metadata: {name: web}
     }
 
     #[test]
-    fn a_statefulset_mounts_its_claim_templates() {
+    fn a_statefulset_mounts_its_claim_templates_and_others_may_name_its_claims() {
         let yaml = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  selector: {matchLabels: {app: db}}\n  volumeClaimTemplates: [{metadata: {name: data}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: db, image: i, volumeMounts: [{name: data, mountPath: /d}]}]}\n";
         assert_eq!(check_references(&manifests(yaml)), Vec::<String>::new());
+        let backup = |claim: &str| {
+            format!(
+                "{yaml}---\napiVersion: batch/v1\nkind: Job\nmetadata: {{name: backup}}\nspec:\n  template:\n    spec: {{restartPolicy: Never, volumes: [{{name: d, persistentVolumeClaim: {{claimName: {claim}}}}}], containers: [{{name: b, image: i}}]}}\n"
+            )
+        };
+        assert_eq!(
+            check_references(&manifests(&backup("data-db-0"))),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            check_references(&manifests(&backup("data-db-1"))),
+            [
+                r#"Job/backup: volume "d": claim "data-db-1" is not a PersistentVolumeClaim the chart renders (data-db-0): the pod would never be scheduled (persistentvolumeclaim "data-db-1" not found)"#
+            ]
+        );
     }
 }
