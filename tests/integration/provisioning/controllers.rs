@@ -1,10 +1,12 @@
 //! The fake's controllers as a store chart's objects meet them: a Job's pod goes through
 //! admission and runs to completion; a StatefulSet's pods start one after the other, each once
-//! the one before runs and is ready (`OrderedReady`).
+//! the one before runs and is ready (`OrderedReady`); a Deployment's rolling update runs its
+//! surge pod beside the old one (and the quota must hold both), `Recreate` does not.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use storeplane::k8s::{Readiness, Workload};
 use storeplane_tests::app::Backend;
 use storeplane_tests::fake_kube::Settings;
 
@@ -172,4 +174,94 @@ async fn a_claim_a_pod_mounts_stays_until_no_pod_does() {
             .object("v1", "PersistentVolumeClaim", namespace, "data")
             .is_none()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_update_needs_quota_for_its_surge_pod_and_recreate_does_not() {
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let namespace = "store-surge";
+    let cluster = rig.cluster_with_namespace(namespace).await;
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota",
+                       "metadata": {"name": "one-pod", "namespace": namespace},
+                       "spec": {"hard": {"pods": "1"}}});
+    cluster.apply(namespace, &quota).await.expect("quota");
+    let web = |strategy: &str, image: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "namespace": namespace},
+               "spec": {"selector": {"matchLabels": {"app": "web"}}, "strategy": {"type": strategy},
+                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                            "containers": [{"name": "web", "image": image,
+                                            "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}}})
+    };
+    let pods = |rig: &Rig| -> Vec<String> {
+        rig.fake
+            .objects(namespace)
+            .into_iter()
+            .filter(|o| o["kind"] == "Pod")
+            .map(|p| {
+                p["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let workload = [Workload {
+        kind: "Deployment".into(),
+        name: "web".into(),
+    }];
+    let wait = |cluster: &storeplane::k8s::Cluster| {
+        let cluster = cluster.clone();
+        let workload = workload.clone();
+        async move {
+            cluster
+                .wait_ready(
+                    namespace,
+                    &workload,
+                    Duration::from_secs(10),
+                    Duration::from_secs(10),
+                )
+                .await
+                .expect("wait")
+        }
+    };
+    // The quota controller has to fill the quota's status before it is enforced.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cluster
+        .apply(namespace, &web("RollingUpdate", "nginx:1.27"))
+        .await
+        .expect("apply");
+    assert_eq!(wait(&cluster).await, Readiness::Ready);
+    // A new template: the new pod would be the second while the old one runs.
+    cluster
+        .apply(namespace, &web("RollingUpdate", "nginx:1.28"))
+        .await
+        .expect("apply");
+    let Readiness::Failed(why) = wait(&cluster).await else {
+        panic!(
+            "the surge pod was admitted beyond the quota: {:?}",
+            pods(&rig)
+        );
+    };
+    assert!(
+        why.contains("exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1"),
+        "{why}"
+    );
+    assert_eq!(pods(&rig), ["nginx:1.27"], "the old pod keeps serving");
+    // Recreate: the old pod goes first, the new one fits. (Until the controller has synced,
+    // the Deployment still shows the last attempt's ReplicaFailure, as on a real cluster.)
+    cluster
+        .apply(namespace, &web("Recreate", "nginx:1.28"))
+        .await
+        .expect("apply");
+    let started = Instant::now();
+    while pods(&rig) != ["nginx:1.28"] {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never recreated: {:?}",
+            pods(&rig)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(wait(&cluster).await, Readiness::Ready);
 }

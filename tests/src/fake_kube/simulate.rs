@@ -329,6 +329,43 @@ fn remove_owned_pods(objects: &mut Objects, namespace: &str, owner_name: &str) {
     }
 }
 
+/// Removes the ReplicaSets `sets` with their pods.
+fn retire(objects: &mut Objects, namespace: &str, sets: &[String]) {
+    for set in sets {
+        remove_owned_pods(objects, namespace, set);
+        if let Some(r) = of_kind("apps/v1", "ReplicaSet") {
+            let _ = objects.remove(r, namespace, set);
+        }
+    }
+}
+
+/// The pods owned by any of `owners`, by name.
+fn pods_of(objects: &Objects, namespace: &str, owners: &[String]) -> Vec<String> {
+    list(objects, "v1", "Pod", namespace)
+        .iter()
+        .filter(|pod| owner(pod).is_some_and(|(_, n)| owners.iter().any(|o| o == n)))
+        .map(|pod| name_of(pod).to_owned())
+        .collect()
+}
+
+/// How many pods a Deployment's roll-out may run above `replicas`: none with `Recreate`;
+/// `rollingUpdate.maxSurge` as a number or a percentage of `replicas` rounded up (25 % by
+/// default), as the deployment controller resolves it (k/k `pkg/controller/deployment/util`).
+fn max_surge(deployment: &Value, replicas: i64) -> i64 {
+    let strategy = deployment.pointer("/spec/strategy");
+    if strategy.and_then(|s| s.get("type")).and_then(Value::as_str) == Some("Recreate") {
+        return 0;
+    }
+    match strategy.and_then(|s| s.pointer("/rollingUpdate/maxSurge")) {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(Value::String(text)) => text.strip_suffix('%').map_or_else(
+            || text.parse().unwrap_or(0),
+            |percent| (replicas * percent.parse::<i64>().unwrap_or(0) + 99) / 100,
+        ),
+        _ => (replicas * 25 + 99) / 100,
+    }
+}
+
 /// `pod-template-hash`: fnv-32a of the template, written with the controller's safe alphabet
 /// (k8s.io/apimachinery rand.SafeEncodeString).
 fn template_hash(template: &Value) -> String {
@@ -402,18 +439,23 @@ fn roll_out(
         .into_iter()
         .find(|f| name.contains(&f.matches) || images.iter().any(|i| i.contains(&f.matches)));
     let owner_ref = |kind: &str, name: &str, uid: Option<&Value>| json!([{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": uid, "controller": true}]);
+    // A Deployment's rolling update: the ReplicaSets it replaces, and how many pods it may run
+    // above `replicas` while it does (their pods count against the quota meanwhile).
+    let mut old_sets: Vec<String> = Vec::new();
+    let mut surge = 0;
     // Who owns the pods: the StatefulSet, or the Deployment's ReplicaSet of this template.
     let pod_owner = if kind == "Deployment" {
         let hash = template_hash(&template);
         let rs_name = format!("{name}-{hash}");
         template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
-        for old in replica_sets_of(&objects, namespace, name) {
-            remove_owned_pods(&mut objects, namespace, &old);
-            if old != rs_name
-                && let Some(r) = of_kind("apps/v1", "ReplicaSet")
-            {
-                let _ = objects.remove(r, namespace, &old);
-            }
+        remove_owned_pods(&mut objects, namespace, &rs_name);
+        old_sets = replica_sets_of(&objects, namespace, name);
+        old_sets.retain(|old| *old != rs_name);
+        surge = max_surge(&workload, replicas);
+        if surge == 0 {
+            // Recreate (or a rolling update without surge): the old pods go first.
+            retire(&mut objects, namespace, &old_sets);
+            old_sets.clear();
         }
         let Some(replica_sets) = of_kind("apps/v1", "ReplicaSet") else {
             return false;
@@ -483,6 +525,16 @@ fn roll_out(
             refusal = Some((format!("{pod_name}:{claim}"), err));
             break;
         }
+        // A surging roll-out scales the old ReplicaSets down as far as it must to stay within
+        // `replicas + maxSurge` pods (the real controller also waits for the new pods to be
+        // available before it does; here they go at once).
+        let old_pods = pods_of(&objects, namespace, &old_sets);
+        let running = i64::try_from(old_pods.len()).unwrap_or(0) + created;
+        if running >= replicas + surge
+            && let (Some(pod), Some(pods)) = (old_pods.first(), of_kind("v1", "Pod"))
+        {
+            let _ = objects.remove(pods, namespace, pod);
+        }
         let mut pod = json!({
             "metadata": {
                 "name": pod_name,
@@ -531,6 +583,11 @@ fn roll_out(
                 break;
             }
         }
+    }
+    // The new pods are all there: the old ReplicaSets go. Refused, the roll-out is stuck and
+    // the old pods keep serving.
+    if refusal.is_none() {
+        retire(&mut objects, namespace, &old_sets);
     }
     let mut conditions = Vec::new();
     if let Some((pod_name, message)) = &refusal {
