@@ -41,6 +41,11 @@ const PERMANENT_PULL_ERRORS: &[&str] = &[
 /// has then reached minutes: 10 s, 20 s, 40 s, 80 s, 160 s).
 const CRASH_RESTARTS: i32 = 5;
 
+/// How long a Deployment's `ReplicaFailure` must stand before it fails the wait: long enough
+/// for the controllers to replace a condition left from the last attempt, short enough to
+/// fail a refused store at once in human terms.
+const REFUSAL_SETTLE: Duration = Duration::from_secs(2);
+
 /// How much of a warning event's message a time-out repeats.
 const PROBE_MESSAGE_CHARS: usize = 300;
 
@@ -73,6 +78,8 @@ struct Seen {
     events_since: Option<k8s_openapi::jiff::Timestamp>,
     /// When each pod was first seen waiting for a node or an image (it may heal).
     trouble_since: BTreeMap<String, Instant>,
+    /// Since when a Deployment's `ReplicaFailure` has been seen without a break.
+    refused_since: Option<Instant>,
 }
 
 /// A pod that has not started, and whether that can heal.
@@ -151,8 +158,9 @@ impl Seen {
 
     /// The first workload whose controller cannot create its pods (the ReplicaSet's
     /// `ReplicaFailure` condition, copied onto the Deployment: a quota, LimitRange or Pod
-    /// Security refusal), or the first pod that cannot start, with why.
-    fn failure(&self) -> Option<String> {
+    /// Security refusal, once it has stood for `REFUSAL_SETTLE`), or the first pod that cannot
+    /// start, with why.
+    fn failure(&mut self, now: Instant) -> Option<String> {
         let refused = self.deployments.values().find_map(|d| {
             // "status unknown for quota" heals once the quota controller catches up (the
             // ReplicaSet controller keeps trying); anything else admission says stays.
@@ -171,8 +179,17 @@ impl Seen {
                 condition.message.as_deref().unwrap_or("no message")
             ))
         });
-        if refused.is_some() {
-            return refused;
+        // A refusal must stand for a moment: right after an apply the Deployment can still
+        // carry the last attempt's (a ReplicaSet being scaled down keeps its condition until
+        // its controller syncs), e.g. when a rollback brings back the template that ran.
+        match refused {
+            Some(reason) => {
+                let since = *self.refused_since.get_or_insert(now);
+                if now.duration_since(since) >= REFUSAL_SETTLE {
+                    return Some(reason);
+                }
+            }
+            None => self.refused_since = None,
         }
         // A StatefulSet controller reports a pod admission refused only as a Warning event.
         let refused = self.events.values().find_map(|e| {
@@ -492,7 +509,7 @@ impl Cluster {
             ];
             let mut changes = futures::stream::select_all(streams);
             loop {
-                if let Some(reason) = seen.failure() {
+                if let Some(reason) = seen.failure(std::time::Instant::now()) {
                     return Ok(Readiness::Failed(reason));
                 }
                 if let Some(reason) = seen.stuck(std::time::Instant::now(), grace) {
@@ -502,12 +519,15 @@ impl Cluster {
                 if missing.is_empty() {
                     return Ok(Readiness::Ready);
                 }
-                // Wake up when a troubled pod's grace ends, even if nothing changes.
+                // Wake up when a troubled pod's grace or a refusal's settling time ends, even
+                // if nothing changes.
                 let wake = seen
                     .trouble_since
                     .values()
+                    .map(|since| *since + grace)
+                    .chain(seen.refused_since.map(|since| since + REFUSAL_SETTLE))
                     .min()
-                    .map(|since| tokio::time::Instant::from_std(*since + grace))
+                    .map(tokio::time::Instant::from_std)
                     .map_or(deadline, |w| w.min(deadline));
                 let Ok(next) = tokio::time::timeout_at(wake, changes.next()).await else {
                     if tokio::time::Instant::now() < deadline {

@@ -423,7 +423,8 @@ async fn what_a_pod_names_must_exist_as_admission_the_scheduler_and_the_kubelet_
         }
     };
     for ((name, _, first, second), cluster) in cases.into_iter().zip(&clusters) {
-        let waited = wait(cluster, name, Duration::from_millis(1_500)).await;
+        // Longer than the 2 s a Deployment's refusal must stand before it fails the wait.
+        let waited = wait(cluster, name, Duration::from_secs(3)).await;
         let text = match &waited {
             Readiness::Failed(why) | Readiness::TimedOut(why) => why.clone(),
             Readiness::Ready => panic!("{name} became ready"),

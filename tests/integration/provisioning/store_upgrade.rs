@@ -578,3 +578,58 @@ async fn a_resize_whose_storage_class_cannot_grow_volumes_is_rolled_back_with_th
     assert_eq!(claim_uids(&rig, &id), claims, "the same claims");
     assert_eq!(claim_sizes(&rig), sizes, "the claims kept their size");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resize_whose_surge_pod_a_cluster_quota_refuses_is_rolled_back_and_stays_ready() {
+    // A policy engine's quota holds exactly the pods the store runs: the rolling update's
+    // surge pod of Medusa's Deployment does not fit.
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = impatient_host(&rig).await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "tight", "medusa").await;
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+    let namespace = format!("store-{id}");
+    let running = rig
+        .fake
+        .objects(&namespace)
+        .iter()
+        .filter(|o| o["kind"] == "Pod")
+        .count();
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota",
+                       "metadata": {"name": "cluster-policy", "namespace": namespace},
+                       "spec": {"hard": {"pods": running.to_string()}}});
+    let created = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/v1/namespaces/{namespace}/resourcequotas",
+            rig.fake.addr
+        ))
+        .bearer_auth(storeplane_tests::fake_kube::ADMIN_TOKEN)
+        .json(&quota)
+        .send()
+        .await
+        .expect("create quota");
+    assert_eq!(created.status().as_u16(), 201);
+    tokio::time::sleep(Duration::from_millis(200)).await; // the quota controller fills it
+
+    let started = operate(
+        &host,
+        &owner,
+        &id,
+        "upgrade",
+        json!({"options": {"size": "medium"}}),
+    )
+    .await;
+    assert_eq!(started.status.as_u16(), 202, "{}", started.body);
+    let store = wait_until(&host, &owner, &id, Duration::from_secs(60), |s| {
+        s["status"] != "upgrading"
+    })
+    .await;
+    let reason = store["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        store["status"] == "ready"
+            && store["options"]["size"] != "medium"
+            && reason.contains("rolled back")
+            && reason.contains("exceeded quota: cluster-policy"),
+        "{store}"
+    );
+}
