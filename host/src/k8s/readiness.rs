@@ -47,7 +47,7 @@ const CRASH_RESTARTS: i32 = 5;
 const REFUSAL_SETTLE: Duration = Duration::from_secs(2);
 
 /// How much of a warning event's message a time-out repeats.
-const PROBE_MESSAGE_CHARS: usize = 300;
+const WARNING_MESSAGE_CHARS: usize = 300;
 
 /// A workload to wait for: `Deployment` or `StatefulSet`, and its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,7 +298,7 @@ impl Seen {
                     .unwrap_or_default();
                 // An `exec` probe's message holds what its command printed (up to 10 KiB).
                 let message = e.message.as_deref().unwrap_or_default();
-                let message = match message.char_indices().nth(PROBE_MESSAGE_CHARS) {
+                let message = match message.char_indices().nth(WARNING_MESSAGE_CHARS) {
                     Some((cut, _)) => format!("{}…", &message[..cut]),
                     None => message.to_owned(),
                 };
