@@ -286,8 +286,22 @@ fn evaluate(
             warnings: Vec::new(),
         };
     }
+    // What the pod's status says already happened: the scheduler placed it, a container ran.
+    let earlier = pod.get("status");
+    let placed = earlier
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "PodScheduled" && c["status"] == "True")
+        });
+    let started = earlier
+        .and_then(|s| s.get("containerStatuses"))
+        .and_then(Value::as_array)
+        .is_some_and(|c| c.iter().any(|c| c.pointer("/state/running").is_some()));
     // The scheduler's volume binding: a claim the pod names must exist (it may yet appear).
-    if let Some(why) = pod_references::unschedulable_claim(objects, namespace, pod) {
+    // A pod already placed stays placed, whatever happens to its claims.
+    if !placed && let Some(why) = pod_references::unschedulable_claim(objects, namespace, pod) {
         return Outcome {
             status: pending(
                 json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
@@ -301,8 +315,9 @@ fn evaluate(
     }
     let scheduled = json!({"type": "PodScheduled", "status": "True"});
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    // The kubelet sets up every volume before it starts any container.
-    if let Some(message) = pod_references::mount_failure(objects, namespace, pod) {
+    // The kubelet sets up every volume before it starts any container (once they run, a
+    // ConfigMap that goes away leaves them running).
+    if !started && let Some(message) = pod_references::mount_failure(objects, namespace, pod) {
         let creating = |list: &str| -> Vec<Value> {
             container_names(pod, list)
                 .iter()
