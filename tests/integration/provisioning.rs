@@ -235,6 +235,25 @@ pub async fn upload_and_activate(host: &Api, admin: &TestUser, wasm: &[u8], engi
     assert_eq!(activated.status.as_u16(), 200, "{}", activated.body);
 }
 
+/// How the host's wait for Deployment `name` in `namespace` ends (`limit` in all, `grace` for
+/// a pod that may heal), on a cluster client of the rig's.
+pub async fn wait_for_deployment(
+    cluster: &storeplane::k8s::Cluster,
+    namespace: &str,
+    name: &str,
+    limit: Duration,
+    grace: Duration,
+) -> storeplane::k8s::Readiness {
+    let workload = [storeplane::k8s::Workload {
+        kind: "Deployment".into(),
+        name: name.into(),
+    }];
+    cluster
+        .wait_ready(namespace, &workload, limit, grace)
+        .await
+        .expect("wait")
+}
+
 /// Polls the store until `done(store)` holds; panics with the last view after `limit`.
 pub async fn wait_until(
     api: &Api,

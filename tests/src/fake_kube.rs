@@ -14,6 +14,7 @@ mod admission;
 mod admission_policy;
 pub mod authz;
 mod chart_rbac;
+mod events;
 mod exec;
 mod field_manager;
 mod immutable;

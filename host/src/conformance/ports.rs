@@ -8,16 +8,16 @@
 //! port its container does not declare. Each refusal names the object, the field and what
 //! exists.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use crate::k8s::Manifest;
 
-/// A workload's pod labels and named container ports (name → number).
+/// A workload's pod labels and the names of its containers' ports.
 struct Pods<'a> {
     labels: BTreeMap<String, String>,
-    containers: Vec<&'a Value>,
+    port_names: BTreeSet<&'a str>,
 }
 
 fn named_ports(container: &Value) -> BTreeMap<&str, i64> {
@@ -50,12 +50,13 @@ pub(super) fn check_ports(manifests: &[Manifest]) -> Vec<String> {
                 .and_then(|t| t.metadata)
                 .and_then(|md| md.labels)
                 .unwrap_or_default();
-            let containers = ["initContainers", "containers"]
+            let port_names = ["initContainers", "containers"]
                 .iter()
                 .flat_map(|list| spec[*list].as_array().into_iter().flatten())
+                .flat_map(|c| named_ports(c).into_keys())
                 .collect();
             check_probes(&m.id(), spec, &mut problems);
-            Some(Pods { labels, containers })
+            Some(Pods { labels, port_names })
         })
         .collect();
     for service in manifests.iter().filter(|m| m.kind == "Service") {
@@ -114,15 +115,10 @@ fn check_target_ports(service: &Manifest, pods: &[Pods<'_>], problems: &mut Vec<
         if target.parse::<u16>().is_ok() {
             continue;
         }
-        let declared = selected.iter().any(|p| {
-            p.containers
-                .iter()
-                .any(|c| named_ports(c).contains_key(target))
-        });
-        if !declared {
+        if !selected.iter().any(|p| p.port_names.contains(target)) {
             let names: Vec<&str> = selected
                 .iter()
-                .flat_map(|p| p.containers.iter().flat_map(|c| named_ports(c).into_keys()))
+                .flat_map(|p| p.port_names.iter().copied())
                 .collect();
             problems.push(format!(
                 "{}: spec.ports[{index}].targetPort {target:?} is no port the pods it selects declare (named: {}): the Service would have no endpoint for it",

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::k8s::Manifest;
+use crate::k8s::footprint::deployment_surge;
 
 /// Access modes that bind a volume to one node (or one pod).
 const SINGLE_NODE_MODES: &[&str] = &["ReadWriteOnce", "ReadWriteOncePod"];
@@ -68,27 +69,21 @@ pub(super) fn check_volume_access(manifests: &[Manifest]) -> Vec<String> {
                 "{id}: a HorizontalPodAutoscaler scales it to {max} replicas and it {uses}: a replica on another node would never start (Multi-Attach error)"
             ));
         }
-        if let Some(surge) = surging(&deployment.object) {
+        if deployment_surge(deployment.object.get("spec"), replicas) > 0 {
+            let surge = deployment
+                .object
+                .pointer("/spec/strategy/rollingUpdate/maxSurge")
+                .filter(|v| !v.is_null())
+                .map_or_else(
+                    || "25% (the default)".to_owned(),
+                    |v| v.to_string().trim_matches('"').to_owned(),
+                );
             problems.push(format!(
                 "{id}: spec.strategy starts the new pod before the old one stops (rolling update, maxSurge {surge}) and it {uses}: on another node the new pod waits for the volume until the upgrade fails (Multi-Attach error); use strategy Recreate, or maxSurge 0"
             ));
         }
     }
     problems
-}
-
-/// `maxSurge` of a rolling update that starts new pods before old ones stop, if it does.
-fn surging(deployment: &Value) -> Option<String> {
-    let strategy = deployment.pointer("/spec/strategy");
-    if strategy.and_then(|s| s.get("type")).and_then(Value::as_str) == Some("Recreate") {
-        return None;
-    }
-    match strategy.and_then(|s| s.pointer("/rollingUpdate/maxSurge")) {
-        None | Some(Value::Null) => Some("25% (the default)".to_owned()),
-        Some(Value::Number(n)) if n.as_i64() == Some(0) => None,
-        Some(Value::String(s)) if s == "0" || s == "0%" => None,
-        Some(other) => Some(other.to_string().trim_matches('"').to_owned()),
-    }
 }
 
 /// The most replicas a HorizontalPodAutoscaler gives Deployment `name`.

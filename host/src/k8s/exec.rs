@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _};
 
 use super::cluster::Cluster;
 use super::error::{KubeError, Result, retrying, within};
+use super::readiness::pod_ready;
 
 /// What a finished command produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,17 +44,6 @@ async fn read_tail(reader: Option<impl AsyncRead + Unpin>, limit: usize) -> (Vec
         }
     }
     (kept, truncated)
-}
-
-fn is_ready(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_none()
-        && pod.status.as_ref().is_some_and(|s| {
-            s.phase.as_deref() == Some("Running")
-                && s.conditions
-                    .iter()
-                    .flatten()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-        })
 }
 
 /// How long `timeout` waits after its signal before it kills the command.
@@ -105,7 +95,7 @@ impl Cluster {
         Ok(pods
             .items
             .iter()
-            .find(|p| is_ready(p))
+            .find(|p| pod_ready(p))
             .and_then(|p| p.metadata.name.clone()))
     }
 

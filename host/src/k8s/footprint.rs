@@ -282,7 +282,7 @@ fn hpa_maxima(objects: &[Value]) -> BTreeMap<(&str, &str), i64> {
 
 /// Extra pods a rolling update may start: `maxSurge` (default 25 %, rounded up); none with
 /// the `Recreate` strategy.
-fn deployment_surge(spec: Option<&Value>, replicas: i64) -> i64 {
+pub(crate) fn deployment_surge(spec: Option<&Value>, replicas: i64) -> i64 {
     let strategy = spec.and_then(|s| s.get("strategy"));
     if strategy.and_then(|s| s.get("type")).and_then(Value::as_str) == Some("Recreate") {
         return 0;

@@ -195,12 +195,7 @@ impl Seen {
         let refused = self.events.values().find_map(|e| {
             // Events written through events.k8s.io carry `eventTime` and no `lastTimestamp`;
             // one with no time at all is treated as old, so a retry is not failed by history.
-            let at = e
-                .last_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .or_else(|| e.event_time.as_ref().map(|t| t.0))
-                .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0));
+            let at = event_time(e).or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0));
             let recent = match (&self.events_since, at) {
                 (Some(since), Some(at)) => at >= *since,
                 (None, _) => true,
@@ -229,25 +224,26 @@ impl Seen {
 
     /// The `matchLabels` of a workload's pod selector.
     fn selector(&self, workload: &Workload) -> Option<&BTreeMap<String, String>> {
-        match workload.kind.as_str() {
-            "Deployment" => self
-                .deployments
-                .get(&workload.name)?
-                .spec
-                .as_ref()?
-                .selector
-                .match_labels
-                .as_ref(),
-            "StatefulSet" => self
-                .statefulsets
-                .get(&workload.name)?
-                .spec
-                .as_ref()?
-                .selector
-                .match_labels
-                .as_ref(),
-            _ => None,
-        }
+        let selector = match workload.kind.as_str() {
+            "Deployment" => {
+                &self
+                    .deployments
+                    .get(&workload.name)?
+                    .spec
+                    .as_ref()?
+                    .selector
+            }
+            "StatefulSet" => {
+                &self
+                    .statefulsets
+                    .get(&workload.name)?
+                    .spec
+                    .as_ref()?
+                    .selector
+            }
+            _ => return None,
+        };
+        selector.match_labels.as_ref()
     }
 
     /// The last Warning event about a pod of one of `workloads` that is not ready: a failing
@@ -281,12 +277,7 @@ impl Seen {
                     .get(pod)
                     .is_some_and(|p| !pod_ready(p) && theirs(p))
             })
-            .max_by_key(|e| {
-                e.last_timestamp
-                    .as_ref()
-                    .map(|t| t.0)
-                    .or_else(|| e.event_time.as_ref().map(|t| t.0))
-            })
+            .max_by_key(|e| event_time(e))
             .map(|e| {
                 let container = e
                     .involved_object
@@ -331,12 +322,26 @@ impl Seen {
     }
 }
 
-/// Whether `pod`'s `Ready` condition is `True`.
-fn pod_ready(pod: &Pod) -> bool {
-    pod.status
-        .iter()
-        .flat_map(|s| s.conditions.iter().flatten())
-        .any(|c| c.type_ == "Ready" && c.status == "True")
+/// Whether `pod` is running, not being deleted, and `Ready`.
+pub(super) fn pod_ready(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && pod.status.as_ref().is_some_and(|s| {
+            s.phase.as_deref() == Some("Running")
+                && s.conditions
+                    .iter()
+                    .flatten()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+}
+
+/// When an event last happened: `lastTimestamp`, or `eventTime` for one written through
+/// events.k8s.io.
+fn event_time(event: &Event) -> Option<k8s_openapi::jiff::Timestamp> {
+    event
+        .last_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or_else(|| event.event_time.as_ref().map(|t| t.0))
 }
 
 /// Why `pod` has not started, if it has not: waiting for a node or an image pull that may

@@ -744,14 +744,19 @@ impl Pipeline {
     /// `text` with the store's secret values redacted: a failing `exec` probe's event carries
     /// what the chart's command printed, and the reason goes to the owner and the audit log.
     async fn without_secrets(&self, namespace: &str, text: &str) -> Result<String, StepError> {
-        let secrets: Vec<String> = self
+        let secrets = self.secret_values(namespace).await?;
+        let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        Ok(redact(text, &secret_refs))
+    }
+
+    /// The values of the store's credentials Secret (none while it does not exist).
+    async fn secret_values(&self, namespace: &str) -> Result<Vec<String>, StepError> {
+        Ok(self
             .cluster
             .read_secret(namespace, CREDENTIALS_SECRET)
             .await?
             .map(|values| values.into_values().collect())
-            .unwrap_or_default();
-        let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        Ok(redact(text, &secret_refs))
+            .unwrap_or_default())
     }
 
     /// Step 8: runs each setup step not yet done, by exec, honouring exit codes, attempts and
@@ -780,13 +785,7 @@ impl Pipeline {
         record: &mut ProvisionRecord,
         done: fn(&mut ProvisionRecord) -> &mut Vec<String>,
     ) -> Result<(), StepError> {
-        let namespace = store.id.namespace();
-        let secrets: Vec<String> = self
-            .cluster
-            .read_secret(&namespace, CREDENTIALS_SECRET)
-            .await?
-            .map(|values| values.into_values().collect())
-            .unwrap_or_default();
+        let secrets = self.secret_values(&store.id.namespace()).await?;
         let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
         for (index, step) in steps.iter().enumerate() {
             if done(record).contains(&step.name) {

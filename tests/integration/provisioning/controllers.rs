@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use storeplane::k8s::{Readiness, Workload};
+use storeplane::k8s::Readiness;
 use storeplane_tests::app::Backend;
 use storeplane_tests::fake_kube::Settings;
 
@@ -206,23 +206,11 @@ async fn a_rolling_update_needs_quota_for_its_surge_pod_and_recreate_does_not() 
             })
             .collect()
     };
-    let workload = [Workload {
-        kind: "Deployment".into(),
-        name: "web".into(),
-    }];
     let wait = |cluster: &storeplane::k8s::Cluster| {
         let cluster = cluster.clone();
-        let workload = workload.clone();
         async move {
-            cluster
-                .wait_ready(
-                    namespace,
-                    &workload,
-                    Duration::from_secs(10),
-                    Duration::from_secs(10),
-                )
-                .await
-                .expect("wait")
+            let limit = Duration::from_secs(10);
+            wait_for_deployment(&cluster, namespace, "web", limit, limit).await
         }
     };
     // The quota controller has to fill the quota's status before it is enforced.

@@ -211,7 +211,7 @@ fn nginx(namespace: &str, name: &str, volume: Option<Value>, probe: Value) -> Va
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probe_gets_what_the_web_server_would_answer_and_a_time_out_names_it() {
     use serde_json::json;
-    use storeplane::k8s::{Readiness, Workload};
+    use storeplane::k8s::Readiness;
 
     let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
     let namespace = "store-probes";
@@ -261,19 +261,14 @@ async fn a_probe_gets_what_the_web_server_would_answer_and_a_time_out_names_it()
         cluster.apply(namespace, &deployment).await.expect("apply");
     }
     for (name, _, _, failure) in cases {
-        let workload = [Workload {
-            kind: "Deployment".into(),
-            name: name.into(),
-        }];
-        let waited = cluster
-            .wait_ready(
-                namespace,
-                &workload,
-                Duration::from_millis(1_500),
-                Duration::from_secs(30),
-            )
-            .await
-            .expect("wait");
+        let waited = wait_for_deployment(
+            &cluster,
+            namespace,
+            name,
+            Duration::from_millis(1_500),
+            Duration::from_secs(30),
+        )
+        .await;
         match (failure, waited) {
             (None, Readiness::Ready) => {}
             (Some(expected), Readiness::TimedOut(why)) => assert!(
@@ -352,7 +347,7 @@ async fn a_failing_exec_probe_fails_the_store_in_time_naming_its_output_without_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_pod_names_must_exist_as_admission_the_scheduler_and_the_kubelet_require() {
     use serde_json::json;
-    use storeplane::k8s::{Readiness, Workload};
+    use storeplane::k8s::Readiness;
 
     let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
     // A failing workload fails the wait for every workload of its namespace (a store's):
@@ -412,14 +407,8 @@ async fn what_a_pod_names_must_exist_as_admission_the_scheduler_and_the_kubelet_
         let namespace = namespace_of(name);
         let cluster = cluster.clone();
         async move {
-            let workload = [Workload {
-                kind: "Deployment".into(),
-                name: name.into(),
-            }];
-            cluster
-                .wait_ready(&namespace, &workload, limit, Duration::from_millis(300))
-                .await
-                .expect("wait")
+            let grace = Duration::from_millis(300);
+            wait_for_deployment(&cluster, &namespace, name, limit, grace).await
         }
     };
     for ((name, _, first, second), cluster) in cases.into_iter().zip(&clusters) {

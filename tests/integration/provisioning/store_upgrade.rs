@@ -91,6 +91,12 @@ pub async fn operate(
     .await
 }
 
+/// Asks for a resize of the store to `size` and checks it was accepted.
+async fn start_resize(api: &Api, user: &TestUser, id: &str, size: &str) {
+    let started = operate(api, user, id, "upgrade", json!({"options": {"size": size}})).await;
+    assert_eq!(started.status.as_u16(), 202, "{}", started.body);
+}
+
 /// A host whose pods that cannot start fail their store after a second (not five minutes).
 async fn impatient_host(rig: &Rig) -> HostProcess {
     HostProcess::start(&rig.options().with("POD_START_GRACE_MS", "1000")).await
@@ -442,15 +448,7 @@ async fn a_resize_grows_the_store_and_its_volumes_in_place() {
     wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
     let claims = claim_uids(&rig, &id);
 
-    let started = operate(
-        &host,
-        &owner,
-        &id,
-        "upgrade",
-        json!({"options": {"size": "medium"}}),
-    )
-    .await;
-    assert_eq!(started.status.as_u16(), 202, "{}", started.body);
+    start_resize(&host, &owner, &id, "medium").await;
     let store = wait_until(&host, &owner, &id, Duration::from_secs(60), |s| {
         s["status"] == "ready" && s["options"]["size"] == "medium"
     })
@@ -551,15 +549,7 @@ async fn a_resize_whose_storage_class_cannot_grow_volumes_is_rolled_back_with_th
     };
     let sizes = claim_sizes(&rig);
 
-    let started = operate(
-        &host,
-        &owner,
-        &id,
-        "upgrade",
-        json!({"options": {"size": "medium"}}),
-    )
-    .await;
-    assert_eq!(started.status.as_u16(), 202, "{}", started.body);
+    start_resize(&host, &owner, &id, "medium").await;
     let store = wait_until(&host, &owner, &id, Duration::from_secs(60), |s| {
         s["status"] == "ready" && !s["failureReason"].is_null()
     })
@@ -611,15 +601,7 @@ async fn a_resize_whose_surge_pod_a_cluster_quota_refuses_is_rolled_back_and_sta
     assert_eq!(created.status().as_u16(), 201);
     tokio::time::sleep(Duration::from_millis(200)).await; // the quota controller fills it
 
-    let started = operate(
-        &host,
-        &owner,
-        &id,
-        "upgrade",
-        json!({"options": {"size": "medium"}}),
-    )
-    .await;
-    assert_eq!(started.status.as_u16(), 202, "{}", started.body);
+    start_resize(&host, &owner, &id, "medium").await;
     let store = wait_until(&host, &owner, &id, Duration::from_secs(60), |s| {
         s["status"] != "upgrading"
     })

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::events;
 use super::objects::{Objects, Selector};
 use super::pod_references;
 use super::probes::{self, StaticSite};
@@ -274,17 +275,21 @@ fn evaluate(
         }
         status
     };
+    // The scheduler could not place the pod (yet), with its message.
+    let unschedulable = |message: &str| Outcome {
+        status: pending(
+            json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                    "message": message}]),
+            json!({}),
+        ),
+        ready: false,
+        settled: false,
+        warnings: Vec::new(),
+    };
     if now < created + settings.unschedulable_ms {
-        return Outcome {
-            status: pending(
-                json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                        "message": "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."}]),
-                json!({}),
-            ),
-            ready: false,
-            settled: false,
-            warnings: Vec::new(),
-        };
+        return unschedulable(
+            "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.",
+        );
     }
     // What the pod's status says already happened: the scheduler placed it, a container ran.
     let earlier = pod.get("status");
@@ -302,16 +307,9 @@ fn evaluate(
     // The scheduler's volume binding: a claim the pod names must exist (it may yet appear).
     // A pod already placed stays placed, whatever happens to its claims.
     if !placed && let Some(why) = pod_references::unschedulable_claim(objects, namespace, pod) {
-        return Outcome {
-            status: pending(
-                json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                        "message": format!("0/3 nodes are available: {why}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")}]),
-                json!({}),
-            ),
-            ready: false,
-            settled: false,
-            warnings: Vec::new(),
-        };
+        return unschedulable(&format!(
+            "0/3 nodes are available: {why}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+        ));
     }
     let scheduled = json!({"type": "PodScheduled", "status": "True"});
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
@@ -602,24 +600,20 @@ fn host_option(container: &Value) -> String {
 /// when it is about one). The kubelet repeats such an event with a growing count; the fake
 /// writes each distinct one once.
 fn record_warning(objects: &mut Objects, namespace: &str, pod: &Value, warning: &Warning) {
-    let Some(events) = of_kind("v1", "Event") else {
-        return;
-    };
-    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let mut involved = json!({"kind": "Pod", "name": pod_name, "namespace": namespace,
+    let mut involved = json!({"kind": "Pod", "name": pod["metadata"]["name"], "namespace": namespace,
                               "uid": pod["metadata"]["uid"], "apiVersion": "v1"});
     if let Some(container) = &warning.container {
         involved["fieldPath"] = json!(format!("spec.containers{{{container}}}"));
     }
-    let event = json!({
-        "metadata": {"name": format!("{pod_name}.{:x}", objects.resource_version() + 1)},
-        "involvedObject": involved,
-        "reason": warning.reason, "message": warning.message, "type": "Warning", "count": 1,
-        "firstTimestamp": now, "lastTimestamp": now,
-        "source": {"component": "kubelet", "host": "node-1"},
-    });
-    let _ = objects.create(events, namespace, event);
+    let source = json!({"component": "kubelet", "host": "node-1"});
+    events::record_warning(
+        objects,
+        namespace,
+        involved,
+        warning.reason,
+        &warning.message,
+        source,
+    );
 }
 
 /// The status a new pod starts with (the kubelet's first look), and whether it needs more.

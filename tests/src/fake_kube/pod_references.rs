@@ -60,30 +60,32 @@ pub fn unschedulable_claim(objects: &Objects, namespace: &str, pod: &Value) -> O
     })
 }
 
-/// Why ConfigMap `name` (with `keys`) cannot be read, if it cannot: `None` for the map when
-/// the ConfigMap is missing.
-fn config_map_gap(
-    objects: &Objects,
-    namespace: &str,
-    name: &str,
-    keys: &[&str],
-) -> Option<(bool, String)> {
+/// What is missing of a ConfigMap a pod reads.
+enum Gap {
+    /// The ConfigMap itself.
+    ConfigMap,
+    /// One of the keys it reads.
+    Key(String),
+}
+
+/// What of ConfigMap `name` (with `keys`) cannot be read, if anything.
+fn config_map_gap(objects: &Objects, namespace: &str, name: &str, keys: &[&str]) -> Option<Gap> {
+    let missing_key = |has: &dyn Fn(&str) -> bool| {
+        keys.iter()
+            .find(|k| !has(k))
+            .map(|k| Gap::Key((*k).to_owned()))
+    };
     if name == "kube-root-ca.crt" {
-        return keys
-            .iter()
-            .find(|k| **k != "ca.crt")
-            .map(|k| (true, (*k).to_owned()));
+        return missing_key(&|k| k == "ca.crt");
     }
     let Some(map) = get(objects, "ConfigMap", namespace, name) else {
-        return Some((false, String::new()));
+        return Some(Gap::ConfigMap);
     };
-    keys.iter()
-        .find(|k| {
-            ["data", "binaryData"]
-                .iter()
-                .all(|field| map.get(*field).and_then(|d| d.get(**k)).is_none())
-        })
-        .map(|k| (true, (*k).to_owned()))
+    missing_key(&|k| {
+        ["data", "binaryData"]
+            .iter()
+            .any(|field| map.get(*field).and_then(|d| d.get(k)).is_some())
+    })
 }
 
 /// The first ConfigMap volume of `pod` the kubelet cannot set up: its name and the
@@ -107,11 +109,9 @@ pub fn mount_failure(objects: &Objects, namespace: &str, pod: &Value) -> Option<
                 .flatten()
                 .filter_map(|i| i["key"].as_str())
                 .collect();
-            let (found, key) = config_map_gap(objects, namespace, name, &keys)?;
-            let cause = if found {
-                format!("configmap references non-existent config key: {key}")
-            } else {
-                format!("configmap \"{name}\" not found")
+            let cause = match config_map_gap(objects, namespace, name, &keys)? {
+                Gap::Key(key) => format!("configmap references non-existent config key: {key}"),
+                Gap::ConfigMap => format!("configmap \"{name}\" not found"),
             };
             Some(format!(
                 "MountVolume.SetUp failed for volume \"{volume_name}\" : {cause}"
@@ -132,11 +132,9 @@ pub fn env_failure(objects: &Objects, namespace: &str, container: &Value) -> Opt
         .find_map(|reference| {
             let name = reference["name"].as_str().unwrap_or_default();
             let key = reference["key"].as_str().unwrap_or_default();
-            let (found, key) = config_map_gap(objects, namespace, name, &[key])?;
-            Some(if found {
-                format!("couldn't find key {key} in ConfigMap {namespace}/{name}")
-            } else {
-                format!("configmap \"{name}\" not found")
+            Some(match config_map_gap(objects, namespace, name, &[key])? {
+                Gap::Key(key) => format!("couldn't find key {key} in ConfigMap {namespace}/{name}"),
+                Gap::ConfigMap => format!("configmap \"{name}\" not found"),
             })
         });
     from_keys.or_else(|| {

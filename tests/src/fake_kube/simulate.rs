@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::admission;
+use super::events;
 use super::kubelet;
 use super::namespace_controllers::{policy_labels, policy_quota, release_claims, sync_quota};
 pub use super::namespace_controllers::{protect_claim, terminate_namespace};
@@ -767,19 +768,19 @@ fn create_claims(
 
 /// A Warning `FailedCreate` event on the controller's object.
 fn record_event(objects: &mut Objects, namespace: &str, kind: &str, name: &str, message: &str) {
-    let Some(events) = of_kind("v1", "Event") else {
-        return;
+    let component = if kind == "StatefulSet" {
+        "statefulset-controller"
+    } else {
+        "replicaset-controller"
     };
-    let event_name = format!("{name}.{:x}", objects.resource_version() + 1);
-    let event = json!({
-        "metadata": {"name": event_name},
-        "involvedObject": {"kind": kind, "name": name, "namespace": namespace},
-        "reason": "FailedCreate", "message": message, "type": "Warning", "count": 1,
-        "firstTimestamp": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "lastTimestamp": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "source": {"component": if kind == "StatefulSet" { "statefulset-controller" } else { "replicaset-controller" }},
-    });
-    let _ = objects.create(events, namespace, event);
+    events::record_warning(
+        objects,
+        namespace,
+        json!({"kind": kind, "name": name, "namespace": namespace}),
+        "FailedCreate",
+        message,
+        json!({"component": component}),
+    );
 }
 
 fn pod_status(template: &Value, failure: Option<&str>) -> Value {
