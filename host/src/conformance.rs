@@ -40,6 +40,23 @@ pub use bounds::Bounds;
 pub use check::{CheckReport, SpecReport, check_plugin};
 pub use manifests::check_manifests;
 
+/// How many names a problem lists of what the chart has.
+const LISTED_NAMES: usize = 10;
+
+/// Names for a problem message ("none" when there are none), at most `LISTED_NAMES` of them
+/// and then how many more: a chart of thousands of objects would otherwise repeat them all in
+/// each of its thousands of problems, a message list growing with the square of the chart.
+fn listed<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut names = names.into_iter();
+    let shown: Vec<&str> = names.by_ref().take(LISTED_NAMES).collect();
+    let more = names.count();
+    match (shown.is_empty(), more) {
+        (true, _) => "none".to_owned(),
+        (false, 0) => shown.join(", "),
+        (false, more) => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
 /// The outcome of rendering and checking one plan.
 #[derive(Debug)]
 pub struct RenderReport {

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::listed;
 use crate::k8s::Manifest;
 
 /// A workload's pod labels and the names of its containers' ports.
@@ -27,15 +28,6 @@ fn named_ports(container: &Value) -> BTreeMap<&str, i64> {
         .flatten()
         .filter_map(|p| Some((p["name"].as_str()?, p["containerPort"].as_i64()?)))
         .collect()
-}
-
-fn listed<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let names: Vec<&str> = names.collect();
-    if names.is_empty() {
-        "none".to_owned()
-    } else {
-        names.join(", ")
-    }
 }
 
 /// Every port reference in `manifests` that cannot be followed.
@@ -123,7 +115,7 @@ fn check_target_ports(service: &Manifest, pods: &[Pods<'_>], problems: &mut Vec<
             problems.push(format!(
                 "{}: spec.ports[{index}].targetPort {target:?} is no port the pods it selects declare (named: {}): the Service would have no endpoint for it",
                 service.id(),
-                listed(names.into_iter())
+                listed(names)
             ));
         }
     }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::listed;
 use crate::k8s::Manifest;
 
 /// ConfigMaps every namespace has, with their keys.
@@ -84,7 +85,7 @@ impl Namespace {
         let Some(held) = self.config_maps.get(name) else {
             return Some(format!(
                 "ConfigMap {name:?} is not one the chart renders ({})",
-                listed(self.config_maps.keys())
+                listed(self.config_maps.keys().map(String::as_str))
             ));
         };
         let missing: Vec<&str> = keys
@@ -96,18 +97,9 @@ impl Namespace {
             format!(
                 "ConfigMap {name:?} has no key {} (its keys: {})",
                 missing.join(", "),
-                listed(held.iter())
+                listed(held.iter().map(String::as_str))
             )
         })
-    }
-}
-
-fn listed<'a>(names: impl Iterator<Item = &'a String>) -> String {
-    let names: Vec<&str> = names.map(String::as_str).collect();
-    if names.is_empty() {
-        "none".to_owned()
-    } else {
-        names.join(", ")
     }
 }
 
@@ -155,7 +147,7 @@ fn check_service_account(id: &str, pod: &Value, namespace: &Namespace, problems:
         {
             problems.push(format!(
                 "{id}: spec.template.spec.{field} {name:?} is not a ServiceAccount the chart renders ({}): admission would refuse every pod (serviceaccount {name:?} not found)",
-                listed(namespace.service_accounts.iter())
+                listed(namespace.service_accounts.iter().map(String::as_str))
             ));
         }
     }
@@ -179,7 +171,7 @@ fn check_volumes<'a>(
         {
             problems.push(format!(
                 "{at}: claim {claim:?} is not a PersistentVolumeClaim the chart renders ({}): the pod would never be scheduled (persistentvolumeclaim {claim:?} not found)",
-                listed(namespace.claims.iter())
+                listed(namespace.claims.iter().map(String::as_str))
             ));
         }
         let config_maps = volume.get("configMap").into_iter().chain(
@@ -230,7 +222,7 @@ fn check_mounts(
                 .collect();
             problems.push(format!(
                 "{at}: volumeMounts[{index}] names {name:?}, which is no volume of the pod ({})",
-                listed(known.iter())
+                listed(known.iter().map(String::as_str))
             ));
         }
     }
@@ -319,6 +311,35 @@ metadata: {name: web}
             r#"Deployment/web: containers "web": envFrom: ConfigMap "env" is not one the chart renders (kube-root-ca.crt, settings): the container would never start (CreateContainerConfigError)"#,
         ];
         assert_eq!(problems, expected);
+    }
+
+    #[test]
+    fn a_chart_of_thousands_of_objects_gets_messages_of_bounded_size() {
+        // A hostile chart: a thousand ConfigMaps and a pod with 500 volumes naming none of
+        // them. Listing every ConfigMap in each problem would make 500 messages of 16 KiB.
+        let mut yaml = String::new();
+        for i in 0..1_000 {
+            yaml.push_str(&format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: map-{i:04}}}\n---\n"
+            ));
+        }
+        let volumes: Vec<String> = (0..500)
+            .map(|i| format!("{{name: v{i}, configMap: {{name: gone-{i}}}}}"))
+            .collect();
+        yaml.push_str(&deployment(&format!(
+            "{{volumes: [{}], containers: [{{name: web, image: i}}]}}",
+            volumes.join(", ")
+        )));
+        let problems = check_references(&manifests(&yaml));
+        assert_eq!(problems.len(), 500);
+        assert!(
+            problems[0].contains(
+                "is not one the chart renders (kube-root-ca.crt, map-0000, map-0001, map-0002, map-0003, map-0004, map-0005, map-0006, map-0007, map-0008 and 992 more)"
+            ),
+            "{}",
+            problems[0]
+        );
+        assert!(problems.iter().all(|p| p.len() < 400), "{}", problems[0]);
     }
 
     #[test]
