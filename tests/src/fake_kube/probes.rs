@@ -9,7 +9,8 @@
 //! `pkg/probe/exec/exec.go`, `pkg/kubelet/prober/prober.go`): `Readiness probe failed: HTTP
 //! probe failed with statuscode: 403`. Files a setup step writes later are not seen: the host
 //! runs setup only once the pod is ready, so a probe that needs them never passes, on a real
-//! cluster too. Liveness probes and other answers are not modelled (they pass).
+//! cluster too. Liveness probes, the restart a startup probe's last failure causes, and other
+//! answers are not modelled (they pass, or the container stays not started).
 
 use serde_json::Value;
 
