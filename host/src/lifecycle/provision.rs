@@ -14,16 +14,12 @@ use serde_json::{Value, json};
 use super::job::{JobContext, StepError};
 use super::record::{PinnedPlan, ProvisionRecord, Step};
 use crate::conformance::Conformance;
-use crate::db::{Db, JobChange, JobTransition, NewAudit, Store, StorePatch, StoreStatus};
-use crate::guardrails::{CircuitBreaker, redact, tail};
+use crate::db::{Db, JobChange, JobTransition, Store, StorePatch, StoreStatus};
+use crate::guardrails::{CircuitBreaker, redact};
 use crate::k8s::guard::{self, GuardSettings, STORE_LABEL};
 use crate::k8s::pod_security::{Level, strictest_level};
 use crate::k8s::{Applied, Cluster, Footprint, Readiness, Workload};
-use crate::plugins::model::SetupStep;
 use crate::plugins::{DeploymentPlan, PluginVersion, Registry, StoreSpec};
-
-/// Bytes of command output read beyond what is kept (longer than any generated secret).
-const REDACTION_MARGIN: usize = 1024;
 
 /// Name of every store's credentials Secret (in the store's namespace).
 pub const CREDENTIALS_SECRET: &str = "store-credentials";
@@ -560,120 +556,6 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Step 5: `helm template` with `pinned`'s values (the store planned with `options`),
-    /// checked by the host's rules (which include what the objects use against the per-store
-    /// ceiling).
-    pub(super) async fn render(
-        &self,
-        ctx: &JobContext,
-        store: &Store,
-        pinned: &PinnedPlan,
-        options: &Value,
-    ) -> Result<Rendered, StepError> {
-        let (plugin, report) = self.render_report(store, pinned, options).await?;
-        let plugin_failed = report.render_detail.is_some() || !report.problems.is_empty();
-        if plugin_failed {
-            let mut update = ctx.update_of(JobChange::Keep);
-            if let Some(detail) = &report.render_detail {
-                // The owner reads the short reason; what helm said (it can hold the
-                // operator's overlay values) goes to administrators only, in the audit log.
-                let mut event = ctx.event(
-                    "store.render_failed",
-                    format!("helm could not render {}", pinned.plugin_version),
-                );
-                event.details = json!({"plugin": pinned.plugin_version, "detail": detail});
-                update.events.push(event);
-            }
-            update.events.extend(
-                self.render_failed(ctx, store, &plugin, &report.problems)
-                    .await?,
-            );
-            if !update.events.is_empty() {
-                ctx.update(update).await?;
-            }
-        } else {
-            self.render_failures.succeeded(plugin.digest.as_str());
-        }
-        accept(report).map_err(StepError::Permanent)
-    }
-
-    /// `pinned`'s chart rendered for `store` planned with `options`, and the host's report on
-    /// it, without recording anything (an upgrade's preview).
-    pub(super) async fn render_report(
-        &self,
-        store: &Store,
-        pinned: &PinnedPlan,
-        options: &Value,
-    ) -> Result<(Arc<PluginVersion>, crate::conformance::RenderReport), StepError> {
-        let plugin = self
-            .plugin_by_digest(&pinned.plugin_digest)
-            .await
-            .ok_or_else(|| {
-                permanent(format!(
-                    "plugin {} is no longer loaded",
-                    pinned.plugin_version
-                ))
-            })?;
-        let spec = self.spec(store, options).await?;
-        let started = Instant::now();
-        let report = self
-            .conformance
-            .render_and_check(&plugin.info, &spec, &pinned.plan)
-            .await;
-        tracing::debug!(ms = started.elapsed().as_millis(), "helm template");
-        Ok((plugin, report))
-    }
-
-    /// Counts a render of `store` that failed through the plugin's doing; when the failures in
-    /// a row reach the threshold, disables its engine for new stores if this version is the
-    /// one new stores get, and returns the audit event saying why.
-    async fn render_failed(
-        &self,
-        ctx: &JobContext,
-        store: &Store,
-        plugin: &PluginVersion,
-        problems: &[String],
-    ) -> Result<Option<NewAudit>, StepError> {
-        if !self
-            .render_failures
-            .failed(plugin.digest.as_str(), store.owner_id.0.as_str())
-        {
-            return Ok(None);
-        }
-        let engine = plugin.info.id.as_str();
-        let active = self
-            .registry
-            .active(engine)
-            .is_some_and(|a| a.digest.as_str() == plugin.digest.as_str());
-        if !active {
-            return Ok(None);
-        }
-        if let Err(err) = self.registry.set_disabled(engine, true) {
-            tracing::warn!(engine, error = %err, "could not disable the engine");
-            return Ok(None);
-        }
-        self.db
-            .put_setting(&super::plugins::disabled_key(engine), "true")
-            .await?;
-        tracing::warn!(
-            engine,
-            plugin = plugin.label(),
-            "engine disabled: its renders keep failing"
-        );
-        let mut event = ctx.event(
-            "plugin.disabled_automatically",
-            format!(
-                "engine {engine} disabled for new stores: renders of {} keep failing",
-                plugin.label()
-            ),
-        );
-        event.details = json!({
-            "engine": engine, "plugin": plugin.label(), "digest": plugin.digest.to_string(),
-            "lastProblems": problems,
-        });
-        Ok(Some(event))
-    }
-
     /// Step 6: server-side apply of every rendered object into the store namespace, then the
     /// network policy letting the ingress controller reach the exposed ports. An object
     /// recreated because an immutable field changed is recorded in the audit log.
@@ -749,144 +631,6 @@ impl Pipeline {
         Ok(redact(text, &secret_refs))
     }
 
-    /// The values of the store's credentials Secret (none while it does not exist).
-    async fn secret_values(&self, namespace: &str) -> Result<Vec<String>, StepError> {
-        Ok(self
-            .cluster
-            .read_secret(namespace, CREDENTIALS_SECRET)
-            .await?
-            .map(|values| values.into_values().collect())
-            .unwrap_or_default())
-    }
-
-    /// Step 8: runs each setup step not yet done, by exec, honouring exit codes, attempts and
-    /// time limits; each finished step is recorded at once and audited with its output
-    /// (bounded, secrets redacted).
-    async fn setup(
-        &self,
-        ctx: &JobContext,
-        store: &Store,
-        record: &mut ProvisionRecord,
-    ) -> Result<(), StepError> {
-        let steps = Self::pinned_plan(record)?.plan.setup.clone();
-        self.run_steps(ctx, store, &steps, "setup", record, |r| &mut r.setup_done)
-            .await
-    }
-
-    /// Runs each of `steps` whose name is not yet in the record's list `done` (setup steps,
-    /// or an upgrade's steps), recording each at once in that list and in the audit log
-    /// (`store.<kind>_step`, with its output).
-    pub(super) async fn run_steps(
-        &self,
-        ctx: &JobContext,
-        store: &Store,
-        steps: &[SetupStep],
-        kind: &str,
-        record: &mut ProvisionRecord,
-        done: fn(&mut ProvisionRecord) -> &mut Vec<String>,
-    ) -> Result<(), StepError> {
-        let secrets = self.secret_values(&store.id.namespace()).await?;
-        let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        for (index, step) in steps.iter().enumerate() {
-            if done(record).contains(&step.name) {
-                continue;
-            }
-            // A safe point: between two commands, never in the middle of one.
-            if ctx.shutting_down() {
-                return Err(StepError::Shutdown);
-            }
-            let outcome = self.run_setup_step(store, step, &secret_refs).await?;
-            done(record).push(step.name.clone());
-            let mut update = ctx.update_of(JobChange::Keep);
-            update.progress = Some(record.to_value());
-            let mut event = ctx.event(
-                &format!("store.{kind}_step"),
-                format!(
-                    "{kind} step {} of {}: {} done",
-                    index + 1,
-                    steps.len(),
-                    step.name
-                ),
-            );
-            event.details = outcome;
-            update.events.push(event);
-            ctx.update(update).await?;
-        }
-        Ok(())
-    }
-
-    /// One setup step with its attempts; the audit details of the successful run.
-    pub(super) async fn run_setup_step(
-        &self,
-        store: &Store,
-        step: &SetupStep,
-        secrets: &[&str],
-    ) -> Result<Value, StepError> {
-        let namespace = store.id.namespace();
-        let attempts = step.attempts.max(1);
-        // The plugin's time limit, within the operator's (a plugin is untrusted: it cannot
-        // hold a worker for a day).
-        let limit = Duration::from_secs(u64::from(step.timeout_seconds.max(1)))
-            .min(self.settings.setup_step_timeout_max);
-        let mut last = String::new();
-        for attempt in 1..=attempts {
-            let pod = self
-                .cluster
-                .ready_pod(&namespace, &step.pod_selector)
-                .await?
-                .ok_or_else(|| {
-                    StepError::Transient(format!("no ready pod for setup step {}", step.name))
-                })?;
-            let started = Instant::now();
-            let output = self
-                .cluster
-                .exec(
-                    &namespace,
-                    &pod,
-                    &step.container,
-                    &step.command,
-                    limit,
-                    // Read a margin more than is kept: a secret cut in half at the start of
-                    // the raw window could not be recognised, but it falls outside the tail.
-                    self.settings.output_limit + REDACTION_MARGIN,
-                )
-                .await?;
-            let stdout = tail(&redact(&output.stdout, secrets), self.settings.output_limit);
-            let stderr = tail(&redact(&output.stderr, secrets), self.settings.output_limit);
-            let details = json!({
-                "step": step.name, "pod": pod, "container": step.container, "attempt": attempt,
-                "exitCode": output.exit_code, "durationMs": started.elapsed().as_millis(),
-                "stdout": stdout, "stderr": stderr,
-            });
-            if output.exit_code == 0 {
-                return Ok(details);
-            }
-            tracing::warn!(step = %step.name, attempt, exit_code = output.exit_code, "setup step failed");
-            let timed_out = output.timed_out(limit, started.elapsed());
-            last = format!(
-                "setup step {} {} after {attempt} attempt(s){}",
-                step.name,
-                if timed_out {
-                    format!(
-                        "timed out after {} s (the command was stopped in the container)",
-                        limit.as_secs_f64().ceil()
-                    )
-                } else {
-                    format!("failed with exit code {}", output.exit_code)
-                },
-                if stderr.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", tail(stderr.trim(), 300))
-                }
-            );
-            if attempt < attempts {
-                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-            }
-        }
-        Err(permanent(last))
-    }
-
     /// Step 9: endpoints recorded, `ready`, job done.
     async fn ready(
         &self,
@@ -913,32 +657,6 @@ impl Pipeline {
         });
         ctx.update(update).await
     }
-}
-
-/// The objects of a render the host's rules accept, hardened (unset security fields get
-/// their safe value); else why they are refused.
-pub(super) fn accept(report: crate::conformance::RenderReport) -> Result<Rendered, String> {
-    if !report.problems.is_empty() {
-        return Err(format!(
-            "the rendered chart was refused: {}",
-            report.problems.join("; ")
-        ));
-    }
-    if let Some(over) = report.over_ceiling {
-        return Err(over);
-    }
-    Ok(Rendered {
-        objects: report
-            .manifests
-            .into_iter()
-            .map(|m| {
-                let mut object = m.object;
-                crate::k8s::pod_security::harden(&mut object);
-                object
-            })
-            .collect(),
-        footprint: report.footprint,
-    })
 }
 
 /// A rendered object as the host applies it: of an allowed kind, namespaced into the store's

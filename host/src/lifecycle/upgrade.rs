@@ -131,7 +131,7 @@ impl Pipeline {
         };
         let render = |pinned, options| async move {
             let (_, report) = self.render_report(store, pinned, options).await?;
-            super::provision::accept(report).map_err(StepError::Permanent)
+            super::render::accept(report).map_err(StepError::Permanent)
         };
         let old = render(from, &store.options).await?;
         let new = render(&plan, options).await?;
