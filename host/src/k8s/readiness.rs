@@ -129,13 +129,19 @@ impl Seen {
 
     fn is_ready(&self, workload: &Workload) -> bool {
         match workload.kind.as_str() {
+            // A rolling update runs the new pods beside the old ones, which stay ready until
+            // the new ones are available: ready counts include old pods. Done is as `kubectl
+            // rollout status` says: every replica updated, no old one left, the updated ones
+            // available.
             "Deployment" => self.deployments.get(&workload.name).is_some_and(|d| {
                 let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
                 let generation = d.metadata.generation.unwrap_or(0);
                 d.status.as_ref().is_some_and(|s| {
+                    let updated = s.updated_replicas.unwrap_or(0);
                     s.observed_generation.unwrap_or(0) >= generation
-                        && s.updated_replicas.unwrap_or(0) >= want
-                        && s.available_replicas.unwrap_or(0) >= want
+                        && updated >= want
+                        && s.replicas.unwrap_or(0) <= updated
+                        && s.available_replicas.unwrap_or(0) >= updated
                         && s.ready_replicas.unwrap_or(0) >= want
                 })
             }),

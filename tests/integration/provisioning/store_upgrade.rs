@@ -615,3 +615,68 @@ async fn a_resize_whose_surge_pod_a_cluster_quota_refuses_is_rolled_back_and_sta
         "{store}"
     );
 }
+
+/// The pods of the store's one Deployment (by its selector), by name.
+fn deployment_pods(rig: &Rig, id: &str) -> BTreeSet<String> {
+    let selector = only(rig, id, "Deployment")["spec"]["selector"]["matchLabels"].clone();
+    let selector = selector.as_object().cloned().unwrap_or_default();
+    rig.fake
+        .objects(&format!("store-{id}"))
+        .iter()
+        .filter(|o| o["kind"] == "Pod")
+        .filter(|pod| {
+            selector
+                .iter()
+                .all(|(key, value)| pod["metadata"]["labels"][key] == *value)
+        })
+        .map(|pod| {
+            pod["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_waits_for_the_rolling_updates_new_pod_and_runs_its_steps_there() {
+    // Medusa's Deployment rolls by surging: the new pod starts beside the old one, which keeps
+    // serving (Ready) until the new one is available. Here the new pod waits for a node for
+    // two seconds; counting the old pod as the upgrade being done would run the release's
+    // steps in the old version.
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = rig.host().await;
+    let admin = host.user("admin").await;
+    let owner = host.user("owner").await;
+    let (id, _) = create_store(&host, &owner, "rolling", "medusa").await;
+    wait_status(&host, &owner, &id, "ready", Duration::from_secs(60)).await;
+    let old_pods = deployment_pods(&rig, &id);
+    assert_eq!(old_pods.len(), 1, "{old_pods:?}");
+
+    rig.fake.update(|s| s.unschedulable_ms = 2_000);
+    let (wasm, release, _, _) = next_release("medusa");
+    upload_and_activate(&host, &admin, wasm, release).await;
+    let started = operate(&host, &owner, &id, "upgrade", json!({})).await;
+    assert_eq!(started.status.as_u16(), 202, "{}", started.body);
+    let done = wait_until(&host, &owner, &id, Duration::from_secs(60), |s| {
+        s["status"] != "upgrading"
+    })
+    .await;
+    assert!(
+        done["status"] == "ready" && done["pluginVersion"] == "0.3.0",
+        "{done}"
+    );
+
+    let new_pods = deployment_pods(&rig, &id);
+    assert_eq!(new_pods.len(), 1, "the old pod is gone: {new_pods:?}");
+    assert!(new_pods.is_disjoint(&old_pods), "{new_pods:?} {old_pods:?}");
+    let steps = events_of(&host, &owner, &id, "store.upgrade_step").await;
+    assert!(!steps.is_empty());
+    for step in &steps {
+        let pod = step["details"]["pod"].as_str().unwrap_or_default();
+        assert!(
+            new_pods.contains(pod),
+            "the upgrade step ran in {pod}, not in the new pod {new_pods:?}: {step}"
+        );
+    }
+}

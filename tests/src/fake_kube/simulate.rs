@@ -449,7 +449,8 @@ fn roll_out(
         let hash = template_hash(&template);
         let rs_name = format!("{name}-{hash}");
         template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
-        remove_owned_pods(&mut objects, namespace, &rs_name);
+        // Pods this ReplicaSet already has stay (a retry after a refusal, or a roll-back to a
+        // template whose pods still serve): it only makes up the missing ones.
         old_sets = replica_sets_of(&objects, namespace, name);
         old_sets.retain(|old| *old != rs_name);
         surge = max_surge(&workload, replicas);
@@ -497,18 +498,27 @@ fn roll_out(
             workload.pointer("/metadata/uid").cloned(),
         )
     };
-    // Resuming an ordered StatefulSet: its first pods exist (and are ready).
-    let existing = if resume {
-        list(&objects, "v1", "Pod", namespace)
-            .iter()
-            .filter(|p| owner(p).map(|(_, n)| n) == Some(name))
-            .count()
-    } else {
-        0
-    };
-    let existing = i64::try_from(existing).unwrap_or(0);
+    // The pods the owner has already: a resumed ordered StatefulSet's first ones, or those of
+    // the Deployment's ReplicaSet for this template.
+    let mut owned: Vec<Value> = list(&objects, "v1", "Pod", namespace)
+        .into_iter()
+        .filter(|p| owner(p).map(|(_, n)| n) == Some(pod_owner.1.as_str()))
+        .collect();
+    // Fewer replicas than pods: the ReplicaSet deletes the rest.
+    while i64::try_from(owned.len()).unwrap_or(0) > replicas
+        && let (Some(extra), Some(pods)) = (owned.pop(), of_kind("v1", "Pod"))
+    {
+        let _ = objects.remove(pods, namespace, name_of(&extra));
+    }
+    let existing = i64::try_from(owned.len()).unwrap_or(0);
     let mut created = existing;
-    let mut ready = existing;
+    let mut ready = i64::try_from(
+        owned
+            .iter()
+            .filter(|p| kubelet::is_ready(&p["status"]))
+            .count(),
+    )
+    .unwrap_or(0);
     let mut to_follow = Vec::new();
     let mut refusal = None;
     let settings = state.settings();
@@ -585,9 +595,10 @@ fn roll_out(
             }
         }
     }
-    // The new pods are all there: the old ReplicaSets go. Refused, the roll-out is stuck and
-    // the old pods keep serving.
-    if refusal.is_none() {
+    // The new pods are all there and ready: the old ReplicaSets go. Until then (a surging
+    // rolling update keeps its old pods until the new ones are available, maxUnavailable 0)
+    // or when refused, the old pods keep serving; `refresh_readiness` retires them later.
+    if refusal.is_none() && ready >= replicas {
         retire(&mut objects, namespace, &old_sets);
     }
     let mut conditions = Vec::new();
@@ -618,6 +629,12 @@ fn roll_out(
         "readyReplicas": ready, "availableReplicas": ready, "currentReplicas": created,
         "unavailableReplicas": replicas - ready,
     });
+    if kind == "Deployment" {
+        let counts = deployment_counts(&objects, namespace, name, &pod_owner.1, replicas);
+        for (key, value) in counts {
+            updated["status"][key] = value;
+        }
+    }
     if kind == "StatefulSet" {
         // Rolled: the update revision is now the current one.
         let revision = format!("{name}-{}", template_hash(&workload["spec"]["template"]));
@@ -685,6 +702,33 @@ fn refresh_readiness(state: &Arc<FakeState>, kind: &'static str, namespace: &str
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
+    if kind == "Deployment" {
+        // The new pods are available: the old ReplicaSets are scaled down and go.
+        if ready >= replicas {
+            let mut old_sets = replica_sets_of(&objects, namespace, name);
+            old_sets.retain(|set| *set != owner_name);
+            retire(&mut objects, namespace, &old_sets);
+        }
+        let counts = deployment_counts(&objects, namespace, name, &owner_name, replicas);
+        if counts
+            .iter()
+            .all(|(key, value)| workload["status"][key] == *value)
+        {
+            return;
+        }
+        for (key, value) in counts {
+            workload["status"][key] = value;
+        }
+        if objects
+            .replace(workloads, namespace, name, workload)
+            .is_ok()
+            && ready >= replicas
+        {
+            drop(objects);
+            mark_ready(state, kind, namespace, name);
+        }
+        return;
+    }
     let was = workload
         .pointer("/status/readyReplicas")
         .and_then(Value::as_i64)
@@ -717,6 +761,46 @@ fn refresh_readiness(state: &Arc<FakeState>, kind: &'static str, namespace: &str
         drop(objects);
         roll_out(state, kind, namespace, name, generation, true);
     }
+}
+
+/// A Deployment's replica counts, from the pods of all its ReplicaSets as the deployment
+/// controller counts them (k/k `pkg/controller/deployment/sync.go` `calculateStatus`):
+/// `replicas` every pod, old ones included, `updatedReplicas` those of the current template's
+/// ReplicaSet `new_set`, ready and available ones (`minReadySeconds` is not modelled) of any
+/// ReplicaSet, and the unavailable rest of what the ReplicaSets want.
+fn deployment_counts(
+    objects: &Objects,
+    namespace: &str,
+    deployment: &str,
+    new_set: &str,
+    replicas: i64,
+) -> Vec<(&'static str, Value)> {
+    let sets = replica_sets_of(objects, namespace, deployment);
+    let pods: Vec<Value> = list(objects, "v1", "Pod", namespace)
+        .into_iter()
+        .filter(|pod| owner(pod).is_some_and(|(_, n)| sets.iter().any(|set| set == n)))
+        .collect();
+    let count = |n: usize| i64::try_from(n).unwrap_or(0);
+    let all = count(pods.len());
+    let updated = count(
+        pods.iter()
+            .filter(|pod| owner(pod).map(|(_, n)| n) == Some(new_set))
+            .count(),
+    );
+    let ready = count(
+        pods.iter()
+            .filter(|pod| kubelet::is_ready(&pod["status"]))
+            .count(),
+    );
+    // What the ReplicaSets want: the new one `replicas`, each old one the pods it still has.
+    let wanted = replicas + (all - updated);
+    vec![
+        ("replicas", json!(all)),
+        ("updatedReplicas", json!(updated)),
+        ("readyReplicas", json!(ready)),
+        ("availableReplicas", json!(ready)),
+        ("unavailableReplicas", json!((wanted - ready).max(0))),
+    ]
 }
 
 /// A workload's pod template (what a ReplicaSet's name hashes).
