@@ -13,7 +13,8 @@
 //! setup-step targets that exist, what pods refer to by name rendered (`references`:
 //! ServiceAccounts, claims, ConfigMaps and their keys, volume mounts), and named ports that
 //! lead somewhere (`ports`: Ingress backends, Service target ports, probes), and one pod at a
-//! time on a claim one node attaches (`volume_access`). It sits above `plugins` and `k8s`
+//! time on a claim one node attaches (`volume_access`), and no workload setting under which
+//! a roll-out never finishes (`rollout_settings`). It sits above `plugins` and `k8s`
 //! (like `lifecycle`) because it needs both.
 
 mod bounds;
@@ -25,6 +26,7 @@ mod names;
 mod pod_fields;
 mod ports;
 mod references;
+mod rollout_settings;
 mod volume_access;
 
 use std::future::Future;
@@ -181,6 +183,7 @@ impl Conformance {
                 problems.extend(references::check_references(&manifests));
                 problems.extend(ports::check_ports(&manifests));
                 problems.extend(volume_access::check_volume_access(&manifests));
+                problems.extend(rollout_settings::check_rollout_settings(&manifests));
                 let objects: Vec<_> = manifests.iter().map(|m| m.object.clone()).collect();
                 problems.extend(crate::k8s::pod_security_baseline::violations(&objects));
                 problems.extend(bounds::check_bounds(&manifests, plan, &self.bounds));

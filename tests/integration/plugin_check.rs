@@ -196,17 +196,8 @@ fn plugin_try_shows_each_command_and_the_failing_step_with_its_output() {
 /// with the numbers for the limits.
 #[tokio::test]
 async fn plugin_check_fails_a_plan_the_limit_range_or_pod_security_would_refuse() {
-    use storeplane::plugins::model::{ChartSource, DeploymentPlan, EngineInfo};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let chart = dir.path().join("greedy");
-    std::fs::create_dir_all(chart.join("templates")).expect("chart dir");
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: greedy\nversion: 0.1.0\n",
-    )
-    .expect("Chart.yaml");
-    std::fs::write(
-        chart.join("templates/app.yaml"),
+    let report = render_and_check_chart(
+        "greedy",
         r#"apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -237,37 +228,7 @@ spec:
             seLinuxOptions: { type: spc_t }
 "#,
     )
-    .expect("template");
-    let packaged = std::process::Command::new(storeplane_tests::helm_bin())
-        .args(["package", "--destination"])
-        .arg(dir.path())
-        .arg(&chart)
-        .output()
-        .expect("helm package");
-    assert!(packaged.status.success(), "{packaged:?}");
-    let info = EngineInfo {
-        id: "greedy".into(),
-        display_name: "greedy".into(),
-        version: semver::Version::new(0, 1, 0),
-        description: String::new(),
-        options_schema: serde_json::json!({"type": "object"}),
-        secrets: vec![],
-        chart: ChartSource::Embedded(
-            std::fs::read(dir.path().join("greedy-0.1.0.tgz")).expect("the package"),
-        ),
-        exec: vec![],
-    };
-    let spec = storeplane_tests::spec("6f708192", serde_json::json!({}));
-    let plan = DeploymentPlan {
-        values: serde_json::Map::new(),
-        setup: vec![],
-        endpoints: vec![],
-        ready_when: vec![],
-        admin_login: None,
-    };
-    let report = conformance(dir.path())
-        .render_and_check(&info, &spec, &plan)
-        .await;
+    .await;
     let problems = report.problems.join("\n");
     for expected in [
         // The LimitRange, with the numbers.
@@ -281,6 +242,118 @@ spec:
         "containers[web].securityContext.procMount \"Unmasked\" is not allowed",
         "containers[web].securityContext.appArmorProfile.type \"Unconfined\" is not allowed",
         "containers[web].securityContext.seLinuxOptions.type \"spc_t\" is not allowed",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "{expected:?} not reported; the report:\n{problems}"
+        );
+    }
+}
+
+/// `templates/app.yaml` packaged as the embedded chart `name` of an engine with no options,
+/// rendered for one store and checked by the host's rules (`Conformance::render_and_check`).
+async fn render_and_check_chart(
+    name: &str,
+    template: &str,
+) -> storeplane::conformance::RenderReport {
+    use storeplane::plugins::model::{ChartSource, DeploymentPlan, EngineInfo};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart = dir.path().join(name);
+    std::fs::create_dir_all(chart.join("templates")).expect("chart dir");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n"),
+    )
+    .expect("Chart.yaml");
+    std::fs::write(chart.join("templates/app.yaml"), template).expect("template");
+    let packaged = std::process::Command::new(storeplane_tests::helm_bin())
+        .args(["package", "--destination"])
+        .arg(dir.path())
+        .arg(&chart)
+        .output()
+        .expect("helm package");
+    assert!(packaged.status.success(), "{packaged:?}");
+    let info = EngineInfo {
+        id: name.into(),
+        display_name: name.into(),
+        version: semver::Version::new(0, 1, 0),
+        description: String::new(),
+        options_schema: serde_json::json!({"type": "object"}),
+        secrets: vec![],
+        chart: ChartSource::Embedded(
+            std::fs::read(dir.path().join(format!("{name}-0.1.0.tgz"))).expect("the package"),
+        ),
+        exec: vec![],
+    };
+    let spec = storeplane_tests::spec("6f708192", serde_json::json!({}));
+    let plan = DeploymentPlan {
+        values: serde_json::Map::new(),
+        setup: vec![],
+        endpoints: vec![],
+        ready_when: vec![],
+        admin_login: None,
+    };
+    conformance(dir.path())
+        .render_and_check(&info, &spec, &plan)
+        .await
+}
+
+/// Settings under which a real cluster never finishes a roll-out (a paused Deployment, an
+/// `OnDelete` or partitioned StatefulSet, a readiness gate no controller sets): the store
+/// would wait until its time limit on every cluster, so `plugin check` fails them, naming
+/// the object, the field and why.
+#[tokio::test]
+async fn plugin_check_fails_workloads_that_would_never_roll_out() {
+    let report = render_and_check_chart(
+        "stuck",
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  paused: true
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      readinessGates:
+        - conditionType: example.com/registered
+      containers:
+        - name: web
+          image: nginx
+          resources:
+            limits: { cpu: 100m, memory: 64Mi }
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  updateStrategy:
+    type: RollingUpdate
+    rollingUpdate: { partition: 1 }
+  selector:
+    matchLabels: { app: db }
+  template:
+    metadata:
+      labels: { app: db }
+    spec:
+      containers:
+        - name: db
+          image: mariadb
+          resources:
+            limits: { cpu: 100m, memory: 64Mi }
+"#,
+    )
+    .await;
+    let problems = report.problems.join("\n");
+    for expected in [
+        "Deployment/web: spec.paused is true: the deployment controller makes no pods",
+        "Deployment/web: spec.template.spec.readinessGates is not allowed in a store's pods: a pod is Ready only once a controller of the cluster sets",
+        "StatefulSet/db: spec.updateStrategy.rollingUpdate.partition is 1: pods below ordinal 1 keep the old revision",
     ] {
         assert!(
             problems.contains(expected),

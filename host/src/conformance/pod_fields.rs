@@ -26,9 +26,14 @@ const POD_FIELDS: &[&str] = &[
     "hostname",
     "subdomain",
     "setHostnameAsFQDN",
-    "readinessGates",
     "topologySpreadConstraints",
 ];
+
+/// Why some fields a chart may well write are not allowed, said with the refusal.
+const REFUSED_BECAUSE: &[(&str, &str)] = &[(
+    "readinessGates",
+    "a pod is Ready only once a controller of the cluster sets the gate's condition, and none does for a store's pods, so the store would never be ready; use a readiness probe",
+)];
 
 /// Volume sources that keep a pod inside its store.
 const VOLUME_KINDS: &[&str] = &[
@@ -63,8 +68,12 @@ pub(super) fn check_pod_fields(id: &str, pod: &Value, credentials: &str) -> Vec<
     let mut problems = Vec::new();
     for (key, value) in pod.as_object().into_iter().flatten() {
         if !POD_FIELDS.contains(&key.as_str()) && !value.is_null() {
+            let why = REFUSED_BECAUSE
+                .iter()
+                .find(|(field, _)| field == key)
+                .map_or_else(String::new, |(_, why)| format!(": {why}"));
             problems.push(format!(
-                "{id}: spec.template.spec.{key} is not allowed in a store's pods"
+                "{id}: spec.template.spec.{key} is not allowed in a store's pods{why}"
             ));
         }
     }
@@ -183,6 +192,7 @@ mod tests {
         let hostile = json!({
             "priorityClassName": "system-node-critical", "nodeName": "node-1",
             "tolerations": [{"operator": "Exists"}], "automountServiceAccountToken": true,
+            "readinessGates": [{"conditionType": "example.com/registered"}],
             "volumes": [
                 {"name": "share", "nfs": {"server": "10.0.0.5", "path": "/"}},
                 {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"audience": "vault"}}]}},
@@ -198,6 +208,7 @@ mod tests {
             "Deployment/x: spec.template.spec.priorityClassName is not allowed",
             "Deployment/x: spec.template.spec.nodeName is not allowed",
             "Deployment/x: spec.template.spec.tolerations is not allowed",
+            "Deployment/x: spec.template.spec.readinessGates is not allowed in a store's pods: a pod is Ready only once a controller of the cluster sets",
             "Deployment/x: spec.template.spec.automountServiceAccountToken must not be true",
             "Deployment/x: volume \"share\": nfs volumes are not allowed",
             "Deployment/x: volume \"token\": projected serviceAccountToken sources are not allowed",
@@ -212,7 +223,7 @@ mod tests {
                 "missing {expected:?} in {problems:#?}"
             );
         }
-        assert_eq!(problems.len(), 11, "{problems:#?}");
+        assert_eq!(problems.len(), 12, "{problems:#?}");
     }
 
     #[test]

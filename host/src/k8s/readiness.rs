@@ -252,58 +252,72 @@ impl Seen {
         selector.match_labels.as_ref()
     }
 
-    /// The last Warning event about a pod of one of `workloads` that is not ready: a failing
-    /// probe ("pod web-1, container web: Readiness probe failed: HTTP probe failed with
-    /// statuscode: 403"), a volume the kubelet cannot mount (`FailedMount`), ... Events of
-    /// pods gone are history.
-    fn last_warning(&self, workloads: &[Workload]) -> Option<String> {
+    /// Names of the pods of `workloads` not ready yet (a pod's labels hold one's whole
+    /// selector).
+    fn unready_pods(&self, workloads: &[Workload]) -> Vec<&str> {
         let selectors: Vec<&BTreeMap<String, String>> = workloads
             .iter()
             .filter(|w| !self.is_ready(w))
             .filter_map(|w| self.selector(w))
             .collect();
-        // A pod of one of those workloads: its labels hold one's whole selector.
-        let theirs = |pod: &Pod| {
-            let labels = pod.metadata.labels.as_ref();
-            selectors.iter().any(|selector| {
-                selector
-                    .iter()
-                    .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+        self.pods
+            .iter()
+            .filter(|(_, pod)| !pod_ready(pod))
+            .filter(|(_, pod)| {
+                let labels = pod.metadata.labels.as_ref();
+                selectors.iter().any(|selector| {
+                    selector
+                        .iter()
+                        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+                })
             })
-        };
-        self.events
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// Why the pods of `workloads` are not ready, for a time-out's reason: the last Warning
+    /// event about one of them — a failing probe ("pod web-1, container web: Readiness probe
+    /// failed: HTTP probe failed with statuscode: 403"), a volume the kubelet cannot mount
+    /// (`FailedMount`), ... (events of pods gone are history) — or else what the first one's
+    /// `Ready` condition says (`ReadinessGatesNotReady: corresponding condition of pod
+    /// readiness gate …`).
+    fn why_unready(&self, workloads: &[Workload]) -> Option<String> {
+        let unready = self.unready_pods(workloads);
+        let warning = self
+            .events
             .values()
             .filter(|e| {
                 e.type_.as_deref() == Some("Warning")
                     && e.involved_object.kind.as_deref() == Some("Pod")
+                    && unready.contains(&e.involved_object.name.as_deref().unwrap_or_default())
             })
-            .filter(|e| {
-                let pod = e.involved_object.name.as_deref().unwrap_or_default();
-                self.pods
-                    .get(pod)
-                    .is_some_and(|p| !pod_ready(p) && theirs(p))
-            })
-            .max_by_key(|e| event_time(e))
-            .map(|e| {
-                let container = e
-                    .involved_object
-                    .field_path
-                    .as_deref()
-                    .and_then(|p| p.strip_prefix("spec.containers{"))
-                    .and_then(|p| p.strip_suffix('}'))
-                    .map(|c| format!(", container {c}"))
-                    .unwrap_or_default();
-                // An `exec` probe's message holds what its command printed (up to 10 KiB).
-                let message = e.message.as_deref().unwrap_or_default();
-                let message = match message.char_indices().nth(WARNING_MESSAGE_CHARS) {
-                    Some((cut, _)) => format!("{}…", &message[..cut]),
-                    None => message.to_owned(),
-                };
-                format!(
-                    "pod {}{container}: {message}",
-                    e.involved_object.name.as_deref().unwrap_or_default(),
-                )
-            })
+            .max_by_key(|e| event_time(e));
+        if let Some(e) = warning {
+            let container = e
+                .involved_object
+                .field_path
+                .as_deref()
+                .and_then(|p| p.strip_prefix("spec.containers{"))
+                .and_then(|p| p.strip_suffix('}'))
+                .map(|c| format!(", container {c}"))
+                .unwrap_or_default();
+            // An `exec` probe's message holds what its command printed (up to 10 KiB).
+            let message = cut(e.message.as_deref().unwrap_or_default());
+            let pod = e.involved_object.name.as_deref().unwrap_or_default();
+            return Some(format!("pod {pod}{container}: {message}"));
+        }
+        unready.iter().find_map(|name| {
+            let condition = self.pods[*name]
+                .status
+                .as_ref()?
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "Ready" && c.status != "True")?;
+            let reason = condition.reason.as_deref().unwrap_or("NotReady");
+            let message = cut(condition.message.as_deref().unwrap_or_default());
+            Some(format!("pod {name}: {reason}: {message}"))
+        })
     }
 
     /// The first pod that has been waiting for a node or an image longer than `grace`, with
@@ -338,6 +352,14 @@ pub(super) fn pod_ready(pod: &Pod) -> bool {
                     .flatten()
                     .any(|c| c.type_ == "Ready" && c.status == "True")
         })
+}
+
+/// `message` cut at `WARNING_MESSAGE_CHARS` characters.
+fn cut(message: &str) -> String {
+    match message.char_indices().nth(WARNING_MESSAGE_CHARS) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_owned(),
+    }
 }
 
 /// When an event last happened: `lastTimestamp`, or `eventTime` for one written through
@@ -545,7 +567,7 @@ impl Cluster {
                         continue;
                     }
                     let why = seen
-                        .last_warning(workloads)
+                        .why_unready(workloads)
                         .map(|reason| format!(" ({reason})"))
                         .unwrap_or_default();
                     return Ok(Readiness::TimedOut(format!(

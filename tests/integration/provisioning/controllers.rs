@@ -1,7 +1,9 @@
 //! The fake's controllers as a store chart's objects meet them: a Job's pod goes through
 //! admission and runs to completion; a StatefulSet's pods start one after the other, each once
 //! the one before runs and is ready (`OrderedReady`); a Deployment's rolling update runs its
-//! surge pod beside the old one (and the quota must hold both), `Recreate` does not.
+//! surge pod beside the old one (and the quota must hold both), `Recreate` does not; what never
+//! finishes on a cluster never finishes here: a paused Deployment, an `OnDelete` StatefulSet's
+//! update, a pod behind a readiness gate no controller sets.
 
 use std::time::{Duration, Instant};
 
@@ -252,4 +254,109 @@ async fn a_rolling_update_needs_quota_for_its_surge_pod_and_recreate_does_not() 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(wait(&cluster).await, Readiness::Ready);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_never_rolls_out_on_a_cluster_never_becomes_ready_here() {
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let namespace = "store-stuck";
+    let cluster = rig.cluster_with_namespace(namespace).await;
+    let limit = Duration::from_secs(2);
+    let pods = |rig: &Rig| -> Vec<String> {
+        rig.fake
+            .objects(namespace)
+            .into_iter()
+            .filter(|o| o["kind"] == "Pod")
+            .map(|p| {
+                p["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let deployment = |name: &str, paused: bool, gates: serde_json::Value| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": name, "namespace": namespace},
+               "spec": {"paused": paused, "selector": {"matchLabels": {"app": name}},
+                        "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                            "readinessGates": gates,
+                            "containers": [{"name": "web", "image": "nginx:1.27",
+                                            "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}}})
+    };
+
+    // A readiness gate whose condition nobody sets: the pod runs, and is never Ready; the
+    // time-out says why, from the pod's Ready condition.
+    cluster
+        .apply(
+            namespace,
+            &deployment(
+                "gated",
+                false,
+                json!([{"conditionType": "example.com/registered"}]),
+            ),
+        )
+        .await
+        .expect("apply");
+    let Readiness::TimedOut(why) =
+        wait_for_deployment(&cluster, namespace, "gated", limit, limit).await
+    else {
+        panic!("a gated pod became ready");
+    };
+    assert!(
+        why.contains("ReadinessGatesNotReady: corresponding condition of pod readiness gate \"example.com/registered\" does not exist."),
+        "{why}"
+    );
+    assert_eq!(pods(&rig), ["nginx:1.27"], "the pod runs");
+
+    // A paused Deployment gets no pods at all.
+    cluster
+        .apply(namespace, &deployment("paused", true, json!(null)))
+        .await
+        .expect("apply");
+    let waited = wait_for_deployment(&cluster, namespace, "paused", limit, limit).await;
+    assert_eq!(
+        waited,
+        Readiness::TimedOut("not ready: Deployment/paused".into())
+    );
+    assert_eq!(pods(&rig).len(), 1, "only the gated pod: {:?}", pods(&rig));
+
+    // OnDelete: a new template replaces no pod, so the update never rolls out.
+    let statefulset = |image: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+               "metadata": {"name": "db", "namespace": namespace},
+               "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                        "updateStrategy": {"type": "OnDelete"},
+                        "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [
+                            {"name": "db", "image": image,
+                             "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}}})
+    };
+    let db = [storeplane::k8s::Workload {
+        kind: "StatefulSet".into(),
+        name: "db".into(),
+    }];
+    cluster
+        .apply(namespace, &statefulset("busybox:1.36"))
+        .await
+        .expect("apply");
+    let first = cluster.wait_ready(namespace, &db, limit, limit).await;
+    assert_eq!(
+        first.expect("wait"),
+        Readiness::Ready,
+        "created: its pods start"
+    );
+    cluster
+        .apply(namespace, &statefulset("busybox:1.37"))
+        .await
+        .expect("apply");
+    let update = cluster.wait_ready(namespace, &db, limit, limit).await;
+    assert_eq!(
+        update.expect("wait"),
+        Readiness::TimedOut("not ready: StatefulSet/db".into())
+    );
+    assert!(
+        pods(&rig).contains(&"busybox:1.36".to_owned()),
+        "the old pod stays: {:?}",
+        pods(&rig)
+    );
 }

@@ -536,7 +536,13 @@ fn evaluate(
             }
         }
     }
-    let ready_condition = if all_ready {
+    // Readiness gates: conditions someone else sets on the pod (kept from its status).
+    let (gate_conditions, unmet_gates) = readiness_gates(pod);
+    let ready_condition = if all_ready && !unmet_gates.is_empty() {
+        all_ready = false;
+        json!({"type": "Ready", "status": "False", "reason": "ReadinessGatesNotReady",
+               "message": unmet_gates.join(", ")})
+    } else if all_ready {
         json!({"type": "Ready", "status": "True"})
     } else {
         let unready: Vec<&str> = statuses
@@ -555,9 +561,15 @@ fn evaluate(
     } else {
         "Pending"
     };
+    let mut conditions = vec![
+        scheduled,
+        json!({"type": "Initialized", "status": if initialized { "True" } else { "False" }}),
+        ready_condition,
+    ];
+    conditions.extend(gate_conditions);
     let mut status = json!({
         "phase": phase,
-        "conditions": [scheduled, {"type": "Initialized", "status": if initialized { "True" } else { "False" }}, ready_condition],
+        "conditions": conditions,
         "containerStatuses": statuses,
     });
     if !init_statuses.is_empty() {
@@ -569,6 +581,43 @@ fn evaluate(
         settled,
         warnings,
     }
+}
+
+/// The conditions of `pod`'s status that its readiness gates name (kept as they are: a
+/// controller of the cluster sets them, not the kubelet), and the kubelet's message for each
+/// gate that is not `True` (k/k `pkg/kubelet/status/generate.go` `GeneratePodReadyCondition`).
+fn readiness_gates(pod: &Value) -> (Vec<Value>, Vec<String>) {
+    let earlier: Vec<&Value> = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut kept = Vec::new();
+    let mut unmet = Vec::new();
+    for gate in pod
+        .pointer("/spec/readinessGates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let kind = gate["conditionType"].as_str().unwrap_or_default();
+        match earlier.iter().find(|c| c["type"] == kind) {
+            None => unmet.push(format!(
+                "corresponding condition of pod readiness gate {kind:?} does not exist."
+            )),
+            Some(condition) => {
+                if condition["status"] != "True" {
+                    unmet.push(format!(
+                        "the status of pod readiness gate {kind:?} is not \"True\", but {}",
+                        condition["status"].as_str().unwrap_or_default()
+                    ));
+                }
+                kept.push((*condition).clone());
+            }
+        }
+    }
+    (kept, unmet)
 }
 
 /// The host a database client in `container` is pointed at (`-h <host>` / `--host <host>`).

@@ -419,6 +419,26 @@ fn roll_out(
     {
         return false; // a newer generation has its own roll-out
     }
+    // A paused Deployment gets no ReplicaSet for its template (k/k
+    // `deployment_controller.go`: a paused Deployment is only scaled, `sync` never creates the
+    // new ReplicaSet); it keeps what it had.
+    if kind == "Deployment" && workload.pointer("/spec/paused") == Some(&Value::Bool(true)) {
+        return false;
+    }
+    // `OnDelete`: the StatefulSet controller replaces no pod when the template changes
+    // (k/k `stateful_set_control.go`); a pod gets the new revision once someone deletes it.
+    let has_pods = |objects: &Objects| {
+        list(objects, "v1", "Pod", namespace)
+            .iter()
+            .any(|p| owner(p) == Some(("StatefulSet", name)))
+    };
+    if kind == "StatefulSet"
+        && !resume
+        && workload.pointer("/spec/updateStrategy/type") == Some(&json!("OnDelete"))
+        && has_pods(&objects)
+    {
+        return false;
+    }
     let replicas = workload
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
