@@ -680,3 +680,59 @@ async fn an_upgrade_waits_for_the_rolling_updates_new_pod_and_runs_its_steps_the
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_update_whose_new_pod_cannot_start_is_rolled_back_while_the_old_pod_serves() {
+    // Medusa's surging roll-out: the new pod's image cannot be pulled; the old pod keeps
+    // serving, the upgrade is rolled back, and the store never went without its server.
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let host = impatient_host(&rig).await;
+    let admin = host.user("admin").await;
+    let (id, _) = create_store(&host, &admin, "steady", "medusa").await;
+    wait_status(&host, &admin, &id, "ready", Duration::from_secs(60)).await;
+    let old_pods = deployment_pods(&rig, &id);
+    let (wasm, release, _, _) = next_release("medusa");
+    upload_and_activate(&host, &admin, wasm, release).await;
+    let deployment = only(&rig, &id, "Deployment")["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    rig.fake.update(|s| {
+        s.pod_failures = vec![PodFailure {
+            matches: deployment.clone(),
+            reason: "ImagePullBackOff".into(),
+        }];
+    });
+
+    let started = operate(&host, &admin, &id, "upgrade", json!({})).await;
+    assert_eq!(started.status.as_u16(), 202, "{}", started.body);
+    // While it runs, the old pod is there all along.
+    let begun = std::time::Instant::now();
+    let store = loop {
+        assert!(
+            deployment_pods(&rig, &id).is_superset(&old_pods),
+            "the old pod went before the new one was ready"
+        );
+        let store = host
+            .get(&format!("/api/v1/stores/{id}"), Some(&admin.token))
+            .await;
+        if store.body["store"]["status"] != "upgrading" {
+            break store.body["store"].clone();
+        }
+        assert!(begun.elapsed() < Duration::from_secs(60), "{}", store.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let reason = store["failureReason"].as_str().unwrap_or_default();
+    assert!(
+        store["status"] == "ready"
+            && store["pluginVersion"] == "0.1.0"
+            && reason.contains("rolled back to 0.1.0")
+            && reason.contains("ImagePullBackOff"),
+        "{store}"
+    );
+    assert_eq!(
+        deployment_pods(&rig, &id),
+        old_pods,
+        "the old pod serves on; the new one is gone"
+    );
+}
