@@ -222,10 +222,17 @@ impl Seen {
         if refused.is_some() {
             return refused;
         }
-        self.pods.values().find_map(|pod| match trouble(pod)? {
-            Trouble::Fatal(reason) => Some(reason),
-            Trouble::Healing(_) => None,
-        })
+        // A container that keeps crashing says little by itself: the pod's last warning (a
+        // failing startup probe that got it killed, say) tells why.
+        self.pods
+            .iter()
+            .find_map(|(name, pod)| match trouble(pod)? {
+                Trouble::Fatal(reason) => Some(match self.last_warning_about(&[name.as_str()]) {
+                    Some(warning) => format!("{reason}; last warning: {warning}"),
+                    None => reason,
+                }),
+                Trouble::Healing(_) => None,
+            })
     }
 
     /// The `matchLabels` of a workload's pod selector.
@@ -283,28 +290,8 @@ impl Seen {
     /// readiness gate …`).
     fn why_unready(&self, workloads: &[Workload]) -> Option<String> {
         let unready = self.unready_pods(workloads);
-        let warning = self
-            .events
-            .values()
-            .filter(|e| {
-                e.type_.as_deref() == Some("Warning")
-                    && e.involved_object.kind.as_deref() == Some("Pod")
-                    && unready.contains(&e.involved_object.name.as_deref().unwrap_or_default())
-            })
-            .max_by_key(|e| event_time(e));
-        if let Some(e) = warning {
-            let container = e
-                .involved_object
-                .field_path
-                .as_deref()
-                .and_then(|p| p.strip_prefix("spec.containers{"))
-                .and_then(|p| p.strip_suffix('}'))
-                .map(|c| format!(", container {c}"))
-                .unwrap_or_default();
-            // An `exec` probe's message holds what its command printed (up to 10 KiB).
-            let message = cut(e.message.as_deref().unwrap_or_default());
-            let pod = e.involved_object.name.as_deref().unwrap_or_default();
-            return Some(format!("pod {pod}{container}: {message}"));
+        if let Some(warning) = self.last_warning_about(&unready) {
+            return Some(warning);
         }
         unready.iter().find_map(|name| {
             let condition = self.pods[*name]
@@ -318,6 +305,34 @@ impl Seen {
             let message = cut(condition.message.as_deref().unwrap_or_default());
             Some(format!("pod {name}: {reason}: {message}"))
         })
+    }
+
+    /// The last Warning event about one of `pods`, with the pod and container it names
+    /// ("pod web-1, container web: Readiness probe failed: …"), cut; not `BackOff` ("Back-off
+    /// restarting failed container …"), which the kubelet repeats and which says nothing of why.
+    fn last_warning_about(&self, pods: &[&str]) -> Option<String> {
+        let e = self
+            .events
+            .values()
+            .filter(|e| {
+                e.type_.as_deref() == Some("Warning")
+                    && e.reason.as_deref() != Some("BackOff")
+                    && e.involved_object.kind.as_deref() == Some("Pod")
+                    && pods.contains(&e.involved_object.name.as_deref().unwrap_or_default())
+            })
+            .max_by_key(|e| event_time(e))?;
+        let container = e
+            .involved_object
+            .field_path
+            .as_deref()
+            .and_then(|p| p.strip_prefix("spec.containers{"))
+            .and_then(|p| p.strip_suffix('}'))
+            .map(|c| format!(", container {c}"))
+            .unwrap_or_default();
+        // An `exec` probe's message holds what its command printed (up to 10 KiB).
+        let message = cut(e.message.as_deref().unwrap_or_default());
+        let pod = e.involved_object.name.as_deref().unwrap_or_default();
+        Some(format!("pod {pod}{container}: {message}"))
     }
 
     /// The first pod that has been waiting for a node or an image longer than `grace`, with
@@ -416,9 +431,24 @@ fn trouble(pod: &Pod) -> Option<Trouble> {
                         Some(Trouble::Healing(text))
                     }
                 }
-                "CrashLoopBackOff" if c.restart_count >= CRASH_RESTARTS => Some(Trouble::Fatal(
-                    format!("{text} after {} restarts", c.restart_count),
-                )),
+                "CrashLoopBackOff" if c.restart_count >= CRASH_RESTARTS => {
+                    let exit = c
+                        .last_state
+                        .as_ref()
+                        .and_then(|s| s.terminated.as_ref())
+                        .map(|t| {
+                            format!(
+                                ", last exit code {} ({})",
+                                t.exit_code,
+                                t.reason.as_deref().unwrap_or("unknown")
+                            )
+                        })
+                        .unwrap_or_default();
+                    Some(Trouble::Fatal(format!(
+                        "{text} after {} restarts{exit}",
+                        c.restart_count
+                    )))
+                }
                 _ => None,
             }
         })

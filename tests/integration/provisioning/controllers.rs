@@ -360,3 +360,47 @@ async fn what_never_rolls_out_on_a_cluster_never_becomes_ready_here() {
         pods(&rig)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_whose_startup_probe_never_passes_is_restarted_until_the_wait_gives_up() {
+    // nginx listens on 80; the startup probe knocks on 9999. After `periodSeconds ×
+    // failureThreshold` the kubelet kills the container and restarts it after a back-off; after
+    // five restarts the wait fails, saying why with the probe's last failure.
+    let rig = Rig::new(Backend::Sqlite, Settings::default()).await;
+    let namespace = "store-restarts";
+    let cluster = rig.cluster_with_namespace(namespace).await;
+    let web = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                     {"name": "web", "image": "nginx:1.27",
+                      "startupProbe": {"tcpSocket": {"port": 9999}, "periodSeconds": 1, "failureThreshold": 1},
+                      "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}}});
+    cluster.apply(namespace, &web).await.expect("apply");
+    let limit = Duration::from_secs(60);
+    let waited = wait_for_deployment(&cluster, namespace, "web", limit, limit).await;
+    let Readiness::Failed(why) = waited else {
+        panic!("not failed for its restarts: {waited:?}");
+    };
+    for expected in [
+        "container web is in CrashLoopBackOff",
+        "after 5 restarts, last exit code 0 (Completed)",
+        "; last warning: pod web-",
+        ", container web: Startup probe failed: dial tcp ",
+        ":9999: connect: connection refused",
+    ] {
+        assert!(why.contains(expected), "{expected:?} not in {why}");
+    }
+    let pod = rig
+        .fake
+        .objects(namespace)
+        .into_iter()
+        .find(|o| o["kind"] == "Pod")
+        .unwrap_or_default();
+    assert!(
+        pod["status"]["containerStatuses"][0]["restartCount"]
+            .as_u64()
+            .is_some_and(|n| n >= 5),
+        "{pod}"
+    );
+}

@@ -313,6 +313,11 @@ fn evaluate(
     }
     let scheduled = json!({"type": "PodScheduled", "status": "True"});
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    // How the kubelet names the pod in its messages (k/k `pkg/kubelet/util/format`).
+    let pod_ref = format!(
+        "{pod_name}_{namespace}({})",
+        pod["metadata"]["uid"].as_str().unwrap_or_default()
+    );
     // The kubelet sets up every volume before it starts any container (once they run, a
     // ConfigMap that goes away leaves them running).
     if !started && let Some(message) = pod_references::mount_failure(objects, namespace, pod) {
@@ -425,9 +430,8 @@ fn evaluate(
                 }
             }
             if root_refused(pod, &container, image) {
-                let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
                 out.push(waiting(&name, &image_ref, "CreateContainerConfigError",
-                    &format!("container has runAsNonRoot and image will run as root (pod: \"{pod_name}_{namespace}({uid})\", container: {name})"), 0));
+                    &format!("container has runAsNonRoot and image will run as root (pod: \"{pod_ref}\", container: {name})"), 0));
                 all_ready = false;
                 initialized &= !is_init;
                 settled = true;
@@ -476,8 +480,33 @@ fn evaluate(
                 }
                 continue;
             }
-            let started = *memo.started.entry(name.clone()).or_insert(now);
             let (restarts, backoff_until) = memo.restarts.get(&name).copied().unwrap_or((0, 0));
+            // A container that exited (or was killed) waits out its back-off before it runs
+            // again; it starts anew after it.
+            if now < backoff_until {
+                memo.started.remove(&name);
+                // k/k `kuberuntime_manager.go`: written at each attempt to start it meanwhile.
+                warnings.push(Warning {
+                    reason: "BackOff",
+                    container: Some(name.clone()),
+                    message: format!(
+                        "Back-off restarting failed container {name} in pod {pod_ref}"
+                    ),
+                });
+                statuses.push(waiting(
+                    &name,
+                    &image_ref,
+                    "CrashLoopBackOff",
+                    &format!(
+                        "back-off {}ms restarting failed container={name} pod={pod_ref}",
+                        backoff_until - now
+                    ),
+                    restarts,
+                ));
+                all_ready = false;
+                continue;
+            }
+            let started = *memo.started.entry(name.clone()).or_insert(now);
             // A container whose command is overridden runs that, not the image's program
             // (the Medusa setup sidecar idles).
             let program = if container.get("command").is_some() {
@@ -488,19 +517,12 @@ fn evaluate(
             match program {
                 Program::MedusaServer => {
                     let url = env_value(&container, "DATABASE_URL").unwrap_or_default();
-                    if now < backoff_until {
-                        statuses.push(waiting(&name, &image_ref, "CrashLoopBackOff",
-                            &format!("back-off {}ms restarting failed container={name} pod={pod_name}_{namespace}", backoff_until - now), restarts));
-                        all_ready = false;
-                    } else if !database_answers(objects, namespace, service_of_url(&url)) {
+                    if !database_answers(objects, namespace, service_of_url(&url)) {
                         // Medusa's migrations at start cannot connect: it exits 1.
-                        let backoff = settings.crash_backoff_ms << restarts.min(5);
-                        memo.restarts
-                            .insert(name.clone(), (restarts + 1, now + backoff));
-                        memo.started.remove(&name);
-                        statuses.push(json!({"name": name, "image": image_ref, "ready": false, "restartCount": restarts + 1,
-                            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off {backoff}ms restarting failed container={name} pod={pod_name}_{namespace}")}},
-                            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}));
+                        let exited = json!({"exitCode": 1, "reason": "Error"});
+                        statuses.push(restart(
+                            memo, settings, &name, &image_ref, now, exited, &pod_ref,
+                        ));
                         all_ready = false;
                     } else {
                         statuses.push(running(&name, &image_ref, true, restarts));
@@ -533,6 +555,19 @@ fn evaluate(
                     message: failure.message(),
                 });
                 all_ready = false;
+                // The startup probe's last allowed failure: the kubelet kills the container
+                // ("failed startup probe, will be restarted") and it restarts after a back-off.
+                if failure.probe == "Startup"
+                    && now >= started + startup_allowance_ms(&container["startupProbe"])
+                {
+                    // nginx stops on SIGTERM; other programs get SIGTERM's exit status.
+                    let exited = if target.site.is_some() {
+                        json!({"exitCode": 0, "reason": "Completed"})
+                    } else {
+                        json!({"exitCode": 143, "reason": "Error"})
+                    };
+                    *status = restart(memo, settings, &name, &image_ref, now, exited, &pod_ref);
+                }
             }
         }
     }
@@ -581,6 +616,38 @@ fn evaluate(
         settled,
         warnings,
     }
+}
+
+/// How long after a container starts its startup probe may keep failing before the kubelet
+/// kills it: `initialDelaySeconds + periodSeconds × failureThreshold` (defaults 0, 10, 3).
+fn startup_allowance_ms(probe: &Value) -> u64 {
+    let field = |key: &str, default: u64| probe.get(key).and_then(Value::as_u64).unwrap_or(default);
+    1_000
+        * (field("initialDelaySeconds", 0)
+            + field("periodSeconds", 10) * field("failureThreshold", 3))
+}
+
+/// A container that exited (`terminated`: its exit code and reason) and is restarted after a
+/// back-off doubling with each restart (`crash_backoff_ms`, up to 32 times it), as the
+/// kubelet's `CrashLoopBackOff`; its status meanwhile. `pod` is `<name>_<namespace>`.
+fn restart(
+    memo: &mut Memo,
+    settings: &Settings,
+    name: &str,
+    image: &str,
+    now: u64,
+    terminated: Value,
+    pod: &str,
+) -> Value {
+    let restarts = memo.restarts.get(name).map_or(0, |(count, _)| *count);
+    let backoff = settings.crash_backoff_ms << restarts.min(5);
+    memo.restarts
+        .insert(name.to_owned(), (restarts + 1, now + backoff));
+    memo.started.remove(name);
+    json!({"name": name, "image": image, "ready": false, "restartCount": restarts + 1,
+           "state": {"waiting": {"reason": "CrashLoopBackOff",
+                                 "message": format!("back-off {backoff}ms restarting failed container={name} pod={pod}")}},
+           "lastState": {"terminated": terminated}})
 }
 
 /// The conditions of `pod`'s status that its readiness gates name (kept as they are: a

@@ -9,8 +9,10 @@
 //! `pkg/probe/exec/exec.go`, `pkg/kubelet/prober/prober.go`): `Readiness probe failed: HTTP
 //! probe failed with statuscode: 403`. Files a setup step writes later are not seen: the host
 //! runs setup only once the pod is ready, so a probe that needs them never passes, on a real
-//! cluster too. Liveness probes, the restart a startup probe's last failure causes, and other
-//! answers are not modelled (they pass, or the container stays not started).
+//! cluster too. When a startup probe has failed for `initialDelaySeconds + periodSeconds ×
+//! failureThreshold`, the kubelet simulation (`kubelet`) kills the container and restarts it
+//! after a back-off (`CrashLoopBackOff`). Liveness probes and other answers are not modelled
+//! (they pass).
 
 use serde_json::Value;
 
