@@ -159,6 +159,19 @@ pub fn check_manifests(
                 "setup step {:?}: its pod selector matches no rendered workload",
                 step.name
             ));
+        } else if !targets.iter().any(|(workload, _, _)| {
+            plan.ready_when
+                .iter()
+                .any(|w| w.kind.as_kind() == workload.kind && w.name == workload.name)
+        }) {
+            // Setup starts once the ready-when workloads are ready; pods of another may still
+            // be starting on a cluster (the fake starts everything at once).
+            let ids: Vec<String> = targets.iter().map(|(w, _, _)| w.id()).collect();
+            problems.push(format!(
+                "setup step {:?} runs in pods of {}, which ready-when does not list: setup starts once the ready-when workloads are ready, so on a cluster its pods may not be ready yet; add it to ready-when",
+                step.name,
+                ids.join(", ")
+            ));
         }
         for (workload, _, _) in targets {
             let has_container = workload
@@ -363,6 +376,47 @@ mod tests {
         let env = "{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: store-credentials, key: db-password}}}";
         assert_eq!(
             problems_of(&workload("Deployment", "web", "app: web", env)),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_setup_step_in_pods_ready_when_does_not_wait_for_is_reported() {
+        use crate::plugins::model::{SetupStep, WorkloadKind, WorkloadRef};
+        let yaml = format!(
+            "{}---\n{}",
+            workload("Deployment", "web", "app: web", ""),
+            workload("StatefulSet", "db", "app: db", "")
+        );
+        let manifests = parse_documents(&yaml).unwrap_or_default();
+        let mut plan = plan();
+        plan.ready_when = vec![WorkloadRef {
+            kind: WorkloadKind::StatefulSet,
+            name: "db".into(),
+        }];
+        plan.setup = vec![SetupStep {
+            name: "install".into(),
+            description: String::new(),
+            pod_selector: vec![("app".into(), "web".into())],
+            container: "c".into(),
+            command: vec!["true".into()],
+            timeout_seconds: 60,
+            attempts: 1,
+        }];
+        let spec = sample_spec("5a3e0c1b", serde_json::json!({}), true);
+        let problems = check_manifests(&info(), &spec, &plan, &manifests);
+        assert_eq!(
+            problems,
+            [
+                "setup step \"install\" runs in pods of Deployment/web, which ready-when does not list: setup starts once the ready-when workloads are ready, so on a cluster its pods may not be ready yet; add it to ready-when"
+            ]
+        );
+        plan.ready_when.push(WorkloadRef {
+            kind: WorkloadKind::Deployment,
+            name: "web".into(),
+        });
+        assert_eq!(
+            check_manifests(&info(), &spec, &plan, &manifests),
             Vec::<String>::new()
         );
     }

@@ -294,7 +294,9 @@ impl Seen {
             return Some(warning);
         }
         unready.iter().find_map(|name| {
-            let condition = self.pods[*name]
+            let condition = self
+                .pods
+                .get(*name)?
                 .status
                 .as_ref()?
                 .conditions
