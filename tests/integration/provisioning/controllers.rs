@@ -195,19 +195,7 @@ async fn a_rolling_update_needs_quota_for_its_surge_pod_and_recreate_does_not() 
                             "containers": [{"name": "web", "image": image,
                                             "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}}})
     };
-    let pods = |rig: &Rig| -> Vec<String> {
-        rig.fake
-            .objects(namespace)
-            .into_iter()
-            .filter(|o| o["kind"] == "Pod")
-            .map(|p| {
-                p["spec"]["containers"][0]["image"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect()
-    };
+    let pods = |rig: &Rig| pod_images(rig, namespace);
     let wait = |cluster: &storeplane::k8s::Cluster| {
         let cluster = cluster.clone();
         async move {
@@ -262,19 +250,7 @@ async fn what_never_rolls_out_on_a_cluster_never_becomes_ready_here() {
     let namespace = "store-stuck";
     let cluster = rig.cluster_with_namespace(namespace).await;
     let limit = Duration::from_secs(2);
-    let pods = |rig: &Rig| -> Vec<String> {
-        rig.fake
-            .objects(namespace)
-            .into_iter()
-            .filter(|o| o["kind"] == "Pod")
-            .map(|p| {
-                p["spec"]["containers"][0]["image"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect()
-    };
+    let pods = |rig: &Rig| pod_images(rig, namespace);
     let deployment = |name: &str, paused: bool, gates: serde_json::Value| {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
                "metadata": {"name": name, "namespace": namespace},
@@ -403,4 +379,19 @@ async fn a_container_whose_startup_probe_never_passes_is_restarted_until_the_wai
             .is_some_and(|n| n >= 5),
         "{pod}"
     );
+}
+
+/// The image of each pod in `namespace` (its first container's).
+fn pod_images(rig: &Rig, namespace: &str) -> Vec<String> {
+    rig.fake
+        .objects(namespace)
+        .into_iter()
+        .filter(|o| o["kind"] == "Pod")
+        .map(|p| {
+            p["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
 }
