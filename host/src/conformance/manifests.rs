@@ -166,11 +166,13 @@ pub fn check_manifests(
         }) {
             // Setup starts once the ready-when workloads are ready; pods of another may still
             // be starting on a cluster (the fake starts everything at once).
+            // At most ten named: a hostile chart's thousands of workloads, times 50 steps,
+            // would otherwise make the problem list grow with their product.
             let ids: Vec<String> = targets.iter().map(|(w, _, _)| w.id()).collect();
             problems.push(format!(
                 "setup step {:?} runs in pods of {}, which ready-when does not list: setup starts once the ready-when workloads are ready, so on a cluster its pods may not be ready yet; add it to ready-when",
                 step.name,
-                ids.join(", ")
+                super::listed(ids.iter().map(String::as_str))
             ));
         }
         for (workload, _, _) in targets {
