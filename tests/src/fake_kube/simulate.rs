@@ -722,43 +722,31 @@ fn refresh_readiness(state: &Arc<FakeState>, kind: &'static str, namespace: &str
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
-    if kind == "Deployment" {
-        // The new pods are available: the old ReplicaSets are scaled down and go.
+    // What the status says now: a Deployment's counts over all its ReplicaSets (the old ones
+    // retired once the new pods are available), a StatefulSet's ready pods.
+    let counts = if kind == "Deployment" {
         if ready >= replicas {
             let mut old_sets = replica_sets_of(&objects, namespace, name);
             old_sets.retain(|set| *set != owner_name);
             retire(&mut objects, namespace, &old_sets);
         }
-        let counts = deployment_counts(&objects, namespace, name, &owner_name, replicas);
-        if counts
-            .iter()
-            .all(|(key, value)| workload["status"][key] == *value)
-        {
-            return;
-        }
-        for (key, value) in counts {
-            workload["status"][key] = value;
-        }
-        if objects
-            .replace(workloads, namespace, name, workload)
-            .is_ok()
-            && ready >= replicas
-        {
-            drop(objects);
-            mark_ready(state, kind, namespace, name);
-        }
+        deployment_counts(&objects, namespace, name, &owner_name, replicas)
+    } else {
+        vec![
+            ("readyReplicas", json!(ready)),
+            ("availableReplicas", json!(ready)),
+            ("unavailableReplicas", json!(replicas - ready)),
+        ]
+    };
+    if counts
+        .iter()
+        .all(|(key, value)| workload["status"][key] == *value)
+    {
         return;
     }
-    let was = workload
-        .pointer("/status/readyReplicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    if was == ready {
-        return;
+    for (key, value) in counts {
+        workload["status"][key] = value;
     }
-    workload["status"]["readyReplicas"] = json!(ready);
-    workload["status"]["availableReplicas"] = json!(ready);
-    workload["status"]["unavailableReplicas"] = json!(replicas - ready);
     let owned = i64::try_from(
         pods.iter()
             .filter(|p| owner(p).map(|(_, n)| n) == Some(owner_name.as_str()))
