@@ -558,7 +558,8 @@ fn evaluate(
                 // The startup probe's last allowed failure: the kubelet kills the container
                 // ("failed startup probe, will be restarted") and it restarts after a back-off.
                 if failure.probe == "Startup"
-                    && now >= started + startup_allowance_ms(&container["startupProbe"])
+                    && now
+                        >= started.saturating_add(startup_allowance_ms(&container["startupProbe"]))
                 {
                     // nginx stops on SIGTERM; other programs get SIGTERM's exit status.
                     let exited = if target.site.is_some() {
@@ -621,10 +622,12 @@ fn evaluate(
 /// How long after a container starts its startup probe may keep failing before the kubelet
 /// kills it: `initialDelaySeconds + periodSeconds × failureThreshold` (defaults 0, 10, 3).
 fn startup_allowance_ms(probe: &Value) -> u64 {
+    // Saturating: a chart's numbers are the author's, and plugin-try runs whatever it renders.
     let field = |key: &str, default: u64| probe.get(key).and_then(Value::as_u64).unwrap_or(default);
-    1_000
-        * (field("initialDelaySeconds", 0)
-            + field("periodSeconds", 10) * field("failureThreshold", 3))
+    field("periodSeconds", 10)
+        .saturating_mul(field("failureThreshold", 3))
+        .saturating_add(field("initialDelaySeconds", 0))
+        .saturating_mul(1_000)
 }
 
 /// A container that exited (`terminated`: its exit code and reason) and is restarted after a
